@@ -1,0 +1,103 @@
+/**
+ * ConfigBundle: the one config bundle of the deployment, rendered once on the shared stack.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { Bundle, bundleSha256, renderBundle, ResolvedBucket } from "../lib/quayConfig";
+import type { QuaySettings, Site } from "../stacks/config";
+
+const TYPE = "quay-georep:bundle:ConfigBundle";
+
+/** A database login whose password may come from another resource. */
+export interface LoginInput {
+    /** Database name. */
+    readonly name: pulumi.Input<string>;
+    /** Role name. */
+    readonly user: pulumi.Input<string>;
+    /** Role password (a secret). */
+    readonly password: pulumi.Input<string>;
+}
+
+/** Inputs of the bundle. Topology is plain (it decides the content's shape); endpoints may be Outputs. */
+export interface ConfigBundleArgs {
+    /** `SERVER_HOSTNAME`. */
+    readonly hostname: string;
+    /** Every site, in config order. */
+    readonly sites: readonly Site[];
+    /** Quay settings shared by every cluster. */
+    readonly quay: QuaySettings;
+    /** The shared PostgreSQL and the two logins on it. */
+    readonly database: {
+        readonly host: pulumi.Input<string>;
+        readonly port: pulumi.Input<number>;
+        readonly quay: LoginInput;
+        readonly clair: LoginInput;
+    };
+    /** The shared Redis. */
+    readonly redis: {
+        readonly host: pulumi.Input<string>;
+        readonly port: pulumi.Input<number>;
+        readonly password: pulumi.Input<string>;
+        readonly tls: boolean;
+    };
+    /** One bucket per configured (non-retired) site, keyed by site name. */
+    readonly buckets: Readonly<Record<string, pulumi.Input<ResolvedBucket>>>;
+    /** PEM certificate valid for `hostname`. */
+    readonly tlsCertificate: pulumi.Input<string>;
+    /** PEM private key of that certificate (a secret). */
+    readonly tlsKey: pulumi.Input<string>;
+}
+
+/**
+ * Renders `config.yaml`, `clair-config.yaml`, `ssl.cert` and `ssl.key` once. `SECRET_KEY` and
+ * `DATABASE_SECRET_KEY` are generated here, once for every cluster: if absent the operator makes
+ * a different one per cluster, and sessions and encrypted DB fields break across regions.
+ */
+export class ConfigBundle extends pulumi.ComponentResource {
+    /** The bundle Secret's data (file name → content), a secret. */
+    public readonly bundle: pulumi.Output<Bundle>;
+    /** SHA-256 of the bundle (see `bundleSha256`); not secret. */
+    public readonly sha256: pulumi.Output<string>;
+
+    constructor(name: string, args: ConfigBundleArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(TYPE, name, {}, opts);
+
+        // An explicit provider: stacks disable default providers (pulumi:disable-default-providers).
+        const provider = new random.Provider(`${name}-random`, {}, { parent: this });
+        const secretKey = new random.RandomPassword(
+            `${name}-secret-key`,
+            { length: 64, special: false },
+            { parent: this, provider },
+        );
+        // Replacing this key makes every encrypted field in the shared database unreadable.
+        const databaseSecretKey = new random.RandomPassword(
+            `${name}-database-secret-key`,
+            { length: 64, special: false },
+            { parent: this, provider, protect: true },
+        );
+
+        const rendered = pulumi
+            .output({
+                database: args.database,
+                redis: args.redis,
+                buckets: args.buckets,
+                secretKey: secretKey.result,
+                databaseSecretKey: databaseSecretKey.result,
+                tlsCertificate: args.tlsCertificate,
+                tlsKey: args.tlsKey,
+            })
+            .apply((v) =>
+                renderBundle({
+                    hostname: args.hostname,
+                    sites: args.sites,
+                    quay: args.quay,
+                    ...v,
+                }),
+            );
+        this.bundle = pulumi.secret(rendered);
+        // A digest of high-entropy secrets reveals nothing; keeping it plain lets stacks compare it.
+        this.sha256 = pulumi.unsecret(this.bundle.apply(bundleSha256));
+
+        this.registerOutputs({ bundle: this.bundle, sha256: this.sha256 });
+    }
+}

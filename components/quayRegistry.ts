@@ -1,0 +1,86 @@
+/**
+ * QuayRegistry: one cluster's Quay, fed by the shared config bundle.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { Bundle, bundleSha256 } from "../lib/quayConfig";
+import { quayRegistryManifest, QuayRegistryInput } from "../lib/quayRegistry";
+
+const TYPE = "quay-georep:quay:QuayRegistry";
+
+/** Annotation carrying the bundle digest on the Secret and the registry. */
+export const BUNDLE_HASH_ANNOTATION = "quay-georep.io/bundle-sha256";
+
+/** Inputs of one cluster's registry. */
+export interface QuayRegistryArgs {
+    /** The cluster's Kubernetes provider (explicit; no default provider). */
+    readonly provider: k8s.Provider;
+    /** The bundle's data, byte-identical in every cluster (a secret). */
+    readonly bundle: pulumi.Input<Bundle>;
+    /** Create the namespace (default true); false when it exists already. */
+    readonly createNamespace?: boolean;
+    /** Names, storage preference, component choices and replicas (see `QuayRegistryInput`). */
+    readonly registry: QuayRegistryInput;
+}
+
+/**
+ * Creates the bundle Secret and the `QuayRegistry` that points at it. Pulumi waits until the
+ * operator reports the registry Available.
+ */
+export class QuayRegistry extends pulumi.ComponentResource {
+    /** SHA-256 of the bundle this cluster was given. */
+    public readonly bundleSha256: pulumi.Output<string>;
+    /** The `QuayRegistry` object's name, once created (and Available: Pulumi waits for it). */
+    public readonly registryName: pulumi.Output<string>;
+
+    constructor(name: string, args: QuayRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+        super(TYPE, name, {}, opts);
+        const provider = args.provider;
+        const reg = args.registry;
+        const bundle = pulumi.secret(pulumi.output(args.bundle));
+        this.bundleSha256 = pulumi.unsecret(bundle.apply(bundleSha256));
+
+        const namespace =
+            (args.createNamespace ?? true)
+                ? new k8s.core.v1.Namespace(
+                      `${name}-namespace`,
+                      { metadata: { name: reg.namespace } },
+                      { parent: this, provider },
+                  ).metadata.name
+                : pulumi.output(reg.namespace);
+
+        const secret = new k8s.core.v1.Secret(
+            `${name}-bundle`,
+            {
+                metadata: {
+                    name: reg.bundleSecretName,
+                    namespace,
+                    annotations: { [BUNDLE_HASH_ANNOTATION]: this.bundleSha256 },
+                },
+                type: "Opaque",
+                stringData: bundle,
+            },
+            { parent: this, provider },
+        );
+
+        const manifest = quayRegistryManifest(reg);
+        const registry = new k8s.apiextensions.CustomResource(
+            `${name}-registry`,
+            {
+                apiVersion: manifest.apiVersion,
+                kind: manifest.kind,
+                metadata: {
+                    ...manifest.metadata,
+                    namespace,
+                    // A changed digest also nudges the operator to reconcile now, not within a minute.
+                    annotations: { ...manifest.metadata.annotations, [BUNDLE_HASH_ANNOTATION]: this.bundleSha256 },
+                },
+                spec: manifest.spec,
+            },
+            { parent: this, provider, dependsOn: [secret] },
+        );
+        this.registryName = registry.metadata.name;
+
+        this.registerOutputs({ bundleSha256: this.bundleSha256, registryName: this.registryName });
+    }
+}

@@ -1,0 +1,191 @@
+/**
+ * Pure rendering of the config bundle: Quay's `config.yaml`, Clair's `clair-config.yaml`, and the
+ * TLS pair. No Pulumi here: values in, bytes out, so the bundle is rendered once, deterministically
+ * (sorted keys, fixed YAML options), and the same inputs always give the same bytes.
+ *
+ * Key names follow Quay's config schema (quay/quay `util/config/schema.py`) and the storage driver
+ * parameters Quay reads (`storage/cloud.py`, `storage/azurestorage.py`); see docs/facts §2.
+ */
+import { createHash } from "node:crypto";
+import { stringify } from "yaml";
+import type { QuaySettings, Site } from "../stacks/config";
+
+/** A storage driver entry of `DISTRIBUTED_STORAGE_CONFIG`: `[DriverName, {params}]`. */
+export type StorageEntry = readonly [string, Readonly<Record<string, string | number | boolean>>];
+
+/** Where and how one site's bucket is reached, with its credentials resolved. */
+export type ResolvedBucket =
+    | {
+          readonly cloud: "aws";
+          readonly bucket: string;
+          readonly storagePath: string;
+          readonly region?: string;
+          readonly endpointUrl?: string;
+          readonly accessKey?: string;
+          readonly secretKey?: string;
+      }
+    | {
+          readonly cloud: "azure";
+          readonly container: string;
+          readonly accountName: string;
+          readonly storagePath: string;
+          readonly endpointUrl?: string;
+          readonly accountKey?: string;
+          readonly sasToken?: string;
+      };
+
+/** A login to the shared PostgreSQL, resolved. */
+export interface ResolvedLogin {
+    readonly name: string;
+    readonly user: string;
+    readonly password: string;
+}
+
+/** Everything the bundle is rendered from, every value already known. */
+export interface BundleInput {
+    readonly hostname: string;
+    readonly sites: readonly Site[];
+    readonly database: { readonly host: string; readonly port: number; readonly quay: ResolvedLogin; readonly clair: ResolvedLogin };
+    readonly redis: { readonly host: string; readonly port: number; readonly password: string; readonly tls: boolean };
+    /** Bucket per site name; retired sites need none. */
+    readonly buckets: Readonly<Record<string, ResolvedBucket>>;
+    readonly secretKey: string;
+    readonly databaseSecretKey: string;
+    readonly quay: QuaySettings;
+    readonly tlsCertificate: string;
+    readonly tlsKey: string;
+}
+
+/** The bundle Secret's data: file name → content. */
+export type Bundle = Readonly<Record<string, string>>;
+
+/** Bundle file names, as the operator reads them from the Secret. */
+export const BUNDLE_FILES = ["clair-config.yaml", "config.yaml", "ssl.cert", "ssl.key"] as const;
+
+/**
+ * YAML output options: sorted keys, no line folding and no anchors/aliases (the two Redis blocks
+ * are the same object), so output is plain and stable byte for byte.
+ */
+function toYaml(value: unknown): string {
+    return stringify(value, { sortMapEntries: true, lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false });
+}
+
+/** Sites whose storage is still configured: every site that is not retired. */
+export function configuredSites(sites: readonly Site[]): Site[] {
+    return sites.filter((s) => s.state !== "retired");
+}
+
+/** Sites that take new blobs and get replicas: the active ones, in config order. */
+export function activeSites(sites: readonly Site[]): Site[] {
+    return sites.filter((s) => s.state === "active");
+}
+
+/** The `DISTRIBUTED_STORAGE_CONFIG` entry for one bucket, with exactly the parameter names Quay reads. */
+export function storageEntry(bucket: ResolvedBucket): StorageEntry {
+    if (bucket.cloud === "aws") {
+        const params: Record<string, string> = { s3_bucket: bucket.bucket, storage_path: bucket.storagePath };
+        // Setting s3_region forces AWS's endpoint; S3-compatible storage uses endpoint_url instead.
+        if (bucket.endpointUrl !== undefined) params.endpoint_url = bucket.endpointUrl;
+        else if (bucket.region !== undefined) params.s3_region = bucket.region;
+        // Without keys, Quay uses the AWS default credential chain (e.g. a pod identity).
+        if (bucket.accessKey !== undefined && bucket.secretKey !== undefined) {
+            params.s3_access_key = bucket.accessKey;
+            params.s3_secret_key = bucket.secretKey;
+        }
+        return ["S3Storage", params];
+    }
+    const params: Record<string, string> = {
+        azure_account_name: bucket.accountName,
+        azure_container: bucket.container,
+        storage_path: bucket.storagePath,
+    };
+    if (bucket.accountKey !== undefined) params.azure_account_key = bucket.accountKey;
+    else if (bucket.sasToken !== undefined) params.sas_token = bucket.sasToken;
+    if (bucket.endpointUrl !== undefined) params.endpoint_url = bucket.endpointUrl;
+    return ["AzureStorage", params];
+}
+
+/** A PostgreSQL URL with every part percent-encoded and TLS required. */
+export function postgresUrl(host: string, port: number, login: ResolvedLogin): string {
+    const h = host.includes(":") ? `[${host}]` : host;
+    const e = encodeURIComponent;
+    return `postgresql://${e(login.user)}:${e(login.password)}@${h}:${port}/${e(login.name)}?sslmode=require`;
+}
+
+/** Quay's `config.yaml` as a plain object (every key from the facts table, docs §2). */
+export function quayConfig(input: BundleInput): Record<string, unknown> {
+    const configured = configuredSites(input.sites);
+    const active = activeSites(input.sites).map((s) => s.name);
+    const storage: Record<string, StorageEntry> = {};
+    for (const site of configured) {
+        const bucket = input.buckets[site.name];
+        if (bucket === undefined) throw new Error(`no bucket resolved for site ${site.name}`);
+        storage[site.name] = storageEntry(bucket);
+    }
+    const redis = {
+        host: input.redis.host,
+        port: input.redis.port,
+        password: input.redis.password,
+        ...(input.redis.tls ? { ssl: true } : {}),
+    };
+    // Quay's defaults for these point at "local_us", which does not exist in a geo-replicated setup.
+    const home = active[0];
+    return {
+        ACTION_LOG_ARCHIVE_LOCATION: home,
+        AUTHENTICATION_TYPE: input.quay.authenticationType,
+        BUILDLOGS_REDIS: redis,
+        DATABASE_SECRET_KEY: input.databaseSecretKey,
+        DB_CONNECTION_ARGS: { autorollback: true, threadlocals: true },
+        DB_URI: postgresUrl(input.database.host, input.database.port, input.database.quay),
+        DEFAULT_TAG_EXPIRATION: input.quay.defaultTagExpiration,
+        DISTRIBUTED_STORAGE_CONFIG: storage,
+        DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS: active,
+        DISTRIBUTED_STORAGE_PREFERENCE: active,
+        FEATURE_STORAGE_REPLICATION: true,
+        LOG_ARCHIVE_LOCATION: home,
+        PREFERRED_URL_SCHEME: "https",
+        SECRET_KEY: input.secretKey,
+        SERVER_HOSTNAME: input.hostname,
+        ...(input.quay.superUsers.length > 0 ? { SUPER_USERS: input.quay.superUsers } : {}),
+        TAG_EXPIRATION_OPTIONS: input.quay.tagExpirationOptions,
+        USERFILES_LOCATION: home,
+        USER_EVENTS_REDIS: redis,
+    };
+}
+
+/** Clair's config for an unmanaged `clairpostgres`: the operator merges it into Clair's own. */
+export function clairConfig(input: BundleInput): Record<string, unknown> {
+    const conn = postgresUrl(input.database.host, input.database.port, input.database.clair);
+    return {
+        indexer: { connstring: conn, layer_scan_concurrency: 5, migrations: true, scanlock_retry: 10 },
+        matcher: { connstring: conn, max_conn_pool: 100, migrations: true },
+        notifier: { connstring: conn, delivery_interval: "1m", migrations: true, poll_interval: "5m" },
+    };
+}
+
+/** Ensures a PEM file ends with exactly one newline (editors and `pulumi config set` disagree). */
+function pem(text: string): string {
+    return `${text.trim()}\n`;
+}
+
+/** Renders the whole bundle: the Secret's data, identical wherever it is deployed. */
+export function renderBundle(input: BundleInput): Bundle {
+    return {
+        "clair-config.yaml": toYaml(clairConfig(input)),
+        "config.yaml": toYaml(quayConfig(input)),
+        "ssl.cert": pem(input.tlsCertificate),
+        "ssl.key": pem(input.tlsKey),
+    };
+}
+
+/**
+ * SHA-256 of a bundle: over its files sorted by name, each as `name NUL content NUL`.
+ * Stacks export it so a reviewer (or the policy pack) can see every cluster got the same bytes.
+ */
+export function bundleSha256(bundle: Bundle): string {
+    const hash = createHash("sha256");
+    for (const name of Object.keys(bundle).sort()) {
+        hash.update(name).update("\0").update(bundle[name]).update("\0");
+    }
+    return hash.digest("hex");
+}

@@ -1,0 +1,239 @@
+/**
+ * Runs the real program (`index.ts`) under Pulumi's mock runtime and records what it asks for.
+ *
+ * Used by the offline renderer and by the tests. Nothing here talks to a cloud: resources get
+ * their inputs back as state, plus a visible placeholder for every value only the cloud knows
+ * after creation, and `__secret__` for every secret the cloud would generate.
+ */
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Stands in for any secret value (config secrets, generated passwords) in offline runs. */
+export const SECRET_PLACEHOLDER = "__secret__";
+
+/** A value only the cloud knows after creation, e.g. `(known after apply: quay-db.address)`. */
+export function computedPlaceholder(resourceName: string, property: string): string {
+    return `(known after apply: ${resourceName}.${property})`;
+}
+
+/**
+ * Output properties each resource type computes, by type token. Offline runs return a placeholder
+ * for each (secret ones as `__secret__`), so nothing the program reads is ever `undefined`.
+ */
+export const COMPUTED_OUTPUTS: Readonly<Record<string, { readonly plain?: readonly string[]; readonly secret?: readonly string[] }>> = {
+    "random:index/randomPassword:RandomPassword": { secret: ["result", "bcryptHash"] },
+};
+
+/** Invoke results by function token; a program calling an unlisted function fails loudly. */
+export const INVOKE_RESULTS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {};
+
+/** One registered resource, as recorded. */
+export interface RecordedResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly name: string;
+    readonly custom: boolean;
+    /** URN of the parent (the stack for top-level resources). */
+    readonly parent?: string;
+    /** URN of the provider a custom resource uses (`urn::id` trimmed to the URN). */
+    readonly provider?: string;
+    /** Inputs as sent; secret values wrapped as `{ secret: value }`. */
+    readonly inputs: Record<string, unknown>;
+    readonly protect: boolean;
+    readonly retainOnDelete: boolean;
+    readonly dependsOn: readonly string[];
+}
+
+/** A secret input, as recorded. */
+export interface SecretInput {
+    readonly secret: unknown;
+}
+
+/** True for a recorded secret input. */
+export function isSecretInput(value: unknown): value is SecretInput {
+    return typeof value === "object" && value !== null && Object.keys(value).length === 1 && "secret" in value;
+}
+
+/** Inputs with secrets unwrapped (for asserting on values). */
+export function plain(value: unknown): unknown {
+    if (isSecretInput(value)) return plain(value.secret);
+    if (Array.isArray(value)) return value.map(plain);
+    if (value !== null && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+    }
+    return value;
+}
+
+/** Inputs with every secret replaced by `<secret>` (for printing). */
+export function redacted(value: unknown): unknown {
+    if (isSecretInput(value)) return "<secret>";
+    if (typeof value === "string") return value.split(SECRET_PLACEHOLDER).join("<secret>");
+    if (Array.isArray(value)) return value.map(redacted);
+    if (value !== null && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redacted(v)]));
+    }
+    return value;
+}
+
+/** What one run of the program produced. */
+export interface RunResult {
+    readonly resources: readonly RecordedResource[];
+    /** Stack outputs, secrets wrapped as `{ secret: value }`. */
+    readonly outputs: Record<string, unknown>;
+    /** Errors the program raised (config errors, failed checks); empty on success. */
+    readonly errors: readonly Error[];
+}
+
+/** How to run one stack offline. */
+export interface RunOptions {
+    readonly project: string;
+    readonly stack: string;
+    /** Full config keys (`quay-georep:hostname`) to string values, as the CLI passes them. */
+    readonly config: Readonly<Record<string, string>>;
+    /** Full keys whose values are secrets. */
+    readonly secretKeys?: readonly string[];
+    /** Outputs of other stacks, by fully qualified stack name, for StackReferences. */
+    readonly stackOutputs?: Readonly<Record<string, Record<string, unknown>>>;
+    /** The program's entry module (default: the repo's `index.ts`). */
+    readonly program?: string;
+}
+
+/** The organization offline runs use, as a self-managed backend reports it. */
+export const ORGANIZATION = "organization";
+
+const SIG = pulumi.runtime.specialSigKey;
+const SECRET_SIG = pulumi.runtime.specialSecretSig;
+
+/** Converts the mock monitor's secret envelopes to `{ secret: value }`. */
+function fromWire(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(fromWire);
+    if (value !== null && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (obj[SIG] === SECRET_SIG) return { secret: fromWire(obj.value) };
+        if (obj[SIG] !== undefined) return obj; // assets, resource references: kept as sent
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, fromWire(v)]));
+    }
+    return value;
+}
+
+/** Converts `{ secret: value }` back into the wire envelope the SDK understands. */
+function toWire(value: unknown): unknown {
+    if (isSecretInput(value)) return { [SIG]: SECRET_SIG, value: toWire(value.secret) };
+    if (Array.isArray(value)) return value.map(toWire);
+    if (value !== null && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toWire(v)]));
+    }
+    return value;
+}
+
+/** Resolves an Output (or plain value) to its value and secretness. */
+async function settle(value: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(value)) {
+        const out = value as pulumi.Output<unknown>;
+        const [inner, secret] = await Promise.all([
+            new Promise<unknown>((resolve) => out.apply((v) => (resolve(v), v))),
+            pulumi.isSecret(out),
+        ]);
+        const settled = await settle(inner);
+        return secret ? { secret: settled } : settled;
+    }
+    if (Array.isArray(value)) return Promise.all(value.map(settle));
+    if (value !== null && typeof value === "object" && !pulumi.Resource.isInstance(value)) {
+        const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await settle(v)] as const));
+        return Object.fromEntries(entries.filter(([, v]) => v !== undefined));
+    }
+    return value;
+}
+
+function urnOf(resource: pulumi.Resource | undefined): Promise<string | undefined> {
+    if (resource === undefined) return Promise.resolve(undefined);
+    return new Promise((resolve) => resource.urn.apply((u) => (resolve(u), u)));
+}
+
+/** Runs the program once for one stack under mocks and returns what it registered. */
+export async function runProgram(opts: RunOptions): Promise<RunResult> {
+    const program = opts.program ?? path.resolve(__dirname, "..", "index.ts");
+    const byKey = new Map<string, { type: string; name: string; custom: boolean; inputs: Record<string, unknown>; provider?: string }>();
+    const errors: Error[] = [];
+    const mocks: pulumi.runtime.Mocks = {
+        newResource(args) {
+            const key = `${args.type}::${args.name}`;
+            if (byKey.has(key)) errors.push(new Error(`two resources share type and name: ${key}`));
+            const inputs = fromWire(args.inputs) as Record<string, unknown>;
+            byKey.set(key, { type: args.type, name: args.name, custom: args.custom ?? true, inputs, provider: args.provider });
+            if (args.type === "pulumi:pulumi:StackReference") {
+                const name = String(inputs.name);
+                const outputs = opts.stackOutputs?.[name];
+                if (outputs === undefined) {
+                    throw new Error(`unknown stack "${name}": deploy it first (offline: render it first)`);
+                }
+                const secretOutputNames = Object.keys(outputs).filter((k) => isSecretInput(outputs[k]));
+                return { id: name, state: { name, outputs: plain(outputs), secretOutputNames } };
+            }
+            const computed = COMPUTED_OUTPUTS[args.type] ?? {};
+            const state: Record<string, unknown> = { ...(args.inputs as Record<string, unknown>) };
+            for (const prop of computed.plain ?? []) state[prop] = computedPlaceholder(args.name, prop);
+            for (const prop of computed.secret ?? []) state[prop] = toWire({ secret: SECRET_PLACEHOLDER });
+            return { id: args.custom ? `${args.name}-id` : undefined, state };
+        },
+        call(args) {
+            const stub = INVOKE_RESULTS[args.token];
+            if (stub === undefined) throw new Error(`no offline result for invoke ${args.token}; add one to INVOKE_RESULTS`);
+            return stub(args.inputs as Record<string, unknown>);
+        },
+    };
+
+    const onRejection = (reason: unknown) => errors.push(reason instanceof Error ? reason : new Error(String(reason)));
+    process.on("unhandledRejection", onRejection);
+    const options: { resource: pulumi.Resource; type: string; name: string; opts: pulumi.CustomResourceOptions }[] = [];
+    try {
+        await pulumi.runtime.setMocks(mocks, opts.project, opts.stack, false, ORGANIZATION);
+        pulumi.runtime.setAllConfig({ ...opts.config }, [...(opts.secretKeys ?? [])]);
+        delete require.cache[require.resolve(program)];
+        let outputs: Record<string, unknown> = {};
+        let exported: Record<string, unknown> = {};
+        try {
+            await pulumi.runtime.runInPulumiStack(async () => {
+                pulumi.runtime.registerStackTransformation((args) => {
+                    options.push({ resource: args.resource, type: args.type, name: args.name, opts: args.opts });
+                    return undefined;
+                });
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                exported = { ...require(program) };
+                return exported;
+            });
+            // Settled from the module's exports, not the stack's massaged copy, to keep secretness.
+            outputs = (await settle(exported)) as Record<string, unknown>;
+        } catch (err) {
+            errors.push(err instanceof Error ? err : new Error(String(err)));
+        }
+        await pulumi.runtime.disconnect();
+        await new Promise((resolve) => setImmediate(resolve));
+
+        const resources: RecordedResource[] = [];
+        const stackUrn = `urn:pulumi:${opts.stack}::${opts.project}::pulumi:pulumi:Stack::${opts.project}-${opts.stack}`;
+        for (const o of options) {
+            const rec = byKey.get(`${o.type}::${o.name}`);
+            if (rec === undefined) continue; // registration failed; the error is in `errors`
+            // The program passes plain resources (never Outputs of resources) to dependsOn.
+            const deps = ([] as unknown[]).concat(o.opts.dependsOn ?? []).filter((d) => pulumi.Resource.isInstance(d));
+            const dependsOn = await Promise.all(deps.map((d) => urnOf(d as pulumi.Resource)));
+            resources.push({
+                urn: (await urnOf(o.resource)) as string,
+                type: o.type,
+                name: o.name,
+                custom: rec.custom,
+                parent: (await urnOf(o.opts.parent)) ?? stackUrn,
+                provider: rec.provider ? rec.provider.split("::").slice(0, -1).join("::") : undefined,
+                inputs: rec.inputs,
+                protect: o.opts.protect === true,
+                retainOnDelete: o.opts.retainOnDelete === true,
+                dependsOn: dependsOn.filter((d): d is string => d !== undefined).sort(),
+            });
+        }
+        resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
+        return { resources, outputs, errors };
+    } finally {
+        process.off("unhandledRejection", onRejection);
+    }
+}

@@ -1,0 +1,93 @@
+/**
+ * Reads `Pulumi.yaml` and `Pulumi.<stack>.yaml` and merges their config the way the Pulumi CLI
+ * does: project-level values first, each overridden key by key by the stack's value. Encrypted
+ * (`secure:`) values cannot be decrypted offline; they become `__secret__` and their keys are
+ * marked secret, as the CLI would mark them.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { SECRET_PLACEHOLDER } from "./runtime";
+
+/** Config as the CLI hands it to the program. */
+export interface StackConfig {
+    readonly project: string;
+    readonly stack: string;
+    /** Full keys (`quay-georep:hostname`) → string values (objects as JSON). */
+    readonly config: Readonly<Record<string, string>>;
+    /** Full keys whose values are (or contain) secrets. */
+    readonly secretKeys: readonly string[];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Replaces every `{ secure: … }` with the placeholder; reports whether any was found. */
+function replaceSecure(value: unknown): { value: unknown; secret: boolean } {
+    if (isObject(value) && Object.keys(value).length === 1 && typeof value.secure === "string") {
+        return { value: SECRET_PLACEHOLDER, secret: true };
+    }
+    if (Array.isArray(value)) {
+        const items = value.map(replaceSecure);
+        return { value: items.map((i) => i.value), secret: items.some((i) => i.secret) };
+    }
+    if (isObject(value)) {
+        const entries = Object.entries(value).map(([k, v]) => [k, replaceSecure(v)] as const);
+        return { value: Object.fromEntries(entries.map(([k, v]) => [k, v.value])), secret: entries.some(([, v]) => v.secret) };
+    }
+    return { value, secret: false };
+}
+
+/** The CLI passes every value as a string; structured values as JSON. */
+function toConfigString(value: unknown): string {
+    return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** The fully qualified key: bare project keys get the project's namespace. */
+function fullKey(project: string, key: string): string {
+    return key.includes(":") ? key : `${project}:${key}`;
+}
+
+/** Reads the project file. */
+export function readProject(dir: string): { name: string; config: Record<string, unknown> } {
+    const doc = parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+    return { name: String(doc.name), config: isObject(doc.config) ? doc.config : {} };
+}
+
+/** Stack names that have a `Pulumi.<stack>.yaml` in `dir`, sorted. */
+export function listStacks(dir: string): string[] {
+    return fs
+        .readdirSync(dir)
+        .map((f) => /^Pulumi\.(.+)\.ya?ml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .sort();
+}
+
+/** Merges project and stack config for one stack. */
+export function readStackConfig(dir: string, stack: string): StackConfig {
+    const project = readProject(dir);
+    const config: Record<string, string> = {};
+    const secretKeys = new Set<string>();
+    const set = (key: string, raw: unknown) => {
+        const { value, secret } = replaceSecure(raw);
+        config[key] = toConfigString(value);
+        if (secret) secretKeys.add(key);
+        else secretKeys.delete(key);
+    };
+    for (const [key, decl] of Object.entries(project.config)) {
+        // A map in project config is a declaration: { value } sets a value, { default } a default.
+        if (isObject(decl) && !("secure" in decl)) {
+            if ("value" in decl) set(fullKey(project.name, key), decl.value);
+            else if ("default" in decl) set(fullKey(project.name, key), decl.default);
+        } else {
+            set(fullKey(project.name, key), decl);
+        }
+    }
+    const file = ["yaml", "yml"].map((ext) => path.join(dir, `Pulumi.${stack}.${ext}`)).find((f) => fs.existsSync(f));
+    if (file === undefined) throw new Error(`no Pulumi.${stack}.yaml in ${dir}`);
+    const doc = parse(fs.readFileSync(file, "utf8")) as Record<string, unknown> | null;
+    const stackConfig = isObject(doc?.config) ? doc.config : {};
+    for (const [key, value] of Object.entries(stackConfig)) set(key, value);
+    return { project: project.name, stack, config, secretKeys: [...secretKeys].sort() };
+}

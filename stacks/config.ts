@@ -1,0 +1,462 @@
+/**
+ * The config contract of quay-georep: the typed, frozen object every other module reads.
+ *
+ * `parseConfig` is pure: raw values in, a frozen `QuayGeorepConfig` out, or one `ConfigError`
+ * listing every problem. `loadConfig` (in `load.ts`) feeds it from `pulumi.Config`.
+ */
+import { parseServices, DatabaseConfig, RedisConfig, StorageConfig } from "./services";
+import { parseSites, Site } from "./sites";
+import { ConfigError, isDnsLabel, isDnsName, ObjectReader, Problems, SecretValue } from "./validate";
+
+export { Cloud, Site, SiteState } from "./sites";
+export { DatabaseConfig, RedisConfig, StorageConfig, BucketConfig } from "./services";
+
+/** Quay settings every cluster shares (they land in config.yaml). */
+export interface QuaySettings {
+    /** `AUTHENTICATION_TYPE` (default `Database`). */
+    readonly authenticationType: "Database" | "LDAP" | "JWT" | "Keystone" | "OIDC" | "AppToken";
+    /** `DEFAULT_TAG_EXPIRATION` (default `2w`). */
+    readonly defaultTagExpiration: string;
+    /** `TAG_EXPIRATION_OPTIONS` (default `[2w]`). */
+    readonly tagExpirationOptions: readonly string[];
+    /** `SUPER_USERS` (default none). */
+    readonly superUsers: readonly string[];
+}
+
+/** The optional QuayRegistry components whose managed flag a stack may choose. */
+export interface ComponentChoices {
+    readonly clair: boolean;
+    readonly horizontalpodautoscaler: boolean;
+    readonly monitoring: boolean;
+}
+
+/** What this stack (the one being deployed) is and does. */
+export interface StackSettings {
+    /** The Pulumi stack name. */
+    readonly name: string;
+    /** True when this stack owns shared infrastructure and renders the bundle. */
+    readonly isShared: boolean;
+    /** The site whose cluster this stack deploys; undefined for a dedicated shared stack or a retired site. */
+    readonly site?: Site;
+    /** The site this stack once deployed and which is now retired (its cluster is torn down). */
+    readonly retiredSite?: Site;
+    /** Kubernetes namespace for the QuayRegistry and bundle Secret (default `quay-enterprise`). */
+    readonly namespace: string;
+    /** Kubeconfig contents; undefined means the ambient kubeconfig. */
+    readonly kubeconfig?: SecretValue;
+    /** Kubeconfig context to use (default: the kubeconfig's current context). */
+    readonly kubeContext?: string;
+    /** Stable cluster identity for the Kubernetes provider (default: the stack name). */
+    readonly clusterName: string;
+    /** Name of the QuayRegistry object (default `quay`). */
+    readonly registryName: string;
+    /** Name of the bundle Secret (default `georep-config-bundle`). */
+    readonly bundleSecretName: string;
+    /** Ordered location IDs for `QUAY_DISTRIBUTED_STORAGE_PREFERENCE`. */
+    readonly storagePreference: readonly string[];
+    /** Managed flags of the optional components. */
+    readonly components: ComponentChoices;
+    /** Replica counts, set only when the HPA is unmanaged (so the operator does not drop to 1). */
+    readonly replicas?: { readonly quay: number; readonly mirror: number };
+}
+
+/** Secrets the shared stack needs. Absent on other stacks. */
+export interface SharedSecrets {
+    readonly tlsCertificate: SecretValue;
+    readonly tlsKey: SecretValue;
+    readonly databasePassword?: SecretValue;
+    readonly clairDatabasePassword?: SecretValue;
+    readonly redisPassword?: SecretValue;
+    /** Per site: `accessKey`/`secretKey` (S3) or `accountKey`/`sasToken` (Azure). */
+    readonly storageCredentials: Readonly<Record<string, Readonly<Record<string, SecretValue>>>>;
+}
+
+/** The whole validated configuration of one stack. */
+export interface QuayGeorepConfig {
+    readonly project: string;
+    /** `SERVER_HOSTNAME`: the global entry point's DNS name. */
+    readonly hostname: string;
+    /** The stack that owns shared infrastructure (default `us`). */
+    readonly sharedStack: string;
+    /** Every site, in config order (the order is the default storage preference). */
+    readonly sites: readonly Site[];
+    readonly database: DatabaseConfig;
+    readonly redis: RedisConfig;
+    readonly storage: StorageConfig;
+    readonly quay: QuaySettings;
+    readonly stack: StackSettings;
+    /** Present on the shared stack only. */
+    readonly secrets?: SharedSecrets;
+    /** Non-fatal notes for the user (e.g. a shared-only key set on another stack). */
+    readonly warnings: readonly string[];
+}
+
+/** Raw config: bare key (no `quay-georep:` prefix) → value; secret values wrapped in `SecretValue`. */
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+/** Every key this program reads, project-level and per stack. */
+export const KNOWN_KEYS = [
+    "hostname",
+    "sharedStack",
+    "sites",
+    "database",
+    "redis",
+    "storage",
+    "quay",
+    "namespace",
+    "kubeconfig",
+    "kubeContext",
+    "clusterName",
+    "registryName",
+    "bundleSecretName",
+    "storagePreference",
+    "components",
+    "replicas",
+    "tlsCertificate",
+    "tlsKey",
+    "databasePassword",
+    "clairDatabasePassword",
+    "redisPassword",
+    "storageCredentials",
+] as const;
+
+/** Keys that must be stored with `pulumi config set --secret`. */
+export const SECRET_KEYS: readonly string[] = [
+    "kubeconfig",
+    "tlsKey",
+    "databasePassword",
+    "clairDatabasePassword",
+    "redisPassword",
+    "storageCredentials",
+];
+
+/** Keys only the shared stack reads; set elsewhere they are ignored with a warning. */
+const SHARED_ONLY_KEYS = ["tlsCertificate", ...SECRET_KEYS.filter((k) => k !== "kubeconfig")];
+
+const OPTIONAL_COMPONENTS = ["clair", "horizontalpodautoscaler", "monitoring"] as const;
+const EXPIRATION = /^[0-9]+(w|m|d|h|s)$/;
+
+/**
+ * Parses and validates raw config for one stack. Pure: no Pulumi calls, no I/O.
+ *
+ * @param raw bare keys to values, secrets wrapped in `SecretValue`
+ * @param ctx the project and stack being deployed, and the keys whose values were stored in plain text
+ * @throws ConfigError listing every problem at once
+ */
+export function parseConfig(
+    raw: RawConfig,
+    ctx: { project: string; stack: string; plaintextKeys?: readonly string[] },
+): QuayGeorepConfig {
+    const problems = new Problems();
+    const warnings: string[] = [];
+    const top = new ObjectReader("", raw as Record<string, unknown>, problems, KNOWN_KEYS);
+
+    const hostname = top.string("hostname", {
+        required: true,
+        fix: 'set quay-georep:hostname in Pulumi.yaml to the global DNS name, e.g. "quay.example.com"',
+    });
+    if (hostname !== undefined && !isDnsName(hostname)) {
+        problems.add("hostname", hostname, "is not a DNS name", 'use a fully qualified name such as "quay.example.com"');
+    }
+    const sharedStack = top.string("sharedStack") ?? "us";
+    const sites = parseSites(top, problems);
+    const services = parseServices(top, problems, sites);
+    const quay = parseQuay(top);
+    const stack = parseStack(top, problems, ctx.stack, sharedStack, sites);
+
+    let secrets: SharedSecrets | undefined;
+    if (stack.isShared) {
+        secrets = parseSecrets(top, problems, services, sites);
+    } else {
+        for (const key of SHARED_ONLY_KEYS) {
+            if (top.has(key)) {
+                top.raw_(key);
+                warnings.push(`${key} is set on stack "${ctx.stack}" but only the shared stack "${sharedStack}" reads it`);
+            }
+        }
+    }
+    for (const key of ctx.plaintextKeys ?? []) {
+        if (SECRET_KEYS.includes(key) && top.has(key)) {
+            problems.add(
+                key,
+                "<plain text>",
+                "is a secret stored in plain text",
+                `store it encrypted: pulumi config set --secret quay-georep:${key} (use --path for nested keys)`,
+            );
+        }
+    }
+    top.done();
+
+    if (problems.all.length > 0) throw new ConfigError(problems.all, ctx.stack);
+    return deepFreeze({
+        project: ctx.project,
+        hostname: hostname as string,
+        sharedStack,
+        sites,
+        ...services,
+        quay,
+        stack,
+        secrets,
+        warnings,
+    } as QuayGeorepConfig);
+}
+
+function parseQuay(top: ObjectReader): QuaySettings {
+    const q = top.object("quay", ["authenticationType", "defaultTagExpiration", "tagExpirationOptions", "superUsers"]);
+    const authenticationType =
+        q?.oneOf("authenticationType", ["Database", "LDAP", "JWT", "Keystone", "OIDC", "AppToken"], "Database") ??
+        "Database";
+    const defaultTagExpiration = q?.string("defaultTagExpiration") ?? "2w";
+    if (!EXPIRATION.test(defaultTagExpiration)) {
+        top.problems.add("quay.defaultTagExpiration", defaultTagExpiration, "is not a duration", 'use e.g. "2w", "7d" or "12h"');
+    }
+    const tagExpirationOptions = stringList(q, "tagExpirationOptions") ?? ["2w"];
+    tagExpirationOptions.forEach((o, i) => {
+        if (!EXPIRATION.test(o)) {
+            top.problems.add(`quay.tagExpirationOptions[${i}]`, o, "is not a duration", 'use e.g. "2w", "7d" or "12h"');
+        }
+    });
+    if (!tagExpirationOptions.includes(defaultTagExpiration)) {
+        top.problems.add(
+            "quay.tagExpirationOptions",
+            tagExpirationOptions,
+            `does not contain the default "${defaultTagExpiration}"`,
+            "add quay.defaultTagExpiration to the list (Quay refuses a default that is not an option)",
+        );
+    }
+    const superUsers = stringList(q, "superUsers") ?? [];
+    q?.done();
+    return { authenticationType, defaultTagExpiration, tagExpirationOptions, superUsers };
+}
+
+function parseStack(
+    top: ObjectReader,
+    problems: Problems,
+    stackName: string,
+    sharedStack: string,
+    sites: readonly Site[],
+): StackSettings {
+    const isShared = stackName === sharedStack;
+    const own = sites.filter((s) => s.stack === stackName);
+    const site = own.find((s) => s.state !== "retired");
+    const retiredSite = own.find((s) => s.state === "retired");
+    if (own.length === 0 && !isShared && sites.length > 0) {
+        problems.add(
+            "sites",
+            sites.map((s) => s.stack),
+            `names no site deployed by stack "${stackName}", and "${stackName}" is not the shared stack "${sharedStack}"`,
+            `add a site with stack: ${stackName} to quay-georep:sites in Pulumi.yaml, or select another stack`,
+        );
+    }
+
+    const namespace = top.string("namespace") ?? "quay-enterprise";
+    const registryName = top.string("registryName") ?? "quay";
+    const bundleSecretName = top.string("bundleSecretName") ?? "georep-config-bundle";
+    for (const [key, value] of [
+        ["namespace", namespace],
+        ["registryName", registryName],
+        ["bundleSecretName", bundleSecretName],
+    ] as const) {
+        if (!isDnsLabel(value)) {
+            problems.add(key, value, "is not a Kubernetes name", "use lower-case letters, digits and '-', at most 63 characters");
+        }
+    }
+    const kubeconfigRaw = top.raw_("kubeconfig");
+    const kubeconfig = kubeconfigRaw instanceof SecretValue ? kubeconfigRaw : undefined;
+    if (kubeconfigRaw !== undefined && kubeconfig === undefined) {
+        problems.add("kubeconfig", "<value>", "is not a secret string", "set it with: pulumi config set --secret quay-georep:kubeconfig < kubeconfig.yaml");
+    }
+    const kubeContext = top.string("kubeContext");
+    const clusterName = top.string("clusterName") ?? stackName;
+
+    const components = parseComponents(top);
+    const replicas = parseReplicas(top, components);
+    const storagePreference = parsePreference(top, problems, site, sites);
+    return {
+        name: stackName,
+        isShared,
+        site,
+        retiredSite,
+        namespace,
+        kubeconfig,
+        kubeContext,
+        clusterName,
+        registryName,
+        bundleSecretName,
+        storagePreference,
+        components,
+        replicas,
+    };
+}
+
+function parseComponents(top: ObjectReader): ComponentChoices {
+    const c = top.object("components", OPTIONAL_COMPONENTS);
+    const fixed = ["quay", "route", "mirror", "objectstorage", "postgres", "redis", "clairpostgres", "tls"];
+    for (const key of fixed) {
+        if (c?.has(key)) {
+            c.raw_(key);
+            top.problems.add(
+                `components.${key}`,
+                key,
+                "cannot be chosen: geo-replication fixes it",
+                "remove it (quay, route and mirror are always managed; objectstorage, postgres, redis, clairpostgres and tls never are)",
+            );
+        }
+    }
+    const choices = {
+        clair: c?.boolean("clair", true) ?? true,
+        horizontalpodautoscaler: c?.boolean("horizontalpodautoscaler", true) ?? true,
+        monitoring: c?.boolean("monitoring", true) ?? true,
+    };
+    c?.done();
+    return choices;
+}
+
+function parseReplicas(top: ObjectReader, components: ComponentChoices): StackSettings["replicas"] {
+    const r = top.object("replicas", ["quay", "mirror"]);
+    if (components.horizontalpodautoscaler) {
+        if (r) {
+            top.problems.add(
+                "replicas",
+                "<set>",
+                "cannot be set while components.horizontalpodautoscaler is managed (the operator refuses replicas other than 0)",
+                "remove replicas, or set components.horizontalpodautoscaler: false to size the deployments yourself",
+            );
+            r.raw_("quay");
+            r.raw_("mirror");
+            r.done();
+        }
+        return undefined;
+    }
+    // With the HPA unmanaged, an override block without `replicas` drops the Deployment to 1.
+    const quay = r?.integer("quay", 2, 1, 100) ?? 2;
+    const mirror = r?.integer("mirror", 2, 1, 100) ?? 2;
+    r?.done();
+    return { quay, mirror };
+}
+
+function parsePreference(
+    top: ObjectReader,
+    problems: Problems,
+    site: Site | undefined,
+    sites: readonly Site[],
+): readonly string[] {
+    const active = sites.filter((s) => s.state === "active").map((s) => s.name);
+    const explicit = top.array("storagePreference");
+    if (explicit === undefined) {
+        if (site === undefined) return [];
+        return site.state === "active" ? [site.name, ...active.filter((n) => n !== site.name)] : active;
+    }
+    const names: string[] = [];
+    explicit.forEach((value, i) => {
+        const path = `storagePreference[${i}]`;
+        const known = sites.find((s) => s.name === value);
+        if (typeof value !== "string" || known === undefined) {
+            problems.add(path, value, "is not a site", `use one of: ${active.join(", ")}`);
+        } else if (known.state !== "active") {
+            problems.add(path, value, `is ${known.state}`, `remove it; new blobs must land on an active site (${active.join(", ")})`);
+        } else if (names.includes(value)) {
+            problems.add(path, value, "is listed twice", "list each site once");
+        } else {
+            names.push(value);
+        }
+    });
+    if (explicit.length === 0) {
+        problems.add("storagePreference", explicit, "is empty", `list at least one active site, e.g. [${active.join(", ")}]`);
+    }
+    return names;
+}
+
+function parseSecrets(top: ObjectReader, problems: Problems, services: ReturnType<typeof parseServices>, sites: readonly Site[]): SharedSecrets {
+    const secret = (key: string, why: string): SecretValue | undefined => {
+        const value = top.raw_(key);
+        if (value instanceof SecretValue && value.reveal() !== "") return value;
+        if (typeof value === "string" && value !== "") return new SecretValue(value);
+        problems.add(key, value, `is required on the shared stack (${why})`, `run: pulumi config set --secret quay-georep:${key} <value>`);
+        return undefined;
+    };
+    const tlsCertificate = secret("tlsCertificate", `TLS certificate (PEM) for the global hostname`);
+    const tlsKey = secret("tlsKey", "private key (PEM) of that certificate");
+    const db = services.database;
+    const databasePassword = db.mode === "existing" ? secret("databasePassword", `password of database user "${db.quay.user}"`) : undefined;
+    const clairDatabasePassword =
+        db.mode === "existing"
+            ? db.clair.user === db.quay.user
+                ? databasePassword
+                : secret("clairDatabasePassword", `password of database user "${db.clair.user}"`)
+            : undefined;
+    const redisPassword = services.redis.mode === "existing" ? secret("redisPassword", "the Redis requirepass password") : undefined;
+    const storageCredentials = parseStorageCredentials(top, problems, services.storage, sites);
+    return {
+        tlsCertificate: tlsCertificate as SecretValue,
+        tlsKey: tlsKey as SecretValue,
+        databasePassword,
+        clairDatabasePassword,
+        redisPassword,
+        storageCredentials,
+    };
+}
+
+function parseStorageCredentials(
+    top: ObjectReader,
+    problems: Problems,
+    storage: StorageConfig,
+    sites: readonly Site[],
+): SharedSecrets["storageCredentials"] {
+    const raw = top.raw_("storageCredentials");
+    const result: Record<string, Record<string, SecretValue>> = {};
+    const given = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+    if (raw !== undefined && raw !== null && given !== raw) {
+        problems.add("storageCredentials", "<value>", "is not an object", "set it per site, e.g. pulumi config set --secret --path storageCredentials.usstorage.secretKey …");
+    }
+    for (const [siteName, creds] of Object.entries(given)) {
+        const site = sites.find((s) => s.name === siteName);
+        if (site === undefined) {
+            problems.add(`storageCredentials.${siteName}`, siteName, "is not a site", `use one of: ${sites.map((s) => s.name).join(", ")}`);
+            continue;
+        }
+        const allowed = site.cloud === "aws" ? ["accessKey", "secretKey"] : ["accountKey", "sasToken"];
+        const entry: Record<string, SecretValue> = {};
+        for (const [k, v] of Object.entries(creds !== null && typeof creds === "object" ? (creds as Record<string, unknown>) : {})) {
+            if (!allowed.includes(k)) {
+                problems.add(`storageCredentials.${siteName}.${k}`, k, `is not a credential of a ${site.cloud} bucket`, `use ${allowed.join(" or ")}`);
+            } else if (typeof v === "string" || v instanceof SecretValue) {
+                entry[k] = v instanceof SecretValue ? v : new SecretValue(v);
+            }
+        }
+        result[siteName] = entry;
+    }
+    if (storage.mode === "existing") {
+        for (const site of sites.filter((s) => s.state !== "retired")) {
+            const entry = result[site.name] ?? {};
+            const path = `storageCredentials.${site.name}`;
+            if (site.cloud === "azure" && !entry.accountKey && !entry.sasToken) {
+                problems.add(path, entry.accountKey, "needs accountKey or sasToken for an Azure container", `run: pulumi config set --secret --path quay-georep:${path}.accountKey <key>`);
+            }
+            if (site.cloud === "aws" && Boolean(entry.accessKey) !== Boolean(entry.secretKey)) {
+                problems.add(path, "<one of two>", "needs both accessKey and secretKey (or neither, for the AWS default credential chain)", `set both with pulumi config set --secret --path quay-georep:${path}.<key>`);
+            }
+        }
+    }
+    return result;
+}
+
+function stringList(reader: ObjectReader | undefined, key: string): string[] | undefined {
+    const list = reader?.array(key);
+    if (list === undefined || reader === undefined) return undefined;
+    const bad = list.findIndex((v) => typeof v !== "string" || v === "");
+    if (bad >= 0) {
+        reader.problems.add(`${reader.at(key)}[${bad}]`, list[bad], "is not a string", "list strings only");
+        return undefined;
+    }
+    return list as string[];
+}
+
+/** Freezes plain objects and arrays recursively (secrets freeze themselves). */
+export function deepFreeze<T>(value: T): T {
+    if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const child of Object.values(value as object)) deepFreeze(child);
+    }
+    return value;
+}

@@ -1,0 +1,80 @@
+/**
+ * Reads this stack's `quay-georep:*` config from Pulumi and hands it to the pure parser.
+ * This is the only module that touches `pulumi.Config`; components never read config.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { parseConfig, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config";
+import { ConfigError, SecretValue } from "./validate";
+
+// The SDK exports this from its JS but marks it @internal in its typings; it reads the same
+// PULUMI_CONFIG_SECRET_KEYS list the CLI hands every program.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+
+/** Keys whose values are YAML objects or lists (Pulumi hands them over as JSON text). */
+const STRUCTURED_KEYS = new Set([
+    "sites",
+    "database",
+    "redis",
+    "storage",
+    "quay",
+    "storagePreference",
+    "components",
+    "replicas",
+    "storageCredentials",
+]);
+
+/** Wraps every string leaf of a secret value so it cannot be printed by accident. */
+function wrapSecret(value: unknown): unknown {
+    if (typeof value === "string") return new SecretValue(value);
+    if (Array.isArray(value)) return value.map(wrapSecret);
+    if (value !== null && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, wrapSecret(v)]));
+    }
+    return value;
+}
+
+/**
+ * Collects the raw config of namespace `project`: bare keys, structured values parsed, values of
+ * secret keys (and of any key stored encrypted) wrapped in `SecretValue`.
+ */
+export function readRawConfig(project: string): { raw: RawConfig; plaintextKeys: string[] } {
+    const raw: Record<string, unknown> = {};
+    const plaintextKeys: string[] = [];
+    const prefix = `${project}:`;
+    for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
+        if (!fullKey.startsWith(prefix)) continue;
+        const key = fullKey.slice(prefix.length);
+        let value: unknown = text;
+        if (STRUCTURED_KEYS.has(key)) {
+            try {
+                value = JSON.parse(text);
+            } catch {
+                value = text; // the parser reports the wrong type with the key's name
+            }
+        }
+        const encrypted = isConfigSecret(fullKey);
+        if (SECRET_KEYS.includes(key) || encrypted) value = wrapSecret(value);
+        if (SECRET_KEYS.includes(key) && !encrypted) plaintextKeys.push(key);
+        raw[key] = value;
+    }
+    return { raw, plaintextKeys };
+}
+
+/**
+ * Loads and validates this stack's config. Invalid config ends the program with one clean message
+ * listing every problem (a `RunError`: no stack trace), before any resource is registered.
+ */
+export function loadConfig(): QuayGeorepConfig {
+    const project = pulumi.getProject();
+    const stack = pulumi.getStack();
+    const { raw, plaintextKeys } = readRawConfig(project);
+    try {
+        const config = parseConfig(raw, { project, stack, plaintextKeys });
+        for (const warning of config.warnings) pulumi.log.warn(warning);
+        return config;
+    } catch (err) {
+        if (err instanceof ConfigError) throw new pulumi.RunError(err.message);
+        throw err;
+    }
+}

@@ -1,0 +1,125 @@
+/**
+ * Parsing of `quay-georep:sites`, the topology every stack shares (it lives in Pulumi.yaml).
+ */
+import { AWS_REGIONS, AZURE_REGIONS, EXAMPLE_REGION } from "./regions";
+import { isDnsName, isIpAddress, isRecord, ObjectReader, Problems } from "./validate";
+
+/** Where a site's bucket lives. */
+export type Cloud = "aws" | "azure";
+/** A site's lifecycle state: `active` serves and receives writes; `draining` only serves reads; `retired` is gone. */
+export type SiteState = "active" | "draining" | "retired";
+
+/** One region: a cluster, its bucket and its Quay storage location. */
+export interface Site {
+    /** Quay storage location ID (`DISTRIBUTED_STORAGE_CONFIG` key), e.g. `usstorage`. */
+    readonly name: string;
+    /** The Pulumi stack that deploys this site's cluster. */
+    readonly stack: string;
+    /** Cloud of the site's bucket. */
+    readonly cloud: Cloud;
+    /** That cloud's region for the bucket. */
+    readonly region: string;
+    /** Lifecycle state (default `active`). */
+    readonly state: SiteState;
+    /** Hostname or IP of the cluster's router, for the global entry point. */
+    readonly endpoint: string;
+}
+
+export const CLOUDS: readonly Cloud[] = ["aws", "azure"];
+export const SITE_STATES: readonly SiteState[] = ["active", "draining", "retired"];
+const SITE_KEYS = ["name", "stack", "cloud", "region", "state", "endpoint"] as const;
+
+/** Quay location IDs: they become config keys, DB rows and env-var words, so keep them plain. */
+const LOCATION_ID = /^[a-z][a-z0-9_]{0,62}$/;
+const STACK_NAME = /^[A-Za-z0-9_.-]+$/;
+
+/** Parses and cross-checks the site list. Problems are recorded, never thrown. */
+export function parseSites(top: ObjectReader, problems: Problems): Site[] {
+    const list = top.array("sites", {
+        required: true,
+        fix: "list the sites in Pulumi.yaml under config: sites: value: [...] (see README, config reference)",
+    });
+    if (list === undefined) return [];
+    if (list.length === 0) {
+        problems.add("sites", list, "is empty", "list at least one site");
+        return [];
+    }
+    const sites: Site[] = [];
+    list.forEach((raw, i) => {
+        const path = `sites[${i}]`;
+        if (!isRecord(raw)) {
+            problems.add(path, raw, "is not an object", "give each site name, stack, cloud, region and endpoint");
+            return;
+        }
+        const r = new ObjectReader(path, raw, problems, SITE_KEYS);
+        const name = r.string("name", { required: true, fix: 'name it with its Quay location ID, e.g. "usstorage"' });
+        if (name !== undefined && !LOCATION_ID.test(name)) {
+            problems.add(
+                `${path}.name`,
+                name,
+                "is not a valid storage location ID",
+                'use lower-case letters, digits and "_", starting with a letter (e.g. "usstorage")',
+            );
+        }
+        const stack = r.string("stack", { required: true, fix: "name the Pulumi stack that deploys this site's cluster" });
+        if (stack !== undefined && !STACK_NAME.test(stack)) {
+            problems.add(`${path}.stack`, stack, "is not a Pulumi stack name", "use letters, digits, '-', '_' or '.'");
+        }
+        const cloud = r.oneOf("cloud", CLOUDS);
+        const region = r.string("region", { required: true, fix: `set the region of the site's bucket, e.g. "${EXAMPLE_REGION.aws}"` });
+        if (cloud !== undefined && region !== undefined) {
+            const known = cloud === "aws" ? AWS_REGIONS : AZURE_REGIONS;
+            if (!known.has(region)) {
+                const label = cloud === "aws" ? "an AWS" : "an Azure";
+                problems.add(`${path}.region`, region, `is not ${label} region`, `use e.g. "${EXAMPLE_REGION[cloud]}"`);
+            }
+        }
+        const state = r.oneOf("state", SITE_STATES, "active");
+        const endpoint = r.string("endpoint", {
+            required: state !== "retired",
+            fix: "set the hostname or IP of this cluster's router (its ingress), e.g. \"router.us.example.com\"",
+        });
+        if (endpoint !== undefined && !isDnsName(endpoint) && !isIpAddress(endpoint)) {
+            problems.add(`${path}.endpoint`, endpoint, "is neither a hostname nor an IP address", 'use e.g. "router.us.example.com" or "203.0.113.10"');
+        }
+        r.done();
+        if (name !== undefined && stack !== undefined && cloud !== undefined && region !== undefined && state !== undefined) {
+            sites.push({ name, stack, cloud, region, state, endpoint: endpoint ?? "" });
+        }
+    });
+
+    reportDuplicates(problems, list, "name", "site names must be unique (each is a storage location ID)");
+    reportDuplicates(problems, list, "endpoint", "each site's cluster has its own router endpoint");
+    const live = sites.filter((s) => s.state !== "retired");
+    const byStack = new Map<string, string>();
+    for (const site of live) {
+        const other = byStack.get(site.stack);
+        if (other !== undefined) {
+            problems.add(
+                `sites[${list.indexOf(list.find((x) => isRecord(x) && x.name === site.name) as unknown)}].stack`,
+                site.stack,
+                `already deploys site "${other}"`,
+                "give each site its own stack (one stack deploys one cluster)",
+            );
+        }
+        byStack.set(site.stack, site.name);
+    }
+    if (sites.length === list.length && !sites.some((s) => s.state === "active")) {
+        problems.add("sites", sites.map((s) => `${s.name}:${s.state}`), "has no active site", "keep at least one site in state active");
+    }
+    return sites;
+}
+
+function reportDuplicates(problems: Problems, list: unknown[], key: string, fix: string): void {
+    const seen = new Map<unknown, number>();
+    list.forEach((raw, i) => {
+        if (!isRecord(raw) || raw[key] === undefined || raw[key] === "") return;
+        const value = typeof raw[key] === "string" ? (raw[key] as string).toLowerCase() : raw[key];
+        const first = seen.get(value);
+        if (first !== undefined) {
+            problems.add(`sites[${i}].${key}`, raw[key], `duplicates sites[${first}].${key}`, fix);
+        } else {
+            seen.set(value, i);
+        }
+    });
+}
