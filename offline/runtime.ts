@@ -20,7 +20,9 @@ export function computedPlaceholder(resourceName: string, property: string): str
  * Output properties each resource type computes, by type token. Offline runs return a placeholder
  * for each (secret ones as `__secret__`), so nothing the program reads is ever `undefined`.
  */
-export const COMPUTED_OUTPUTS: Readonly<Record<string, { readonly plain?: readonly string[]; readonly secret?: readonly string[] }>> = {
+export const COMPUTED_OUTPUTS: Readonly<
+    Record<string, { readonly plain?: readonly string[]; readonly secret?: readonly string[] }>
+> = {
     "random:index/randomPassword:RandomPassword": { secret: ["result", "bcryptHash"] },
 };
 
@@ -94,8 +96,11 @@ export interface RunOptions {
     readonly secretKeys?: readonly string[];
     /** Outputs of other stacks, by fully qualified stack name, for StackReferences. */
     readonly stackOutputs?: Readonly<Record<string, Record<string, unknown>>>;
-    /** The program's entry module (default: the repo's `index.ts`). */
-    readonly program?: string;
+    /**
+     * The program: a module path (default: the repo's `index.ts`), or a function that creates
+     * resources and returns the stack outputs (for testing one component on its own).
+     */
+    readonly program?: string | (() => Record<string, unknown>);
 }
 
 /** The organization offline runs use, as a self-managed backend reports it. */
@@ -153,14 +158,29 @@ function urnOf(resource: pulumi.Resource | undefined): Promise<string | undefine
 /** Runs the program once for one stack under mocks and returns what it registered. */
 export async function runProgram(opts: RunOptions): Promise<RunResult> {
     const program = opts.program ?? path.resolve(__dirname, "..", "index.ts");
-    const byKey = new Map<string, { type: string; name: string; custom: boolean; inputs: Record<string, unknown>; provider?: string }>();
+    const load = (): Record<string, unknown> => {
+        if (typeof program === "function") return program();
+        delete require.cache[require.resolve(program)];
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        return { ...require(program) };
+    };
+    const byKey = new Map<
+        string,
+        { type: string; name: string; custom: boolean; inputs: Record<string, unknown>; provider?: string }
+    >();
     const errors: Error[] = [];
     const mocks: pulumi.runtime.Mocks = {
         newResource(args) {
             const key = `${args.type}::${args.name}`;
             if (byKey.has(key)) errors.push(new Error(`two resources share type and name: ${key}`));
             const inputs = fromWire(args.inputs) as Record<string, unknown>;
-            byKey.set(key, { type: args.type, name: args.name, custom: args.custom ?? true, inputs, provider: args.provider });
+            byKey.set(key, {
+                type: args.type,
+                name: args.name,
+                custom: args.custom ?? true,
+                inputs,
+                provider: args.provider,
+            });
             if (args.type === "pulumi:pulumi:StackReference") {
                 const name = String(inputs.name);
                 const outputs = opts.stackOutputs?.[name];
@@ -178,7 +198,8 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
         },
         call(args) {
             const stub = INVOKE_RESULTS[args.token];
-            if (stub === undefined) throw new Error(`no offline result for invoke ${args.token}; add one to INVOKE_RESULTS`);
+            if (stub === undefined)
+                throw new Error(`no offline result for invoke ${args.token}; add one to INVOKE_RESULTS`);
             return stub(args.inputs as Record<string, unknown>);
         },
     };
@@ -189,7 +210,6 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
     try {
         await pulumi.runtime.setMocks(mocks, opts.project, opts.stack, false, ORGANIZATION);
         pulumi.runtime.setAllConfig({ ...opts.config }, [...(opts.secretKeys ?? [])]);
-        delete require.cache[require.resolve(program)];
         let outputs: Record<string, unknown> = {};
         let exported: Record<string, unknown> = {};
         try {
@@ -198,8 +218,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
                     options.push({ resource: args.resource, type: args.type, name: args.name, opts: args.opts });
                     return undefined;
                 });
-                // eslint-disable-next-line @typescript-eslint/no-require-imports
-                exported = { ...require(program) };
+                exported = load();
                 return exported;
             });
             // Settled from the module's exports, not the stack's massaged copy, to keep secretness.
@@ -210,8 +229,22 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
         await pulumi.runtime.disconnect();
         await new Promise((resolve) => setImmediate(resolve));
 
-        const resources: RecordedResource[] = [];
         const stackUrn = `urn:pulumi:${opts.stack}::${opts.project}::pulumi:pulumi:Stack::${opts.project}-${opts.stack}`;
+        const stackName = `${opts.project}-${opts.stack}`;
+        const resources: RecordedResource[] = byKey.has(`pulumi:pulumi:Stack::${stackName}`)
+            ? [
+                  {
+                      urn: stackUrn,
+                      type: "pulumi:pulumi:Stack",
+                      name: stackName,
+                      custom: false,
+                      inputs: {},
+                      protect: false,
+                      retainOnDelete: false,
+                      dependsOn: [],
+                  },
+              ]
+            : [];
         for (const o of options) {
             const rec = byKey.get(`${o.type}::${o.name}`);
             if (rec === undefined) continue; // registration failed; the error is in `errors`

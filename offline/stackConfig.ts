@@ -34,7 +34,10 @@ function replaceSecure(value: unknown): { value: unknown; secret: boolean } {
     }
     if (isObject(value)) {
         const entries = Object.entries(value).map(([k, v]) => [k, replaceSecure(v)] as const);
-        return { value: Object.fromEntries(entries.map(([k, v]) => [k, v.value])), secret: entries.some(([, v]) => v.secret) };
+        return {
+            value: Object.fromEntries(entries.map(([k, v]) => [k, v.value])),
+            secret: entries.some(([, v]) => v.secret),
+        };
     }
     return { value, secret: false };
 }

@@ -1,0 +1,179 @@
+/**
+ * `npm run render`: runs the real program for every `Pulumi.<stack>.yaml` under Pulumi's mock
+ * runtime and writes what each stack would deploy to `rendered/<stack>/`. No CLI, cloud or
+ * credentials. The shared stack runs first; its outputs feed the others' StackReferences.
+ *
+ * Usage: npm run render [-- --stack NAME] [--dir PROJECT_DIR] [--out OUT_DIR]
+ * Exit codes: 0 rendered; 1 a stack's config or program failed; 2 bad usage.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { ORGANIZATION, plain, RecordedResource, redacted, RunResult, runProgram } from "./runtime";
+import { listStacks, readStackConfig } from "./stackConfig";
+
+/** The files one stack's rendering consists of. */
+export interface RenderedStack {
+    readonly stack: string;
+    readonly result: RunResult;
+    /** File name → content, written under `<out>/<stack>/`. */
+    readonly files: Readonly<Record<string, string>>;
+    /** The human summary printed on stdout. */
+    readonly summary: string;
+}
+
+const YAML_OPTS = { sortMapEntries: true, lineWidth: 0, aliasDuplicateObjects: false } as const;
+
+function findResource(result: RunResult, type: string): RecordedResource | undefined {
+    return result.resources.find((r) => r.type === type);
+}
+
+/** Stable JSON: keys sorted at every level. */
+function sortedJson(value: unknown): string {
+    const sort = (v: unknown): unknown =>
+        Array.isArray(v)
+            ? v.map(sort)
+            : v !== null && typeof v === "object"
+              ? Object.fromEntries(
+                    Object.keys(v)
+                        .sort()
+                        .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+                )
+              : v;
+    return `${JSON.stringify(sort(value), null, 2)}\n`;
+}
+
+/** The files of one stack: config.yaml, quayregistry.yaml, resources.json, outputs.json. */
+export function renderFiles(result: RunResult): Record<string, string> {
+    const files: Record<string, string> = {};
+    const secret = findResource(result, "kubernetes:core/v1:Secret");
+    const bundle = secret ? plain(secret.inputs.stringData) : plain(result.outputs.bundle);
+    if (bundle !== null && typeof bundle === "object" && "config.yaml" in bundle) {
+        files["config.yaml"] = redacted((bundle as Record<string, string>)["config.yaml"]) as string;
+    }
+    const registry = findResource(result, "kubernetes:quay.redhat.com/v1:QuayRegistry");
+    if (registry) {
+        const { apiVersion, kind, metadata, spec } = redacted(registry.inputs) as Record<string, unknown>;
+        files["quayregistry.yaml"] = stringify({ apiVersion, kind, metadata, spec }, YAML_OPTS);
+    }
+    files["resources.json"] = sortedJson(
+        result.resources.map((r) => ({
+            urn: r.urn,
+            type: r.type,
+            name: r.name,
+            parent: r.parent,
+            provider: r.provider ?? null,
+            inputs: redacted(r.inputs),
+            protect: r.protect,
+            retainOnDelete: r.retainOnDelete,
+            dependsOn: r.dependsOn,
+        })),
+    );
+    files["outputs.json"] = sortedJson(redacted(result.outputs));
+    return files;
+}
+
+/** A preview-like tree of the stack's resources. */
+export function summarize(stack: string, result: RunResult, outDir: string, files: readonly string[]): string {
+    const children = new Map<string, RecordedResource[]>();
+    for (const r of result.resources) children.set(r.parent ?? "", [...(children.get(r.parent ?? "") ?? []), r]);
+    // The stack resource is the tree's root, as in `pulumi preview`.
+    const lines = [
+        `stack ${stack} (${String(plain(result.outputs.role) ?? "?")}): ${result.resources.length} resources`,
+    ];
+    const walk = (parent: string, depth: number) => {
+        for (const r of children.get(parent) ?? []) {
+            const flags = [r.protect ? "protect" : "", r.retainOnDelete ? "retainOnDelete" : ""].filter(Boolean);
+            lines.push(`  ${"  ".repeat(depth)}+ ${r.type}  ${r.name}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
+            walk(r.urn, depth + 1);
+        }
+    };
+    const roots = new Set(result.resources.map((r) => r.urn));
+    for (const parent of [...children.keys()].filter((p) => !roots.has(p)).sort()) walk(parent, 0);
+    const shown = redacted(result.outputs) as Record<string, unknown>;
+    for (const key of Object.keys(shown).sort()) {
+        const value = shown[key];
+        lines.push(`  output ${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
+    }
+    lines.push(`  wrote ${path.join(outDir, stack)}/{${files.join(",")}}`);
+    return lines.join("\n");
+}
+
+/** Renders the requested stacks (all by default), shared stack first. Throws nothing: errors are in the results. */
+export async function renderStacks(
+    dir: string,
+    only?: string,
+): Promise<{ rendered: RenderedStack[]; failed: { stack: string; errors: string[] }[] }> {
+    const stacks = listStacks(dir);
+    if (stacks.length === 0) throw new Error(`no Pulumi.<stack>.yaml files in ${dir}`);
+    if (only !== undefined && !stacks.includes(only)) {
+        throw new Error(`no stack "${only}": ${dir} has ${stacks.map((s) => `Pulumi.${s}.yaml`).join(", ")}`);
+    }
+    const first = readStackConfig(dir, stacks[0]);
+    const sharedStack = first.config[`${first.project}:sharedStack`] ?? "us";
+    const order = [...stacks.filter((s) => s === sharedStack), ...stacks.filter((s) => s !== sharedStack)];
+    const stackOutputs: Record<string, Record<string, unknown>> = {};
+    const rendered: RenderedStack[] = [];
+    const failed: { stack: string; errors: string[] }[] = [];
+    for (const stack of order) {
+        if (only !== undefined && stack !== only && stack !== sharedStack) continue;
+        const cfg = readStackConfig(dir, stack);
+        const result = await runProgram({ ...cfg, stackOutputs });
+        if (result.errors.length > 0) {
+            failed.push({ stack, errors: [...new Set(result.errors.map((e) => e.message))] });
+            continue;
+        }
+        stackOutputs[`${ORGANIZATION}/${cfg.project}/${stack}`] = result.outputs;
+        if (only !== undefined && stack !== only) continue;
+        const files = renderFiles(result);
+        rendered.push({ stack, result, files, summary: "" });
+    }
+    return { rendered, failed };
+}
+
+function usage(message: string): never {
+    process.stderr.write(`${message}\nusage: npm run render [-- --stack NAME] [--dir PROJECT_DIR] [--out OUT_DIR]\n`);
+    process.exit(2);
+}
+
+async function main(argv: string[]): Promise<number> {
+    const args: Record<string, string> = {};
+    for (let i = 0; i < argv.length; i += 2) {
+        const [flag, value] = [argv[i], argv[i + 1]];
+        if (!["--stack", "--dir", "--out"].includes(flag) || value === undefined)
+            usage(`unknown or incomplete argument "${flag}"`);
+        args[flag.slice(2)] = value;
+    }
+    const dir = path.resolve(args.dir ?? path.join(__dirname, ".."));
+    const out = path.resolve(args.out ?? path.join(dir, "rendered"));
+    let outcome;
+    try {
+        outcome = await renderStacks(dir, args.stack);
+    } catch (err) {
+        usage((err as Error).message);
+    }
+    for (const r of outcome.rendered) {
+        const target = path.join(out, r.stack);
+        fs.rmSync(target, { recursive: true, force: true });
+        fs.mkdirSync(target, { recursive: true });
+        const names = Object.keys(r.files).sort();
+        for (const name of names) fs.writeFileSync(path.join(target, name), r.files[name]);
+        process.stdout.write(`${summarize(r.stack, r.result, path.relative(process.cwd(), out) || ".", names)}\n\n`);
+    }
+    for (const f of outcome.failed) {
+        process.stderr.write(
+            `stack ${f.stack}: not rendered\n${f.errors.map((e) => `  ${e.split("\n").join("\n  ")}`).join("\n")}\n\n`,
+        );
+    }
+    return outcome.failed.length > 0 ? 1 : 0;
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (err) => {
+            process.stderr.write(`render failed: ${(err as Error).message}\n`);
+            process.exit(1);
+        },
+    );
+}

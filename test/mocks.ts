@@ -1,0 +1,110 @@
+/**
+ * The one shared mocks module of the test suite (loaded first by .mocharc.json).
+ *
+ * Every program run goes through `offline/runtime.ts`, the same mock runtime the offline renderer
+ * uses: it records each resource's type, name, parent, provider, inputs (secrets kept marked),
+ * and `protect` / `retainOnDelete`. This module adds fixtures: the example stacks' config, one
+ * change at a time, and finders over the recorded resources.
+ */
+import * as path from "node:path";
+import { ORGANIZATION, plain, RecordedResource, RunResult, runProgram } from "../offline/runtime";
+import { readStackConfig, StackConfig } from "../offline/stackConfig";
+
+/** The repository root (where Pulumi.yaml is). */
+export const PROJECT_DIR = path.resolve(__dirname, "..");
+export const PROJECT = "quay-georep";
+
+/** The example stacks' merged config, exactly as `npm run render` reads it. */
+export function exampleConfig(stack: string): StackConfig {
+    return readStackConfig(PROJECT_DIR, stack);
+}
+
+/**
+ * A copy of `base` with some keys changed: bare keys get the project namespace; `undefined`
+ * removes a key; objects and lists are stored as JSON, as the CLI passes them.
+ */
+export function withConfig(
+    base: StackConfig,
+    changes: Record<string, unknown>,
+    secretKeys: readonly string[] = [],
+): StackConfig {
+    const config: Record<string, string> = { ...base.config };
+    const secrets = new Set(base.secretKeys);
+    for (const [key, value] of Object.entries(changes)) {
+        const full = key.includes(":") ? key : `${PROJECT}:${key}`;
+        if (value === undefined) {
+            delete config[full];
+            secrets.delete(full);
+        } else {
+            config[full] = typeof value === "string" ? value : JSON.stringify(value);
+        }
+    }
+    for (const key of secretKeys) secrets.add(key.includes(":") ? key : `${PROJECT}:${key}`);
+    return { ...base, config, secretKeys: [...secrets].sort() };
+}
+
+/** The example's project-level `sites`, parsed (to edit one site in a test). */
+export function exampleSites(): Record<string, unknown>[] {
+    return JSON.parse(exampleConfig("us").config[`${PROJECT}:sites`]) as Record<string, unknown>[];
+}
+
+/** Runs the program for one stack. */
+export function runStack(
+    cfg: StackConfig,
+    stackOutputs: Record<string, Record<string, unknown>> = {},
+): Promise<RunResult> {
+    return runProgram({ ...cfg, stackOutputs });
+}
+
+/** The fully qualified name a StackReference uses for a stack of this project. */
+export function stackRef(stack: string): string {
+    return `${ORGANIZATION}/${PROJECT}/${stack}`;
+}
+
+/** Runs the shared stack, then another stack fed with its outputs. */
+export async function runPair(
+    shared: StackConfig,
+    other: StackConfig,
+): Promise<{ shared: RunResult; other: RunResult }> {
+    const s = await runStack(shared);
+    const o = await runStack(other, { [stackRef(shared.stack)]: s.outputs });
+    return { shared: s, other: o };
+}
+
+/** Fails with the program's errors, for tests that expect a clean run. */
+export function assertClean(result: RunResult): RunResult {
+    if (result.errors.length > 0) {
+        throw new Error(`program failed:\n${result.errors.map((e) => e.message).join("\n")}`);
+    }
+    return result;
+}
+
+/** All resources of a type token. */
+export function ofType(result: RunResult, type: string): RecordedResource[] {
+    return result.resources.filter((r) => r.type === type);
+}
+
+/** Exactly one resource of a type token (optionally with this name); fails otherwise. */
+export function one(result: RunResult, type: string, name?: string): RecordedResource {
+    const found = ofType(result, type).filter((r) => name === undefined || r.name === name);
+    if (found.length !== 1) {
+        throw new Error(
+            `expected one ${type}${name ? ` named ${name}` : ""}, found ${found.length}: ${found.map((r) => r.name).join(", ")}`,
+        );
+    }
+    return found[0];
+}
+
+/** A resource's inputs with secrets unwrapped. */
+export function inputsOf(resource: RecordedResource): Record<string, unknown> {
+    return plain(resource.inputs) as Record<string, unknown>;
+}
+
+export const TYPES = {
+    secret: "kubernetes:core/v1:Secret",
+    namespace: "kubernetes:core/v1:Namespace",
+    quayRegistry: "kubernetes:quay.redhat.com/v1:QuayRegistry",
+    k8sProvider: "pulumi:providers:kubernetes",
+    randomPassword: "random:index/randomPassword:RandomPassword",
+    stackReference: "pulumi:pulumi:StackReference",
+} as const;
