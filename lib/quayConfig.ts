@@ -45,7 +45,12 @@ export interface ResolvedLogin {
 export interface BundleInput {
     readonly hostname: string;
     readonly sites: readonly Site[];
-    readonly database: { readonly host: string; readonly port: number; readonly quay: ResolvedLogin; readonly clair: ResolvedLogin };
+    readonly database: {
+        readonly host: string;
+        readonly port: number;
+        readonly quay: ResolvedLogin;
+        readonly clair: ResolvedLogin;
+    };
     readonly redis: { readonly host: string; readonly port: number; readonly password: string; readonly tls: boolean };
     /** Bucket per site name; retired sites need none. */
     readonly buckets: Readonly<Record<string, ResolvedBucket>>;

@@ -156,7 +156,12 @@ export function parseConfig(
         fix: 'set quay-georep:hostname in Pulumi.yaml to the global DNS name, e.g. "quay.example.com"',
     });
     if (hostname !== undefined && !isDnsName(hostname)) {
-        problems.add("hostname", hostname, "is not a DNS name", 'use a fully qualified name such as "quay.example.com"');
+        problems.add(
+            "hostname",
+            hostname,
+            "is not a DNS name",
+            'use a fully qualified name such as "quay.example.com"',
+        );
     }
     const sharedStack = top.string("sharedStack") ?? "us";
     const sites = parseSites(top, problems);
@@ -171,7 +176,9 @@ export function parseConfig(
         for (const key of SHARED_ONLY_KEYS) {
             if (top.has(key)) {
                 top.raw_(key);
-                warnings.push(`${key} is set on stack "${ctx.stack}" but only the shared stack "${sharedStack}" reads it`);
+                warnings.push(
+                    `${key} is set on stack "${ctx.stack}" but only the shared stack "${sharedStack}" reads it`,
+                );
             }
         }
     }
@@ -208,7 +215,12 @@ function parseQuay(top: ObjectReader): QuaySettings {
         "Database";
     const defaultTagExpiration = q?.string("defaultTagExpiration") ?? "2w";
     if (!EXPIRATION.test(defaultTagExpiration)) {
-        top.problems.add("quay.defaultTagExpiration", defaultTagExpiration, "is not a duration", 'use e.g. "2w", "7d" or "12h"');
+        top.problems.add(
+            "quay.defaultTagExpiration",
+            defaultTagExpiration,
+            "is not a duration",
+            'use e.g. "2w", "7d" or "12h"',
+        );
     }
     const tagExpirationOptions = stringList(q, "tagExpirationOptions") ?? ["2w"];
     tagExpirationOptions.forEach((o, i) => {
@@ -258,13 +270,23 @@ function parseStack(
         ["bundleSecretName", bundleSecretName],
     ] as const) {
         if (!isDnsLabel(value)) {
-            problems.add(key, value, "is not a Kubernetes name", "use lower-case letters, digits and '-', at most 63 characters");
+            problems.add(
+                key,
+                value,
+                "is not a Kubernetes name",
+                "use lower-case letters, digits and '-', at most 63 characters",
+            );
         }
     }
     const kubeconfigRaw = top.raw_("kubeconfig");
     const kubeconfig = kubeconfigRaw instanceof SecretValue ? kubeconfigRaw : undefined;
     if (kubeconfigRaw !== undefined && kubeconfig === undefined) {
-        problems.add("kubeconfig", "<value>", "is not a secret string", "set it with: pulumi config set --secret quay-georep:kubeconfig < kubeconfig.yaml");
+        problems.add(
+            "kubeconfig",
+            "<value>",
+            "is not a secret string",
+            "set it with: pulumi config set --secret quay-georep:kubeconfig < kubeconfig.yaml",
+        );
     }
     const kubeContext = top.string("kubeContext");
     const clusterName = top.string("clusterName") ?? stackName;
@@ -354,7 +376,12 @@ function parsePreference(
         if (typeof value !== "string" || known === undefined) {
             problems.add(path, value, "is not a site", `use one of: ${active.join(", ")}`);
         } else if (known.state !== "active") {
-            problems.add(path, value, `is ${known.state}`, `remove it; new blobs must land on an active site (${active.join(", ")})`);
+            problems.add(
+                path,
+                value,
+                `is ${known.state}`,
+                `remove it; new blobs must land on an active site (${active.join(", ")})`,
+            );
         } else if (names.includes(value)) {
             problems.add(path, value, "is listed twice", "list each site once");
         } else {
@@ -362,30 +389,47 @@ function parsePreference(
         }
     });
     if (explicit.length === 0) {
-        problems.add("storagePreference", explicit, "is empty", `list at least one active site, e.g. [${active.join(", ")}]`);
+        problems.add(
+            "storagePreference",
+            explicit,
+            "is empty",
+            `list at least one active site, e.g. [${active.join(", ")}]`,
+        );
     }
     return names;
 }
 
-function parseSecrets(top: ObjectReader, problems: Problems, services: ReturnType<typeof parseServices>, sites: readonly Site[]): SharedSecrets {
+function parseSecrets(
+    top: ObjectReader,
+    problems: Problems,
+    services: ReturnType<typeof parseServices>,
+    sites: readonly Site[],
+): SharedSecrets {
     const secret = (key: string, why: string): SecretValue | undefined => {
         const value = top.raw_(key);
         if (value instanceof SecretValue && value.reveal() !== "") return value;
         if (typeof value === "string" && value !== "") return new SecretValue(value);
-        problems.add(key, value, `is required on the shared stack (${why})`, `run: pulumi config set --secret quay-georep:${key} <value>`);
+        problems.add(
+            key,
+            value,
+            `is required on the shared stack (${why})`,
+            `run: pulumi config set --secret quay-georep:${key} <value>`,
+        );
         return undefined;
     };
     const tlsCertificate = secret("tlsCertificate", `TLS certificate (PEM) for the global hostname`);
     const tlsKey = secret("tlsKey", "private key (PEM) of that certificate");
     const db = services.database;
-    const databasePassword = db.mode === "existing" ? secret("databasePassword", `password of database user "${db.quay.user}"`) : undefined;
+    const databasePassword =
+        db.mode === "existing" ? secret("databasePassword", `password of database user "${db.quay.user}"`) : undefined;
     const clairDatabasePassword =
         db.mode === "existing"
             ? db.clair.user === db.quay.user
                 ? databasePassword
                 : secret("clairDatabasePassword", `password of database user "${db.clair.user}"`)
             : undefined;
-    const redisPassword = services.redis.mode === "existing" ? secret("redisPassword", "the Redis requirepass password") : undefined;
+    const redisPassword =
+        services.redis.mode === "existing" ? secret("redisPassword", "the Redis requirepass password") : undefined;
     const storageCredentials = parseStorageCredentials(top, problems, services.storage, sites);
     return {
         tlsCertificate: tlsCertificate as SecretValue,
@@ -405,21 +449,39 @@ function parseStorageCredentials(
 ): SharedSecrets["storageCredentials"] {
     const raw = top.raw_("storageCredentials");
     const result: Record<string, Record<string, SecretValue>> = {};
-    const given = raw !== null && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+    const given =
+        raw !== null && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
     if (raw !== undefined && raw !== null && given !== raw) {
-        problems.add("storageCredentials", "<value>", "is not an object", "set it per site, e.g. pulumi config set --secret --path storageCredentials.usstorage.secretKey …");
+        problems.add(
+            "storageCredentials",
+            "<value>",
+            "is not an object",
+            "set it per site, e.g. pulumi config set --secret --path storageCredentials.usstorage.secretKey …",
+        );
     }
     for (const [siteName, creds] of Object.entries(given)) {
         const site = sites.find((s) => s.name === siteName);
         if (site === undefined) {
-            problems.add(`storageCredentials.${siteName}`, siteName, "is not a site", `use one of: ${sites.map((s) => s.name).join(", ")}`);
+            problems.add(
+                `storageCredentials.${siteName}`,
+                siteName,
+                "is not a site",
+                `use one of: ${sites.map((s) => s.name).join(", ")}`,
+            );
             continue;
         }
         const allowed = site.cloud === "aws" ? ["accessKey", "secretKey"] : ["accountKey", "sasToken"];
         const entry: Record<string, SecretValue> = {};
-        for (const [k, v] of Object.entries(creds !== null && typeof creds === "object" ? (creds as Record<string, unknown>) : {})) {
+        for (const [k, v] of Object.entries(
+            creds !== null && typeof creds === "object" ? (creds as Record<string, unknown>) : {},
+        )) {
             if (!allowed.includes(k)) {
-                problems.add(`storageCredentials.${siteName}.${k}`, k, `is not a credential of a ${site.cloud} bucket`, `use ${allowed.join(" or ")}`);
+                problems.add(
+                    `storageCredentials.${siteName}.${k}`,
+                    k,
+                    `is not a credential of a ${site.cloud} bucket`,
+                    `use ${allowed.join(" or ")}`,
+                );
             } else if (typeof v === "string" || v instanceof SecretValue) {
                 entry[k] = v instanceof SecretValue ? v : new SecretValue(v);
             }
@@ -431,10 +493,20 @@ function parseStorageCredentials(
             const entry = result[site.name] ?? {};
             const path = `storageCredentials.${site.name}`;
             if (site.cloud === "azure" && !entry.accountKey && !entry.sasToken) {
-                problems.add(path, entry.accountKey, "needs accountKey or sasToken for an Azure container", `run: pulumi config set --secret --path quay-georep:${path}.accountKey <key>`);
+                problems.add(
+                    path,
+                    entry.accountKey,
+                    "needs accountKey or sasToken for an Azure container",
+                    `run: pulumi config set --secret --path quay-georep:${path}.accountKey <key>`,
+                );
             }
             if (site.cloud === "aws" && Boolean(entry.accessKey) !== Boolean(entry.secretKey)) {
-                problems.add(path, "<one of two>", "needs both accessKey and secretKey (or neither, for the AWS default credential chain)", `set both with pulumi config set --secret --path quay-georep:${path}.<key>`);
+                problems.add(
+                    path,
+                    "<one of two>",
+                    "needs both accessKey and secretKey (or neither, for the AWS default credential chain)",
+                    `set both with pulumi config set --secret --path quay-georep:${path}.<key>`,
+                );
             }
         }
     }

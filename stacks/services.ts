@@ -143,15 +143,24 @@ function parseStorage(top: ObjectReader, problems: Problems, sites: readonly Sit
     });
     s?.oneOf("mode", ["existing"] as const);
     const buckets: Record<string, BucketConfig> = {};
-    const all = s?.object("buckets", sites.map((x) => x.name), {
-        required: s !== undefined,
-        fix: "give every site a bucket under storage.buckets.<site name>",
-    });
+    const all = s?.object(
+        "buckets",
+        sites.map((x) => x.name),
+        {
+            required: s !== undefined,
+            fix: "give every site a bucket under storage.buckets.<site name>",
+        },
+    );
     for (const site of sites) {
         const path = `storage.buckets.${site.name}`;
         if (!all?.has(site.name)) {
             if (all !== undefined && site.state !== "retired") {
-                problems.add(path, undefined, "is required", `name ${site.name}'s existing ${site.cloud === "aws" ? "S3 bucket" : "Azure container"} there`);
+                problems.add(
+                    path,
+                    undefined,
+                    "is required",
+                    `name ${site.name}'s existing ${site.cloud === "aws" ? "S3 bucket" : "Azure container"} there`,
+                );
             }
             continue;
         }
@@ -159,20 +168,43 @@ function parseStorage(top: ObjectReader, problems: Problems, sites: readonly Sit
             const b = all.object(site.name, ["bucket", "storagePath", "endpointUrl"]);
             const bucket = b?.string("bucket", { required: true, fix: "name the existing S3 bucket" });
             if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-                problems.add(`${path}.bucket`, bucket, "is not an S3 bucket name", "use 3-63 lower-case letters, digits, '.' or '-'");
+                problems.add(
+                    `${path}.bucket`,
+                    bucket,
+                    "is not an S3 bucket name",
+                    "use 3-63 lower-case letters, digits, '.' or '-'",
+                );
             }
             const endpointUrl = b?.string("endpointUrl");
-            buckets[site.name] = { cloud: "aws", bucket: bucket ?? "", storagePath: b?.string("storagePath") ?? DEFAULT_STORAGE_PATH, ...(endpointUrl ? { endpointUrl } : {}) };
+            buckets[site.name] = {
+                cloud: "aws",
+                bucket: bucket ?? "",
+                storagePath: b?.string("storagePath") ?? DEFAULT_STORAGE_PATH,
+                ...(endpointUrl ? { endpointUrl } : {}),
+            };
             b?.done();
         } else {
             const b = all.object(site.name, ["container", "accountName", "storagePath", "endpointUrl"]);
             const container = b?.string("container", { required: true, fix: "name the existing blob container" });
             if (container !== undefined && !/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(container)) {
-                problems.add(`${path}.container`, container, "is not an Azure container name", "use 3-63 lower-case letters, digits or single '-'");
+                problems.add(
+                    `${path}.container`,
+                    container,
+                    "is not an Azure container name",
+                    "use 3-63 lower-case letters, digits or single '-'",
+                );
             }
-            const accountName = b?.string("accountName", { required: true, fix: "name the storage account that holds the container" });
+            const accountName = b?.string("accountName", {
+                required: true,
+                fix: "name the storage account that holds the container",
+            });
             if (accountName !== undefined && !/^[a-z0-9]{3,24}$/.test(accountName)) {
-                problems.add(`${path}.accountName`, accountName, "is not a storage account name", "use 3-24 lower-case letters and digits");
+                problems.add(
+                    `${path}.accountName`,
+                    accountName,
+                    "is not a storage account name",
+                    "use 3-24 lower-case letters and digits",
+                );
             }
             const endpointUrl = b?.string("endpointUrl");
             buckets[site.name] = {

@@ -64,7 +64,12 @@ export function deployShared(cfg: QuayGeorepConfig): SharedOutputs {
             quay: { ...db.quay, password: secret(secrets.databasePassword) },
             clair: { ...db.clair, password: secret(secrets.clairDatabasePassword) },
         },
-        redis: { host: cfg.redis.host, port: cfg.redis.port, tls: cfg.redis.tls, password: secret(secrets.redisPassword) },
+        redis: {
+            host: cfg.redis.host,
+            port: cfg.redis.port,
+            tls: cfg.redis.tls,
+            password: secret(secrets.redisPassword),
+        },
         buckets: resolveBuckets(cfg, secrets),
         tlsCertificate: secret(secrets.tlsCertificate),
         tlsKey: secret(secrets.tlsKey),

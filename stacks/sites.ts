@@ -61,12 +61,18 @@ export function parseSites(top: ObjectReader, problems: Problems): Site[] {
                 'use lower-case letters, digits and "_", starting with a letter (e.g. "usstorage")',
             );
         }
-        const stack = r.string("stack", { required: true, fix: "name the Pulumi stack that deploys this site's cluster" });
+        const stack = r.string("stack", {
+            required: true,
+            fix: "name the Pulumi stack that deploys this site's cluster",
+        });
         if (stack !== undefined && !STACK_NAME.test(stack)) {
             problems.add(`${path}.stack`, stack, "is not a Pulumi stack name", "use letters, digits, '-', '_' or '.'");
         }
         const cloud = r.oneOf("cloud", CLOUDS);
-        const region = r.string("region", { required: true, fix: `set the region of the site's bucket, e.g. "${EXAMPLE_REGION.aws}"` });
+        const region = r.string("region", {
+            required: true,
+            fix: `set the region of the site's bucket, e.g. "${EXAMPLE_REGION.aws}"`,
+        });
         if (cloud !== undefined && region !== undefined) {
             const known = cloud === "aws" ? AWS_REGIONS : AZURE_REGIONS;
             if (!known.has(region)) {
@@ -77,13 +83,24 @@ export function parseSites(top: ObjectReader, problems: Problems): Site[] {
         const state = r.oneOf("state", SITE_STATES, "active");
         const endpoint = r.string("endpoint", {
             required: state !== "retired",
-            fix: "set the hostname or IP of this cluster's router (its ingress), e.g. \"router.us.example.com\"",
+            fix: 'set the hostname or IP of this cluster\'s router (its ingress), e.g. "router.us.example.com"',
         });
         if (endpoint !== undefined && !isDnsName(endpoint) && !isIpAddress(endpoint)) {
-            problems.add(`${path}.endpoint`, endpoint, "is neither a hostname nor an IP address", 'use e.g. "router.us.example.com" or "203.0.113.10"');
+            problems.add(
+                `${path}.endpoint`,
+                endpoint,
+                "is neither a hostname nor an IP address",
+                'use e.g. "router.us.example.com" or "203.0.113.10"',
+            );
         }
         r.done();
-        if (name !== undefined && stack !== undefined && cloud !== undefined && region !== undefined && state !== undefined) {
+        if (
+            name !== undefined &&
+            stack !== undefined &&
+            cloud !== undefined &&
+            region !== undefined &&
+            state !== undefined
+        ) {
             sites.push({ name, stack, cloud, region, state, endpoint: endpoint ?? "" });
         }
     });
@@ -105,7 +122,12 @@ export function parseSites(top: ObjectReader, problems: Problems): Site[] {
         byStack.set(site.stack, site.name);
     }
     if (sites.length === list.length && !sites.some((s) => s.state === "active")) {
-        problems.add("sites", sites.map((s) => `${s.name}:${s.state}`), "has no active site", "keep at least one site in state active");
+        problems.add(
+            "sites",
+            sites.map((s) => `${s.name}:${s.state}`),
+            "has no active site",
+            "keep at least one site in state active",
+        );
     }
     return sites;
 }
