@@ -14,21 +14,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import { parse as parseYaml } from "yaml";
-import {
-  celEnv,
-  isCelError,
-  parse as parseCel,
-  plan,
-  type CelInput,
-  type CelResult,
-} from "@bufbuild/cel";
+import { celEnv, isCelError, parse as parseCel, plan, type CelInput, type CelResult } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 
 /** Where the reference folder must be: `shared/` is a sibling of the repository folder, locally and in CI. */
-const EXPECTED_REFERENCE_DIR = path.resolve(
-  __dirname,
-  "../../../shared/reference",
-);
+const EXPECTED_REFERENCE_DIR = path.resolve(__dirname, "../../../shared/reference");
 const QUAY_CONFIG_SCHEMA_FILE = "quay/config-schema.json";
 const QUAY_REGISTRY_CRD_FILE = "quay-operator/quayregistries.crd.yaml";
 
@@ -37,27 +27,27 @@ const QUAY_REGISTRY_CRD_FILE = "quay-operator/quayregistries.crd.yaml";
  * It names the exact paths looked for, so a skipped run says what to provide.
  */
 export const REFERENCE_SKIP_MESSAGE =
-  `upstream reference schemas not found: expected ${path.join(EXPECTED_REFERENCE_DIR, QUAY_CONFIG_SCHEMA_FILE)} ` +
-  `and ${path.join(EXPECTED_REFERENCE_DIR, QUAY_REGISTRY_CRD_FILE)} (the shared/reference folder next to the ` +
-  `repository); skipping validation against upstream schemas`;
+    `upstream reference schemas not found: expected ${path.join(EXPECTED_REFERENCE_DIR, QUAY_CONFIG_SCHEMA_FILE)} ` +
+    `and ${path.join(EXPECTED_REFERENCE_DIR, QUAY_REGISTRY_CRD_FILE)} (the shared/reference folder next to the ` +
+    `repository); skipping validation against upstream schemas`;
 
 /**
  * The reference folder (`<repo>/../shared/reference`), or `undefined` when it, or either schema file in it,
  * is absent. Tests call this first and `this.skip()` with {@link REFERENCE_SKIP_MESSAGE} on `undefined`.
  */
 export function referenceDir(): string | undefined {
-  const present = [QUAY_CONFIG_SCHEMA_FILE, QUAY_REGISTRY_CRD_FILE].every(
-    (file) => fs.existsSync(path.join(EXPECTED_REFERENCE_DIR, file)),
-  );
-  return present ? EXPECTED_REFERENCE_DIR : undefined;
+    const present = [QUAY_CONFIG_SCHEMA_FILE, QUAY_REGISTRY_CRD_FILE].every((file) =>
+        fs.existsSync(path.join(EXPECTED_REFERENCE_DIR, file)),
+    );
+    return present ? EXPECTED_REFERENCE_DIR : undefined;
 }
 
 function requireReferenceFile(file: string): string {
-  const dir = referenceDir();
-  if (dir === undefined) {
-    throw new Error(REFERENCE_SKIP_MESSAGE);
-  }
-  return path.join(dir, file);
+    const dir = referenceDir();
+    if (dir === undefined) {
+        throw new Error(REFERENCE_SKIP_MESSAGE);
+    }
+    return path.join(dir, file);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -67,16 +57,11 @@ function requireReferenceFile(file: string): string {
 type JsonObject = { [key: string]: unknown };
 
 function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+    return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function mapValues<T, U>(
-  record: Record<string, T>,
-  fn: (value: T) => U,
-): Record<string, U> {
-  return Object.fromEntries(
-    Object.entries(record).map(([key, value]) => [key, fn(value)]),
-  );
+function mapValues<T, U>(record: Record<string, T>, fn: (value: T) => U): Record<string, U> {
+    return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, fn(value)]));
 }
 
 /**
@@ -85,68 +70,58 @@ function mapValues<T, U>(
  * no `overrides` at all. A JSON round trip gives exactly that view (and a plain-data copy we may not mutate).
  */
 function wireForm(value: unknown): { data: unknown } | { error: string } {
-  try {
-    const text = JSON.stringify(value);
-    return {
-      data: text === undefined ? undefined : (JSON.parse(text) as unknown),
-    };
-  } catch (err) {
-    return {
-      error: `(root): value is not JSON-serialisable: ${(err as Error).message}`,
-    };
-  }
+    try {
+        const text = JSON.stringify(value);
+        return {
+            data: text === undefined ? undefined : (JSON.parse(text) as unknown),
+        };
+    } catch (err) {
+        return {
+            error: `(root): value is not JSON-serialisable: ${(err as Error).message}`,
+        };
+    }
 }
 
 /** JSON Pointer segment escaping, matching the `instancePath`s ajv reports. */
 function pointerSegment(key: string | number): string {
-  return String(key).replace(/~/g, "~0").replace(/\//g, "~1");
+    return String(key).replace(/~/g, "~0").replace(/\//g, "~1");
 }
 
 function displayPath(pointer: string): string {
-  return pointer === "" ? "(root)" : pointer;
+    return pointer === "" ? "(root)" : pointer;
 }
 
 /** One line per ajv error: where (JSON Pointer into the document) and what, naming keys and allowed values. */
 function formatAjvError(error: ErrorObject, unknownFieldHint: string): string {
-  // ajv types params as Record<string, any>; read it as unknown so every use below is checked.
-  const params: Record<string, unknown> = error.params;
-  const where = displayPath(error.instancePath);
-  switch (error.keyword) {
-    case "required":
-      return `${where}: missing required property "${String(params.missingProperty)}"`;
-    case "additionalProperties": {
-      const field = String(params.additionalProperty);
-      return `${error.instancePath}/${pointerSegment(field)}: unknown field "${field}" (${unknownFieldHint})`;
+    // ajv types params as Record<string, any>; read it as unknown so every use below is checked.
+    const params: Record<string, unknown> = error.params;
+    const where = displayPath(error.instancePath);
+    switch (error.keyword) {
+        case "required":
+            return `${where}: missing required property "${String(params.missingProperty)}"`;
+        case "additionalProperties": {
+            const field = String(params.additionalProperty);
+            return `${error.instancePath}/${pointerSegment(field)}: unknown field "${field}" (${unknownFieldHint})`;
+        }
+        case "enum": {
+            const allowed = Array.isArray(params.allowedValues) ? params.allowedValues : [];
+            return `${where}: must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")} (got ${JSON.stringify(error.data)})`;
+        }
+        case "const":
+            return `${where}: must be ${JSON.stringify(params.allowedValue)} (got ${JSON.stringify(error.data)})`;
+        case "type":
+            return `${where}: must be ${String(params.type).replace(/,/g, " or ")} (got ${JSON.stringify(error.data)})`;
+        default: {
+            // Scalars are short enough to quote, and seeing the offending value saves a debugging round trip.
+            const got = isObject(error.data) || Array.isArray(error.data) ? "" : ` (got ${JSON.stringify(error.data)})`;
+            return `${where}: ${error.message ?? `failed "${error.keyword}"`}${got}`;
+        }
     }
-    case "enum": {
-      const allowed = Array.isArray(params.allowedValues)
-        ? params.allowedValues
-        : [];
-      return `${where}: must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")} (got ${JSON.stringify(error.data)})`;
-    }
-    case "const":
-      return `${where}: must be ${JSON.stringify(params.allowedValue)} (got ${JSON.stringify(error.data)})`;
-    case "type":
-      return `${where}: must be ${String(params.type).replace(/,/g, " or ")} (got ${JSON.stringify(error.data)})`;
-    default: {
-      // Scalars are short enough to quote, and seeing the offending value saves a debugging round trip.
-      const got =
-        isObject(error.data) || Array.isArray(error.data)
-          ? ""
-          : ` (got ${JSON.stringify(error.data)})`;
-      return `${where}: ${error.message ?? `failed "${error.keyword}"`}${got}`;
-    }
-  }
 }
 
-function formatAjvErrors(
-  errors: ErrorObject[] | null | undefined,
-  unknownFieldHint: string,
-): string[] {
-  // An `if` failure only says "must match then schema"; the `then` errors it wraps say what is wrong.
-  return (errors ?? [])
-    .filter((e) => e.keyword !== "if")
-    .map((e) => formatAjvError(e, unknownFieldHint));
+function formatAjvErrors(errors: ErrorObject[] | null | undefined, unknownFieldHint: string): string[] {
+    // An `if` failure only says "must match then schema"; the `then` errors it wraps say what is wrong.
+    return (errors ?? []).filter((e) => e.keyword !== "if").map((e) => formatAjvError(e, unknownFieldHint));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -158,80 +133,72 @@ function formatAjvErrors(
  * Only `int` and `str` occur; ajv refuses to compile unknown type names at all.
  */
 const PYTHON_TYPE_NAMES: Record<string, string> = {
-  int: "integer",
-  str: "string",
+    int: "integer",
+    str: "string",
 };
 
 /** Keywords whose value is one subschema / a list of subschemas / a map of subschemas (draft-07). */
 const SINGLE_SUBSCHEMA = [
-  "additionalItems",
-  "additionalProperties",
-  "contains",
-  "propertyNames",
-  "not",
-  "if",
-  "then",
-  "else",
+    "additionalItems",
+    "additionalProperties",
+    "contains",
+    "propertyNames",
+    "not",
+    "if",
+    "then",
+    "else",
 ];
 const LIST_SUBSCHEMAS = ["allOf", "anyOf", "oneOf"];
-const MAP_SUBSCHEMAS = [
-  "properties",
-  "patternProperties",
-  "definitions",
-  "dependencies",
-];
+const MAP_SUBSCHEMAS = ["properties", "patternProperties", "definitions", "dependencies"];
 
 /**
  * Copy of a JSON schema with Python type names mapped, touching only schema positions (never example
  * values or the ~100 keys that upstream left outside `properties`, which stay unchecked as upstream).
  */
 function mapPythonTypeNames(schema: unknown): unknown {
-  if (!isObject(schema)) {
-    return schema;
-  }
-  const out: JsonObject = { ...schema };
-  const mapType = (t: unknown): unknown =>
-    typeof t === "string" ? (PYTHON_TYPE_NAMES[t] ?? t) : t;
-  if (typeof out.type === "string") {
-    out.type = mapType(out.type);
-  } else if (Array.isArray(out.type)) {
-    out.type = out.type.map(mapType);
-  }
-  for (const keyword of SINGLE_SUBSCHEMA) {
-    if (keyword in out) out[keyword] = mapPythonTypeNames(out[keyword]);
-  }
-  for (const keyword of LIST_SUBSCHEMAS) {
-    const value = out[keyword];
-    if (Array.isArray(value)) out[keyword] = value.map(mapPythonTypeNames);
-  }
-  for (const keyword of MAP_SUBSCHEMAS) {
-    const value = out[keyword];
-    // `dependencies` values may be arrays of names; mapPythonTypeNames leaves non-objects as they are.
-    if (isObject(value)) out[keyword] = mapValues(value, mapPythonTypeNames);
-  }
-  if (Array.isArray(out.items)) {
-    out.items = out.items.map(mapPythonTypeNames);
-  } else if ("items" in out) {
-    out.items = mapPythonTypeNames(out.items);
-  }
-  return out;
+    if (!isObject(schema)) {
+        return schema;
+    }
+    const out: JsonObject = { ...schema };
+    const mapType = (t: unknown): unknown => (typeof t === "string" ? (PYTHON_TYPE_NAMES[t] ?? t) : t);
+    if (typeof out.type === "string") {
+        out.type = mapType(out.type);
+    } else if (Array.isArray(out.type)) {
+        out.type = out.type.map(mapType);
+    }
+    for (const keyword of SINGLE_SUBSCHEMA) {
+        if (keyword in out) out[keyword] = mapPythonTypeNames(out[keyword]);
+    }
+    for (const keyword of LIST_SUBSCHEMAS) {
+        const value = out[keyword];
+        if (Array.isArray(value)) out[keyword] = value.map(mapPythonTypeNames);
+    }
+    for (const keyword of MAP_SUBSCHEMAS) {
+        const value = out[keyword];
+        // `dependencies` values may be arrays of names; mapPythonTypeNames leaves non-objects as they are.
+        if (isObject(value)) out[keyword] = mapValues(value, mapPythonTypeNames);
+    }
+    if (Array.isArray(out.items)) {
+        out.items = out.items.map(mapPythonTypeNames);
+    } else if ("items" in out) {
+        out.items = mapPythonTypeNames(out.items);
+    }
+    return out;
 }
 
 let quayConfigValidator: ValidateFunction | undefined;
 
 function quayConfigValidatorFor(): ValidateFunction {
-  if (quayConfigValidator === undefined) {
-    const file = requireReferenceFile(QUAY_CONFIG_SCHEMA_FILE);
-    const schema = mapPythonTypeNames(
-      JSON.parse(fs.readFileSync(file, "utf8")),
-    );
-    // Default Ajv class = draft-07. strict off: upstream uses `x-example`/`x-reference` annotations, keeps
-    // keys outside `properties` and misplaces keywords (e.g. `uniqueItems` on string items, `items` on an
-    // object), all of which draft-07 ignores and strict mode would refuse.
-    const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
-    quayConfigValidator = ajv.compile(schema as JsonObject);
-  }
-  return quayConfigValidator;
+    if (quayConfigValidator === undefined) {
+        const file = requireReferenceFile(QUAY_CONFIG_SCHEMA_FILE);
+        const schema = mapPythonTypeNames(JSON.parse(fs.readFileSync(file, "utf8")));
+        // Default Ajv class = draft-07. strict off: upstream uses `x-example`/`x-reference` annotations, keeps
+        // keys outside `properties` and misplaces keywords (e.g. `uniqueItems` on string items, `items` on an
+        // object), all of which draft-07 ignores and strict mode would refuse.
+        const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+        quayConfigValidator = ajv.compile(schema as JsonObject);
+    }
+    return quayConfigValidator;
 }
 
 /**
@@ -242,14 +209,12 @@ function quayConfigValidatorFor(): ValidateFunction {
  * @throws Error with {@link REFERENCE_SKIP_MESSAGE} when the reference folder is absent.
  */
 export function validateQuayConfig(config: unknown): string[] {
-  const validate = quayConfigValidatorFor();
-  const wire = wireForm(config);
-  if ("error" in wire) {
-    return [wire.error];
-  }
-  return validate(wire.data)
-    ? []
-    : formatAjvErrors(validate.errors, "not a key Quay's schema knows");
+    const validate = quayConfigValidatorFor();
+    const wire = wireForm(config);
+    if ("error" in wire) {
+        return [wire.error];
+    }
+    return validate(wire.data) ? [] : formatAjvErrors(validate.errors, "not a key Quay's schema knows");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -258,77 +223,76 @@ export function validateQuayConfig(config: unknown): string[] {
 
 /** One `x-kubernetes-validations` entry. */
 interface ValidationRule {
-  rule: string;
-  message?: string;
-  messageExpression?: string;
-  fieldPath?: string;
-  reason?: string;
-  optionalOldSelf?: boolean;
+    rule: string;
+    message?: string;
+    messageExpression?: string;
+    fieldPath?: string;
+    reason?: string;
+    optionalOldSelf?: boolean;
 }
 
 /** The subset of a Kubernetes structural schema (OpenAPI v3.0 + x-kubernetes-*) this module interprets. */
 interface StructuralSchema {
-  type?: string;
-  properties?: Record<string, StructuralSchema>;
-  items?: StructuralSchema;
-  additionalProperties?: StructuralSchema | boolean;
-  allOf?: StructuralSchema[];
-  anyOf?: StructuralSchema[];
-  oneOf?: StructuralSchema[];
-  not?: StructuralSchema;
-  nullable?: boolean;
-  minimum?: number;
-  maximum?: number;
-  exclusiveMinimum?: boolean | number;
-  exclusiveMaximum?: boolean | number;
-  "x-kubernetes-int-or-string"?: boolean;
-  "x-kubernetes-preserve-unknown-fields"?: boolean;
-  "x-kubernetes-embedded-resource"?: boolean;
-  "x-kubernetes-list-type"?: "atomic" | "set" | "map";
-  "x-kubernetes-list-map-keys"?: string[];
-  "x-kubernetes-validations"?: ValidationRule[];
-  [keyword: string]: unknown;
+    type?: string;
+    properties?: Record<string, StructuralSchema>;
+    items?: StructuralSchema;
+    additionalProperties?: StructuralSchema | boolean;
+    allOf?: StructuralSchema[];
+    anyOf?: StructuralSchema[];
+    oneOf?: StructuralSchema[];
+    not?: StructuralSchema;
+    nullable?: boolean;
+    minimum?: number;
+    maximum?: number;
+    exclusiveMinimum?: boolean | number;
+    exclusiveMaximum?: boolean | number;
+    "x-kubernetes-int-or-string"?: boolean;
+    "x-kubernetes-preserve-unknown-fields"?: boolean;
+    "x-kubernetes-embedded-resource"?: boolean;
+    "x-kubernetes-list-type"?: "atomic" | "set" | "map";
+    "x-kubernetes-list-map-keys"?: string[];
+    "x-kubernetes-validations"?: ValidationRule[];
+    [keyword: string]: unknown;
 }
 
 interface CrdVersion {
-  name: string;
-  served?: boolean;
-  storage?: boolean;
-  schema?: { openAPIV3Schema?: StructuralSchema };
+    name: string;
+    served?: boolean;
+    storage?: boolean;
+    schema?: { openAPIV3Schema?: StructuralSchema };
 }
 
 interface Crd {
-  spec: { group: string; names: { kind: string }; versions: CrdVersion[] };
+    spec: { group: string; names: { kind: string }; versions: CrdVersion[] };
 }
 
 interface LoadedCrd {
-  apiVersion: string;
-  kind: string;
-  schema: StructuralSchema;
-  validate: ValidateFunction;
+    apiVersion: string;
+    kind: string;
+    schema: StructuralSchema;
+    validate: ValidateFunction;
 }
 
 /** Value keywords copied unchanged from a structural schema into the JSON schema given to ajv. */
 const VALUE_KEYWORDS = [
-  "type",
-  "enum",
-  "format",
-  "minimum",
-  "maximum",
-  "multipleOf",
-  "minLength",
-  "maxLength",
-  "pattern",
-  "minItems",
-  "maxItems",
-  "uniqueItems",
-  "minProperties",
-  "maxProperties",
-  "required",
+    "type",
+    "enum",
+    "format",
+    "minimum",
+    "maximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minProperties",
+    "maxProperties",
+    "required",
 ];
 
-const UNKNOWN_FIELD_HINT =
-  "not in the CRD schema; the API server would prune or reject it";
+const UNKNOWN_FIELD_HINT = "not in the CRD schema; the API server would prune or reject it";
 
 /**
  * `metadata` is `type: object` with nothing else in every CRD: the API server validates it itself. Check it
@@ -336,23 +300,22 @@ const UNKNOWN_FIELD_HINT =
  * annotations are string maps; other ObjectMeta fields are allowed.
  */
 const METADATA_SCHEMA: JsonObject = {
-  type: "object",
-  properties: {
-    name: {
-      type: "string",
-      pattern:
-        "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-      maxLength: 253,
+    type: "object",
+    properties: {
+        name: {
+            type: "string",
+            pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+            maxLength: 253,
+        },
+        generateName: { type: "string" },
+        namespace: {
+            type: "string",
+            pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            maxLength: 63,
+        },
+        labels: { type: "object", additionalProperties: { type: "string" } },
+        annotations: { type: "object", additionalProperties: { type: "string" } },
     },
-    generateName: { type: "string" },
-    namespace: {
-      type: "string",
-      pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-      maxLength: 63,
-    },
-    labels: { type: "object", additionalProperties: { type: "string" } },
-    annotations: { type: "object", additionalProperties: { type: "string" } },
-  },
 };
 
 /**
@@ -368,155 +331,143 @@ const METADATA_SCHEMA: JsonObject = {
  * - `x-kubernetes-map-type`, `description`, `default` and other annotations are dropped.
  */
 function structuralToJsonSchema(node: StructuralSchema): JsonObject {
-  const out: JsonObject = {};
-  for (const keyword of VALUE_KEYWORDS) {
-    if (node[keyword] !== undefined) out[keyword] = node[keyword];
-  }
-  if (node.exclusiveMinimum === true && node.minimum !== undefined) {
-    delete out.minimum;
-    out.exclusiveMinimum = node.minimum;
-  }
-  if (node.exclusiveMaximum === true && node.maximum !== undefined) {
-    delete out.maximum;
-    out.exclusiveMaximum = node.maximum;
-  }
-  const properties: Record<string, JsonObject> = node.properties
-    ? mapValues(node.properties, structuralToJsonSchema)
-    : {};
-  if (node["x-kubernetes-embedded-resource"] === true) {
-    properties.apiVersion ??= { type: "string" };
-    properties.kind ??= { type: "string" };
-    properties.metadata ??= METADATA_SCHEMA;
-  }
-  if (Object.keys(properties).length > 0) out.properties = properties;
-  if (node.items !== undefined) out.items = structuralToJsonSchema(node.items);
-  if (typeof node.additionalProperties === "boolean") {
-    out.additionalProperties = node.additionalProperties;
-  } else if (node.additionalProperties !== undefined) {
-    out.additionalProperties = structuralToJsonSchema(
-      node.additionalProperties,
-    );
-  }
-  for (const keyword of ["allOf", "anyOf", "oneOf"] as const) {
-    const branches = node[keyword];
-    if (branches !== undefined)
-      out[keyword] = branches.map(structuralToJsonSchema);
-  }
-  if (node.not !== undefined) out.not = structuralToJsonSchema(node.not);
+    const out: JsonObject = {};
+    for (const keyword of VALUE_KEYWORDS) {
+        if (node[keyword] !== undefined) out[keyword] = node[keyword];
+    }
+    if (node.exclusiveMinimum === true && node.minimum !== undefined) {
+        delete out.minimum;
+        out.exclusiveMinimum = node.minimum;
+    }
+    if (node.exclusiveMaximum === true && node.maximum !== undefined) {
+        delete out.maximum;
+        out.exclusiveMaximum = node.maximum;
+    }
+    const properties: Record<string, JsonObject> = node.properties
+        ? mapValues(node.properties, structuralToJsonSchema)
+        : {};
+    if (node["x-kubernetes-embedded-resource"] === true) {
+        properties.apiVersion ??= { type: "string" };
+        properties.kind ??= { type: "string" };
+        properties.metadata ??= METADATA_SCHEMA;
+    }
+    if (Object.keys(properties).length > 0) out.properties = properties;
+    if (node.items !== undefined) out.items = structuralToJsonSchema(node.items);
+    if (typeof node.additionalProperties === "boolean") {
+        out.additionalProperties = node.additionalProperties;
+    } else if (node.additionalProperties !== undefined) {
+        out.additionalProperties = structuralToJsonSchema(node.additionalProperties);
+    }
+    for (const keyword of ["allOf", "anyOf", "oneOf"] as const) {
+        const branches = node[keyword];
+        if (branches !== undefined) out[keyword] = branches.map(structuralToJsonSchema);
+    }
+    if (node.not !== undefined) out.not = structuralToJsonSchema(node.not);
 
-  if (node["x-kubernetes-int-or-string"] === true) {
-    out.type = ["integer", "string"];
-    const anyOf = node.anyOf;
+    if (node["x-kubernetes-int-or-string"] === true) {
+        out.type = ["integer", "string"];
+        const anyOf = node.anyOf;
+        if (anyOf?.every((branch) => Object.keys(branch).every((k) => k === "type"))) delete out.anyOf;
+    }
+    const isObjectNode = out.type === "object" || node.properties !== undefined;
     if (
-      anyOf?.every((branch) => Object.keys(branch).every((k) => k === "type"))
-    )
-      delete out.anyOf;
-  }
-  const isObjectNode = out.type === "object" || node.properties !== undefined;
-  if (
-    isObjectNode &&
-    node["x-kubernetes-preserve-unknown-fields"] !== true &&
-    out.additionalProperties === undefined
-  ) {
-    // Also covers `type: object` with no properties at all: the server prunes every member of it.
-    out.additionalProperties = false;
-  }
-  if (node["x-kubernetes-list-type"] === "set") out.uniqueItems = true;
-  if (node.nullable === true) {
-    if (typeof out.type === "string") out.type = [out.type, "null"];
-    else if (Array.isArray(out.type))
-      out.type = [...(out.type as unknown[]), "null"];
-    if (Array.isArray(out.enum)) out.enum = [...(out.enum as unknown[]), null];
-  }
-  return out;
+        isObjectNode &&
+        node["x-kubernetes-preserve-unknown-fields"] !== true &&
+        out.additionalProperties === undefined
+    ) {
+        // Also covers `type: object` with no properties at all: the server prunes every member of it.
+        out.additionalProperties = false;
+    }
+    if (node["x-kubernetes-list-type"] === "set") out.uniqueItems = true;
+    if (node.nullable === true) {
+        if (typeof out.type === "string") out.type = [out.type, "null"];
+        else if (Array.isArray(out.type)) out.type = [...(out.type as unknown[]), "null"];
+        if (Array.isArray(out.enum)) out.enum = [...(out.enum as unknown[]), null];
+    }
+    return out;
 }
 
 const INT32 = 2 ** 31;
 /** RFC 3339 date-time, which is what the API server's `date-time` format accepts. */
-const RFC3339 =
-  /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 let loadedCrd: LoadedCrd | undefined;
 
 function quayRegistryCrd(): LoadedCrd {
-  if (loadedCrd !== undefined) {
+    if (loadedCrd !== undefined) {
+        return loadedCrd;
+    }
+    const file = requireReferenceFile(QUAY_REGISTRY_CRD_FILE);
+    const crd = parseYaml(fs.readFileSync(file, "utf8")) as Crd;
+    // The stored version is the one the operator reads back; it must also be served for us to create it.
+    const version = crd.spec.versions.find((v) => v.storage === true && v.served === true);
+    const schema = version?.schema?.openAPIV3Schema;
+    if (version === undefined || schema === undefined) {
+        throw new Error(`${file}: no served storage version with an openAPIV3Schema`);
+    }
+    const apiVersion = `${crd.spec.group}/${version.name}`;
+    const kind = crd.spec.names.kind;
+
+    const root = structuralToJsonSchema(schema);
+    // The CRD types apiVersion/kind as plain strings, but the server routes on them: they must name this CRD.
+    root.properties = {
+        ...(root.properties as Record<string, JsonObject>),
+        apiVersion: { const: apiVersion },
+        kind: { const: kind },
+        metadata: METADATA_SCHEMA,
+    };
+    root.required = ["apiVersion", "kind"];
+
+    // strict is fine here: the translated schema only carries keywords we chose. Union types come from
+    // nullable and int-or-string; only the formats the CRD uses are registered, so a new upstream format
+    // fails loudly at compile time instead of being skipped.
+    const ajv = new Ajv({
+        allErrors: true,
+        strict: true,
+        allowUnionTypes: true,
+        verbose: true,
+    });
+    // Range checks only: `type: integer` already reports non-integers. int64 beyond 2^53 cannot be exact in
+    // JS, so anything outside the safe range is refused rather than silently rounded.
+    ajv.addFormat("int32", {
+        type: "number",
+        validate: (n: number) => !Number.isInteger(n) || (n >= -INT32 && n < INT32),
+    });
+    ajv.addFormat("int64", {
+        type: "number",
+        validate: (n: number) => !Number.isInteger(n) || Number.isSafeInteger(n),
+    });
+    ajv.addFormat("date-time", {
+        type: "string",
+        validate: (s: string) => RFC3339.test(s) && !Number.isNaN(Date.parse(s)),
+    });
+    loadedCrd = { apiVersion, kind, schema, validate: ajv.compile(root) };
     return loadedCrd;
-  }
-  const file = requireReferenceFile(QUAY_REGISTRY_CRD_FILE);
-  const crd = parseYaml(fs.readFileSync(file, "utf8")) as Crd;
-  // The stored version is the one the operator reads back; it must also be served for us to create it.
-  const version = crd.spec.versions.find(
-    (v) => v.storage === true && v.served === true,
-  );
-  const schema = version?.schema?.openAPIV3Schema;
-  if (version === undefined || schema === undefined) {
-    throw new Error(
-      `${file}: no served storage version with an openAPIV3Schema`,
-    );
-  }
-  const apiVersion = `${crd.spec.group}/${version.name}`;
-  const kind = crd.spec.names.kind;
-
-  const root = structuralToJsonSchema(schema);
-  // The CRD types apiVersion/kind as plain strings, but the server routes on them: they must name this CRD.
-  root.properties = {
-    ...(root.properties as Record<string, JsonObject>),
-    apiVersion: { const: apiVersion },
-    kind: { const: kind },
-    metadata: METADATA_SCHEMA,
-  };
-  root.required = ["apiVersion", "kind"];
-
-  // strict is fine here: the translated schema only carries keywords we chose. Union types come from
-  // nullable and int-or-string; only the formats the CRD uses are registered, so a new upstream format
-  // fails loudly at compile time instead of being skipped.
-  const ajv = new Ajv({
-    allErrors: true,
-    strict: true,
-    allowUnionTypes: true,
-    verbose: true,
-  });
-  // Range checks only: `type: integer` already reports non-integers. int64 beyond 2^53 cannot be exact in
-  // JS, so anything outside the safe range is refused rather than silently rounded.
-  ajv.addFormat("int32", {
-    type: "number",
-    validate: (n: number) => !Number.isInteger(n) || (n >= -INT32 && n < INT32),
-  });
-  ajv.addFormat("int64", {
-    type: "number",
-    validate: (n: number) => !Number.isInteger(n) || Number.isSafeInteger(n),
-  });
-  ajv.addFormat("date-time", {
-    type: "string",
-    validate: (s: string) => RFC3339.test(s) && !Number.isNaN(Date.parse(s)),
-  });
-  loadedCrd = { apiVersion, kind, schema, validate: ajv.compile(root) };
-  return loadedCrd;
 }
 
 /** Identifiers CEL reserves; Kubernetes exposes such property names as `__<name>__`. */
 const CEL_RESERVED = new Set([
-  "true",
-  "false",
-  "null",
-  "in",
-  "as",
-  "break",
-  "const",
-  "continue",
-  "else",
-  "for",
-  "function",
-  "if",
-  "import",
-  "let",
-  "loop",
-  "package",
-  "namespace",
-  "return",
-  "var",
-  "void",
-  "while",
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
 ]);
 
 /**
@@ -525,16 +476,16 @@ const CEL_RESERVED = new Set([
  * with other characters or a leading digit are not accessible (undefined).
  */
 function escapeCelFieldName(name: string): string | undefined {
-  if (name === "" || /^[0-9]/.test(name)) return undefined;
-  if (CEL_RESERVED.has(name)) return `__${name}__`;
-  if (/[^a-zA-Z0-9_.\-/]/.test(name)) return undefined;
-  const escapes: Record<string, string> = {
-    __: "__underscores__",
-    ".": "__dot__",
-    "-": "__dash__",
-    "/": "__slash__",
-  };
-  return name.replace(/__|[.\-/]/g, (match) => escapes[match] ?? match);
+    if (name === "" || /^[0-9]/.test(name)) return undefined;
+    if (CEL_RESERVED.has(name)) return `__${name}__`;
+    if (/[^a-zA-Z0-9_.\-/]/.test(name)) return undefined;
+    const escapes: Record<string, string> = {
+        __: "__underscores__",
+        ".": "__dot__",
+        "-": "__dash__",
+        "/": "__slash__",
+    };
+    return name.replace(/__|[.\-/]/g, (match) => escapes[match] ?? match);
 }
 
 /**
@@ -544,123 +495,103 @@ function escapeCelFieldName(name: string): string | undefined {
  * `int` (bigint) unless the schema says `number` (double): `replicas == 1` must compare ints as in Kubernetes.
  */
 function toCel(schema: StructuralSchema | undefined, value: unknown): CelInput {
-  if (
-    value === null ||
-    typeof value === "string" ||
-    typeof value === "boolean"
-  ) {
-    return value;
-  }
-  if (typeof value === "number") {
-    return schema?.type !== "number" && Number.isInteger(value)
-      ? BigInt(value)
-      : value;
-  }
-  if (Array.isArray(value)) {
-    return value.map((item) => toCel(schema?.items, item));
-  }
-  const out = new Map<string, CelInput>();
-  if (isObject(value)) {
-    const additional = isObject(schema?.additionalProperties)
-      ? (schema?.additionalProperties as StructuralSchema)
-      : undefined;
-    for (const [key, member] of Object.entries(value)) {
-      const declared = schema?.properties?.[key];
-      const name =
-        schema?.properties !== undefined ? escapeCelFieldName(key) : key;
-      if (name !== undefined)
-        out.set(name, toCel(declared ?? additional, member));
+    if (value === null || typeof value === "string" || typeof value === "boolean") {
+        return value;
     }
-  }
-  return out;
+    if (typeof value === "number") {
+        return schema?.type !== "number" && Number.isInteger(value) ? BigInt(value) : value;
+    }
+    if (Array.isArray(value)) {
+        return value.map((item) => toCel(schema?.items, item));
+    }
+    const out = new Map<string, CelInput>();
+    if (isObject(value)) {
+        const additional = isObject(schema?.additionalProperties)
+            ? (schema?.additionalProperties as StructuralSchema)
+            : undefined;
+        for (const [key, member] of Object.entries(value)) {
+            const declared = schema?.properties?.[key];
+            const name = schema?.properties !== undefined ? escapeCelFieldName(key) : key;
+            if (name !== undefined) out.set(name, toCel(declared ?? additional, member));
+        }
+    }
+    return out;
 }
 
 type CelProgram = (bindings: { self: CelInput }) => CelResult;
 
 /** Kubernetes' CEL environment includes the strings extension library; the others are not available here. */
 const celEnvironment = celEnv({ funcs: strings });
-const celPrograms = new Map<
-  string,
-  { program: CelProgram; usesOldSelf: boolean } | { error: string }
->();
+const celPrograms = new Map<string, { program: CelProgram; usesOldSelf: boolean } | { error: string }>();
 
 /** True when the parsed expression references the identifier `oldSelf` (a transition rule). */
 function referencesOldSelf(node: unknown): boolean {
-  if (Array.isArray(node)) return node.some(referencesOldSelf);
-  if (!isObject(node)) return false;
-  // protobuf-es oneof shape for an identifier: { case: "identExpr", value: { name } }.
-  if (
-    node.case === "identExpr" &&
-    isObject(node.value) &&
-    node.value.name === "oldSelf"
-  )
-    return true;
-  return Object.values(node).some(referencesOldSelf);
+    if (Array.isArray(node)) return node.some(referencesOldSelf);
+    if (!isObject(node)) return false;
+    // protobuf-es oneof shape for an identifier: { case: "identExpr", value: { name } }.
+    if (node.case === "identExpr" && isObject(node.value) && node.value.name === "oldSelf") return true;
+    return Object.values(node).some(referencesOldSelf);
 }
 
-function compileCel(
-  expression: string,
-): { program: CelProgram; usesOldSelf: boolean } | { error: string } {
-  let compiled = celPrograms.get(expression);
-  if (compiled === undefined) {
-    try {
-      const parsed = parseCel(expression);
-      compiled = {
-        program: plan(celEnvironment, parsed),
-        usesOldSelf: referencesOldSelf(parsed.expr),
-      };
-    } catch (err) {
-      compiled = { error: (err as Error).message };
+function compileCel(expression: string): { program: CelProgram; usesOldSelf: boolean } | { error: string } {
+    let compiled = celPrograms.get(expression);
+    if (compiled === undefined) {
+        try {
+            const parsed = parseCel(expression);
+            compiled = {
+                program: plan(celEnvironment, parsed),
+                usesOldSelf: referencesOldSelf(parsed.expr),
+            };
+        } catch (err) {
+            compiled = { error: (err as Error).message };
+        }
+        celPrograms.set(expression, compiled);
     }
-    celPrograms.set(expression, compiled);
-  }
-  return compiled;
+    return compiled;
 }
 
 /** The failure message for a rule: evaluated `messageExpression`, else `message`, else Kubernetes' default. */
 function ruleMessage(rule: ValidationRule, self: CelInput): string {
-  if (rule.messageExpression !== undefined) {
-    const compiled = compileCel(rule.messageExpression);
-    if ("program" in compiled) {
-      const message = compiled.program({ self });
-      if (typeof message === "string" && message.trim() !== "") return message;
+    if (rule.messageExpression !== undefined) {
+        const compiled = compileCel(rule.messageExpression);
+        if ("program" in compiled) {
+            const message = compiled.program({ self });
+            if (typeof message === "string" && message.trim() !== "") return message;
+        }
     }
-  }
-  return rule.message ?? `failed rule: ${rule.rule}`;
+    return rule.message ?? `failed rule: ${rule.rule}`;
 }
 
 /** Evaluates one rule against the node value; returns an error line or undefined when it holds. */
 function evaluateRule(
-  rule: ValidationRule,
-  schema: StructuralSchema,
-  value: unknown,
-  pointer: string,
+    rule: ValidationRule,
+    schema: StructuralSchema,
+    value: unknown,
+    pointer: string,
 ): string | undefined {
-  const where = displayPath(pointer) + (rule.fieldPath ?? "");
-  const compiled = compileCel(rule.rule);
-  if ("error" in compiled) {
-    return `${where}: rule ${JSON.stringify(rule.rule)} does not parse: ${compiled.error}`;
-  }
-  if (compiled.usesOldSelf) {
-    // Transition rules compare with the stored object and run only on update; we validate a create. With
-    // optionalOldSelf they would run on create too, with oldSelf = optional.none(), which needs CEL
-    // optionals this evaluator does not bind: say so rather than pass silently.
-    return rule.optionalOldSelf === true
-      ? `${where}: rule ${JSON.stringify(rule.rule)} uses optionalOldSelf, which this validator cannot evaluate`
-      : undefined;
-  }
-  const self = toCel(schema, value);
-  const result = compiled.program({ self });
-  if (result === true) {
-    return undefined;
-  }
-  if (result === false) {
-    return `${where}: ${ruleMessage(rule, self)}`;
-  }
-  const detail = isCelError(result)
-    ? result.message
-    : `returned ${String(result)}, not a bool`;
-  return `${where}: rule ${JSON.stringify(rule.rule)} could not be evaluated: ${detail}`;
+    const where = displayPath(pointer) + (rule.fieldPath ?? "");
+    const compiled = compileCel(rule.rule);
+    if ("error" in compiled) {
+        return `${where}: rule ${JSON.stringify(rule.rule)} does not parse: ${compiled.error}`;
+    }
+    if (compiled.usesOldSelf) {
+        // Transition rules compare with the stored object and run only on update; we validate a create. With
+        // optionalOldSelf they would run on create too, with oldSelf = optional.none(), which needs CEL
+        // optionals this evaluator does not bind: say so rather than pass silently.
+        return rule.optionalOldSelf === true
+            ? `${where}: rule ${JSON.stringify(rule.rule)} uses optionalOldSelf, which this validator cannot evaluate`
+            : undefined;
+    }
+    const self = toCel(schema, value);
+    const result = compiled.program({ self });
+    if (result === true) {
+        return undefined;
+    }
+    if (result === false) {
+        return `${where}: ${ruleMessage(rule, self)}`;
+    }
+    const detail = isCelError(result) ? result.message : `returned ${String(result)}, not a bool`;
+    return `${where}: rule ${JSON.stringify(rule.rule)} could not be evaluated: ${detail}`;
 }
 
 /**
@@ -669,56 +600,39 @@ function evaluateRule(
  * and key uniqueness of `x-kubernetes-list-type: map` lists. Like the API server, absent and null values
  * are not evaluated.
  */
-function walkSemantics(
-  schema: StructuralSchema,
-  value: unknown,
-  pointer: string,
-  errors: string[],
-): void {
-  if (value === undefined || value === null) {
-    return;
-  }
-  for (const rule of schema["x-kubernetes-validations"] ?? []) {
-    const error = evaluateRule(rule, schema, value, pointer);
-    if (error !== undefined) errors.push(error);
-  }
-  if (Array.isArray(value)) {
-    const keys = schema["x-kubernetes-list-map-keys"];
-    if (schema["x-kubernetes-list-type"] === "map" && keys !== undefined) {
-      const seen = new Map<string, number>();
-      value.forEach((item, index) => {
-        const id = JSON.stringify(
-          keys.map((k) => (isObject(item) ? item[k] : undefined)),
-        );
-        const first = seen.get(id);
-        if (first !== undefined)
-          errors.push(
-            `${pointer}/${index}: duplicate entry for key ${id} (also at index ${first})`,
-          );
-        else seen.set(id, index);
-      });
+function walkSemantics(schema: StructuralSchema, value: unknown, pointer: string, errors: string[]): void {
+    if (value === undefined || value === null) {
+        return;
     }
-    if (schema.items !== undefined) {
-      const items = schema.items;
-      value.forEach((item, index) =>
-        walkSemantics(items, item, `${pointer}/${index}`, errors),
-      );
+    for (const rule of schema["x-kubernetes-validations"] ?? []) {
+        const error = evaluateRule(rule, schema, value, pointer);
+        if (error !== undefined) errors.push(error);
     }
-  } else if (isObject(value)) {
-    const additional = isObject(schema.additionalProperties)
-      ? (schema.additionalProperties as StructuralSchema)
-      : undefined;
-    for (const [key, member] of Object.entries(value)) {
-      const child = schema.properties?.[key] ?? additional;
-      if (child !== undefined)
-        walkSemantics(
-          child,
-          member,
-          `${pointer}/${pointerSegment(key)}`,
-          errors,
-        );
+    if (Array.isArray(value)) {
+        const keys = schema["x-kubernetes-list-map-keys"];
+        if (schema["x-kubernetes-list-type"] === "map" && keys !== undefined) {
+            const seen = new Map<string, number>();
+            value.forEach((item, index) => {
+                const id = JSON.stringify(keys.map((k) => (isObject(item) ? item[k] : undefined)));
+                const first = seen.get(id);
+                if (first !== undefined)
+                    errors.push(`${pointer}/${index}: duplicate entry for key ${id} (also at index ${first})`);
+                else seen.set(id, index);
+            });
+        }
+        if (schema.items !== undefined) {
+            const items = schema.items;
+            value.forEach((item, index) => walkSemantics(items, item, `${pointer}/${index}`, errors));
+        }
+    } else if (isObject(value)) {
+        const additional = isObject(schema.additionalProperties)
+            ? (schema.additionalProperties as StructuralSchema)
+            : undefined;
+        for (const [key, member] of Object.entries(value)) {
+            const child = schema.properties?.[key] ?? additional;
+            if (child !== undefined) walkSemantics(child, member, `${pointer}/${pointerSegment(key)}`, errors);
+        }
     }
-  }
 }
 
 /**
@@ -732,14 +646,12 @@ function walkSemantics(
  * @throws Error with {@link REFERENCE_SKIP_MESSAGE} when the reference folder is absent.
  */
 export function validateQuayRegistry(manifest: unknown): string[] {
-  const crd = quayRegistryCrd();
-  const wire = wireForm(manifest);
-  if ("error" in wire) {
-    return [wire.error];
-  }
-  const errors = crd.validate(wire.data)
-    ? []
-    : formatAjvErrors(crd.validate.errors, UNKNOWN_FIELD_HINT);
-  walkSemantics(crd.schema, wire.data, "", errors);
-  return errors;
+    const crd = quayRegistryCrd();
+    const wire = wireForm(manifest);
+    if ("error" in wire) {
+        return [wire.error];
+    }
+    const errors = crd.validate(wire.data) ? [] : formatAjvErrors(crd.validate.errors, UNKNOWN_FIELD_HINT);
+    walkSemantics(crd.schema, wire.data, "", errors);
+    return errors;
 }
