@@ -9,6 +9,7 @@ import { parseSites, Site } from "./sites";
 import { ConfigError, isDnsLabel, isDnsName, ObjectReader, Problems, SecretValue } from "./validate";
 
 export { Cloud, Site, SiteState } from "./sites";
+export { ConfigError } from "./validate";
 export { DatabaseConfig, RedisConfig, StorageConfig, BucketConfig } from "./services";
 
 /** Quay settings every cluster shares (they land in config.yaml). */
@@ -164,14 +165,21 @@ export function parseConfig(
         );
     }
     const sharedStack = top.string("sharedStack") ?? "us";
-    const sites = parseSites(top, problems);
-    const services = parseServices(top, problems, sites);
+    const { sites, rejected } = parseSites(top, problems);
+    // An invalid site is reported once; its bucket and credentials would only repeat the news.
+    const scoped = problems.except((path) =>
+        [...rejected].some(
+            (n) => path.startsWith(`storage.buckets.${n}`) || path.startsWith(`storageCredentials.${n}`),
+        ),
+    );
+    const scopedTop = top.withProblems(scoped);
+    const services = parseServices(scopedTop, scoped, sites);
     const quay = parseQuay(top);
     const stack = parseStack(top, problems, ctx.stack, sharedStack, sites);
 
     let secrets: SharedSecrets | undefined;
     if (stack.isShared) {
-        secrets = parseSecrets(top, problems, services, sites);
+        secrets = parseSecrets(scopedTop, scoped, services, sites);
     } else {
         for (const key of SHARED_ONLY_KEYS) {
             if (top.has(key)) {

@@ -35,14 +35,22 @@ function wrapSecret(value: unknown): unknown {
 }
 
 /**
- * Collects the raw config of namespace `project`: bare keys, structured values parsed, values of
- * secret keys (and of any key stored encrypted) wrapped in `SecretValue`.
+ * Collects the raw config of namespace `project` from the CLI's flat config map: bare keys,
+ * structured values parsed, values of secret keys (and of any key stored encrypted) wrapped in
+ * `SecretValue`. Pure, so tests feed it the same maps the offline renderer builds.
+ *
+ * @param all full keys (`quay-georep:hostname`) to the string values the CLI passes
+ * @param isSecret whether the CLI marked a full key as secret (stored with `--secret`)
  */
-export function readRawConfig(project: string): { raw: RawConfig; plaintextKeys: string[] } {
+export function readRawConfig(
+    project: string,
+    all: Readonly<Record<string, string>>,
+    isSecret: (fullKey: string) => boolean,
+): { raw: RawConfig; plaintextKeys: string[] } {
     const raw: Record<string, unknown> = {};
     const plaintextKeys: string[] = [];
     const prefix = `${project}:`;
-    for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
+    for (const [fullKey, text] of Object.entries(all)) {
         if (!fullKey.startsWith(prefix)) continue;
         const key = fullKey.slice(prefix.length);
         let value: unknown = text;
@@ -53,7 +61,7 @@ export function readRawConfig(project: string): { raw: RawConfig; plaintextKeys:
                 value = text; // the parser reports the wrong type with the key's name
             }
         }
-        const encrypted = isConfigSecret(fullKey);
+        const encrypted = isSecret(fullKey);
         if (SECRET_KEYS.includes(key) || encrypted) value = wrapSecret(value);
         if (SECRET_KEYS.includes(key) && !encrypted) plaintextKeys.push(key);
         raw[key] = value;
@@ -68,7 +76,7 @@ export function readRawConfig(project: string): { raw: RawConfig; plaintextKeys:
 export function loadConfig(): QuayGeorepConfig {
     const project = pulumi.getProject();
     const stack = pulumi.getStack();
-    const { raw, plaintextKeys } = readRawConfig(project);
+    const { raw, plaintextKeys } = readRawConfig(project, pulumi.runtime.allConfig(), isConfigSecret);
     try {
         const config = parseConfig(raw, { project, stack, plaintextKeys });
         for (const warning of config.warnings) pulumi.log.warn(warning);

@@ -33,16 +33,25 @@ const SITE_KEYS = ["name", "stack", "cloud", "region", "state", "endpoint"] as c
 const LOCATION_ID = /^[a-z][a-z0-9_]{0,62}$/;
 const STACK_NAME = /^[A-Za-z0-9_.-]+$/;
 
+/** The parsed topology: valid sites, and the names of entries that were rejected. */
+export interface Topology {
+    /** Valid sites in config order; a later entry repeating a name is left out. */
+    readonly sites: Site[];
+    /** Names of entries reported invalid (their follow-on problems are suppressed). */
+    readonly rejected: ReadonlySet<string>;
+}
+
 /** Parses and cross-checks the site list. Problems are recorded, never thrown. */
-export function parseSites(top: ObjectReader, problems: Problems): Site[] {
+export function parseSites(top: ObjectReader, problems: Problems): Topology {
+    const rejected = new Set<string>();
     const list = top.array("sites", {
         required: true,
         fix: "list the sites in Pulumi.yaml under config: sites: value: [...] (see README, config reference)",
     });
-    if (list === undefined) return [];
+    if (list === undefined) return { sites: [], rejected };
     if (list.length === 0) {
         problems.add("sites", list, "is empty", "list at least one site");
-        return [];
+        return { sites: [], rejected };
     }
     const sites: Site[] = [];
     list.forEach((raw, i) => {
@@ -51,6 +60,7 @@ export function parseSites(top: ObjectReader, problems: Problems): Site[] {
             problems.add(path, raw, "is not an object", "give each site name, stack, cloud, region and endpoint");
             return;
         }
+        const before = problems.all.length;
         const r = new ObjectReader(path, raw, problems, SITE_KEYS);
         const name = r.string("name", { required: true, fix: 'name it with its Quay location ID, e.g. "usstorage"' });
         if (name !== undefined && !LOCATION_ID.test(name)) {
@@ -94,7 +104,11 @@ export function parseSites(top: ObjectReader, problems: Problems): Site[] {
             );
         }
         r.done();
-        if (
+        const duplicate = sites.some((s) => s.name === name);
+        if (problems.all.length > before) {
+            if (typeof raw.name === "string") rejected.add(raw.name);
+        } else if (
+            !duplicate &&
             name !== undefined &&
             stack !== undefined &&
             cloud !== undefined &&
@@ -129,7 +143,7 @@ export function parseSites(top: ObjectReader, problems: Problems): Site[] {
             "keep at least one site in state active",
         );
     }
-    return sites;
+    return { sites, rejected };
 }
 
 function reportDuplicates(problems: Problems, list: unknown[], key: string, fix: string): void {

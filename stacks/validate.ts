@@ -58,11 +58,22 @@ export function show(value: unknown): string {
 
 /** Collects problems; the parser throws once at the end when there are any. */
 export class Problems {
-    private readonly list: string[] = [];
+    constructor(
+        private readonly list: string[] = [],
+        private readonly skip: (path: string) => boolean = () => false,
+    ) {}
 
     /** Records `<path>: <value> <problem>; <fix>`. */
     add(path: string, value: unknown, problem: string, fix: string): void {
-        this.list.push(`${path}: ${show(value)} ${problem}; ${fix}`);
+        if (!this.skip(path)) this.list.push(`${path}: ${show(value)} ${problem}; ${fix}`);
+    }
+
+    /**
+     * A view into the same list that drops problems under some paths: once a site is reported
+     * invalid, its follow-on problems elsewhere (its bucket, its credentials) would only be noise.
+     */
+    except(skip: (path: string) => boolean): Problems {
+        return new Problems(this.list, (path) => this.skip(path) || skip(path));
     }
 
     get all(): readonly string[] {
@@ -115,14 +126,18 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
  * `done()` reports every key that no getter read.
  */
 export class ObjectReader {
-    private readonly seen = new Set<string>();
-
     constructor(
         readonly path: string,
         private readonly raw: Record<string, unknown>,
         readonly problems: Problems,
         private readonly known: readonly string[],
+        private readonly seen = new Set<string>(),
     ) {}
+
+    /** The same object read with another problem list (see `Problems.except`); read keys are shared. */
+    withProblems(problems: Problems): ObjectReader {
+        return new ObjectReader(this.path, this.raw, problems, this.known, this.seen);
+    }
 
     /** Path of a child key, e.g. `sites[0].region`. */
     at(key: string): string {
@@ -207,7 +222,7 @@ export class ObjectReader {
             this.problems.add(this.at(key), value, "is not an object", opts.fix ?? `set it to an object`);
             return undefined;
         }
-        return new ObjectReader(this.at(key), value, this.problems, known);
+        return new ObjectReader(this.at(key), value, this.problems, [...new Set(known)]);
     }
 
     /** A list; `undefined` when absent or not a list. */

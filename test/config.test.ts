@@ -1,0 +1,397 @@
+/**
+ * The config contract: one valid fixture (two sites, services in mode `existing`), one change
+ * per test, and the exact message each rule gives.
+ */
+import { strict as assert } from "node:assert";
+import * as util from "node:util";
+import { ConfigError, parseConfig, QuayGeorepConfig } from "../stacks/config";
+import { readRawConfig } from "../stacks/load";
+import { SecretValue } from "../stacks/validate";
+import { PROJECT } from "./mocks";
+
+const SITES = [
+    { name: "usstorage", stack: "us", cloud: "aws", region: "us-east-1", endpoint: "router.us.example.com" },
+    { name: "eustorage", stack: "eu", cloud: "azure", region: "westeurope", endpoint: "router.eu.example.com" },
+];
+
+/** The valid fixture, as the CLI would pass it: full keys, structured values as JSON text. */
+function fixture(): Record<string, unknown> {
+    return {
+        hostname: "quay.example.com",
+        sharedStack: "us",
+        sites: SITES,
+        database: { mode: "existing", host: "db.example.com", port: 5432 },
+        redis: { mode: "existing", host: "redis.example.com" },
+        storage: {
+            mode: "existing",
+            buckets: {
+                usstorage: { bucket: "quay-us" },
+                eustorage: { container: "quay", accountName: "quayeu" },
+            },
+        },
+        tlsCertificate: "CERT",
+        tlsKey: "KEY",
+        databasePassword: "dbpass",
+        clairDatabasePassword: "clairpass",
+        redisPassword: "redispass",
+        storageCredentials: { eustorage: { accountKey: "azkey" } },
+    };
+}
+
+const SECRETS = [
+    "tlsKey",
+    "databasePassword",
+    "clairDatabasePassword",
+    "redisPassword",
+    "storageCredentials",
+    "kubeconfig",
+];
+
+/** Parses the fixture with changes (`undefined` deletes a key) for a stack. */
+function parse(
+    changes: Record<string, unknown> = {},
+    stack = "us",
+    plaintext: readonly string[] = [],
+): QuayGeorepConfig {
+    const merged: Record<string, unknown> = { ...fixture(), ...changes };
+    const flat: Record<string, string> = {};
+    for (const [k, v] of Object.entries(merged)) {
+        if (v !== undefined) flat[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    }
+    const isSecret = (full: string) => SECRETS.some((k) => full === `${PROJECT}:${k}` && !plaintext.includes(k));
+    const { raw, plaintextKeys } = readRawConfig(PROJECT, flat, isSecret);
+    return parseConfig(raw, { project: PROJECT, stack, plaintextKeys });
+}
+
+/** The problems a change causes (fails when it parses). */
+function problems(
+    changes: Record<string, unknown>,
+    stack = "us",
+    plaintext: readonly string[] = [],
+): readonly string[] {
+    try {
+        parse(changes, stack, plaintext);
+    } catch (err) {
+        if (err instanceof ConfigError) return err.problems;
+        throw err;
+    }
+    assert.fail("expected a ConfigError");
+}
+
+function withSite(i: number, change: Record<string, unknown>) {
+    return { sites: SITES.map((s, j) => (j === i ? { ...s, ...change } : s)) };
+}
+
+describe("config parser", () => {
+    it("accepts the fixture and fills every default", () => {
+        const cfg = parse();
+        assert.equal(cfg.hostname, "quay.example.com");
+        assert.equal(cfg.sharedStack, "us");
+        assert.deepEqual(
+            cfg.sites.map((s) => [s.name, s.state]),
+            [
+                ["usstorage", "active"],
+                ["eustorage", "active"],
+            ],
+        );
+        assert.equal(cfg.stack.namespace, "quay-enterprise");
+        assert.equal(cfg.stack.registryName, "quay");
+        assert.equal(cfg.stack.bundleSecretName, "georep-config-bundle");
+        assert.equal(cfg.stack.clusterName, "us");
+        assert.deepEqual(cfg.stack.components, { clair: true, horizontalpodautoscaler: true, monitoring: true });
+        assert.equal(cfg.stack.replicas, undefined);
+        assert.equal(cfg.database.port, 5432);
+        assert.deepEqual(cfg.database.quay, { name: "quay", user: "quay" });
+        assert.deepEqual(cfg.database.clair, { name: "clair", user: "clair" });
+        assert.equal(cfg.redis.port, 6379);
+        assert.deepEqual(cfg.storage.buckets.usstorage, {
+            cloud: "aws",
+            bucket: "quay-us",
+            storagePath: "/datastorage/registry",
+        });
+        assert.deepEqual(cfg.quay, {
+            authenticationType: "Database",
+            defaultTagExpiration: "2w",
+            tagExpirationOptions: ["2w"],
+            superUsers: [],
+        });
+    });
+
+    it("returns a deeply frozen object", () => {
+        const cfg = parse();
+        assert.ok(Object.isFrozen(cfg));
+        assert.ok(Object.isFrozen(cfg.sites));
+        assert.ok(Object.isFrozen(cfg.sites[0]));
+        assert.ok(Object.isFrozen(cfg.stack.storagePreference));
+        assert.throws(() => (cfg.sites as unknown as unknown[]).push({}));
+    });
+
+    it("keeps secrets wrapped so they never print", () => {
+        const cfg = parse();
+        const key = cfg.secrets?.tlsKey;
+        assert.ok(key instanceof SecretValue);
+        assert.equal(key.reveal(), "KEY");
+        assert.equal(String(key), "<secret>");
+        assert.equal(
+            JSON.stringify(cfg.secrets),
+            JSON.stringify({
+                tlsCertificate: "<secret>",
+                tlsKey: "<secret>",
+                databasePassword: "<secret>",
+                clairDatabasePassword: "<secret>",
+                redisPassword: "<secret>",
+                storageCredentials: { eustorage: { accountKey: "<secret>" } },
+            }),
+        );
+        assert.ok(!util.inspect(cfg, { depth: 10 }).includes("dbpass"));
+    });
+
+    it("orders the storage preference: own site first, then the other active sites", () => {
+        assert.deepEqual(parse({}, "us").stack.storagePreference, ["usstorage", "eustorage"]);
+        assert.deepEqual(parse({}, "eu").stack.storagePreference, ["eustorage", "usstorage"]);
+    });
+
+    it("takes an explicit storagePreference as given", () => {
+        assert.deepEqual(parse({ storagePreference: ["eustorage"] }, "us").stack.storagePreference, ["eustorage"]);
+    });
+
+    it("gives only the shared stack the shared secrets, and warns when another stack sets them", () => {
+        const eu = parse({}, "eu");
+        assert.equal(eu.secrets, undefined);
+        assert.equal(eu.stack.isShared, false);
+        assert.ok(eu.warnings.includes('tlsKey is set on stack "eu" but only the shared stack "us" reads it'));
+    });
+
+    it("lets a dedicated shared stack deploy no site", () => {
+        const cfg = parse({ sharedStack: "global" }, "global");
+        assert.equal(cfg.stack.isShared, true);
+        assert.equal(cfg.stack.site, undefined);
+        assert.deepEqual(cfg.stack.storagePreference, []);
+    });
+
+    it("sets replicas (default 2) only when the HPA is unmanaged", () => {
+        const cfg = parse({ components: { horizontalpodautoscaler: false } });
+        assert.deepEqual(cfg.stack.replicas, { quay: 2, mirror: 2 });
+        const sized = parse({ components: { horizontalpodautoscaler: false }, replicas: { quay: 4, mirror: 3 } });
+        assert.deepEqual(sized.stack.replicas, { quay: 4, mirror: 3 });
+    });
+
+    it("accepts string forms the CLI stores for numbers and booleans", () => {
+        const cfg = parse({
+            database: { mode: "existing", host: "db.example.com", port: "6432" },
+            components: { clair: "false" },
+        });
+        assert.equal(cfg.database.port, 6432);
+        assert.equal(cfg.stack.components.clair, false);
+    });
+});
+
+describe("config validation messages", () => {
+    it("reports an unknown key, suggesting the closest", () => {
+        assert.deepEqual(problems({ hostnme: "x" }), [
+            `hostnme: "hostnme" is not a known key; did you mean "hostname"? Valid keys: ${[
+                "hostname",
+                "sharedStack",
+                "sites",
+                "database",
+                "redis",
+                "storage",
+                "quay",
+                "namespace",
+                "kubeconfig",
+                "kubeContext",
+                "clusterName",
+                "registryName",
+                "bundleSecretName",
+                "storagePreference",
+                "components",
+                "replicas",
+                "tlsCertificate",
+                "tlsKey",
+                "databasePassword",
+                "clairDatabasePassword",
+                "redisPassword",
+                "storageCredentials",
+            ].join(", ")}`,
+        ]);
+    });
+
+    it("reports an unknown key inside a site", () => {
+        assert.deepEqual(problems(withSite(0, { regoin: "x" })), [
+            'sites[0].regoin: "regoin" is not a known key; did you mean "region"? Valid keys: name, stack, cloud, region, state, endpoint',
+        ]);
+    });
+
+    it("rejects duplicate site names and endpoints", () => {
+        const copy = { ...SITES[0], stack: "ap", region: "us-west-2" };
+        assert.deepEqual(problems({ sites: [...SITES, copy] }), [
+            'sites[2].name: "usstorage" duplicates sites[0].name; site names must be unique (each is a storage location ID)',
+            'sites[2].endpoint: "router.us.example.com" duplicates sites[0].endpoint; each site\'s cluster has its own router endpoint',
+        ]);
+    });
+
+    it("rejects a bad location ID, once (not again for its bucket)", () => {
+        const storage = {
+            mode: "existing",
+            buckets: { "US Storage": { bucket: "quay-us" }, eustorage: { container: "quay", accountName: "quayeu" } },
+        };
+        assert.deepEqual(problems({ ...withSite(0, { name: "US Storage" }), storage }), [
+            'sites[0].name: "US Storage" is not a valid storage location ID; use lower-case letters, digits and "_", starting with a letter (e.g. "usstorage")',
+        ]);
+    });
+
+    it("rejects an unknown cloud", () => {
+        assert.deepEqual(problems(withSite(0, { cloud: "gcp" })), [
+            'sites[0].cloud: "gcp" is not allowed; use one of: aws, azure',
+        ]);
+    });
+
+    it("rejects a region that does not exist in the site's cloud", () => {
+        assert.deepEqual(problems(withSite(0, { region: "eu-west-9" })), [
+            'sites[0].region: "eu-west-9" is not an AWS region; use e.g. "eu-west-1"',
+        ]);
+        assert.deepEqual(problems(withSite(1, { region: "eu-west-1" })), [
+            'sites[1].region: "eu-west-1" is not an Azure region; use e.g. "westeurope"',
+        ]);
+    });
+
+    it("rejects an unknown state", () => {
+        assert.deepEqual(problems(withSite(1, { state: "paused" })), [
+            'sites[1].state: "paused" is not allowed; use one of: active, draining, retired',
+        ]);
+    });
+
+    it("rejects an endpoint that is neither a hostname nor an IP", () => {
+        assert.deepEqual(problems(withSite(0, { endpoint: "http://router" })), [
+            'sites[0].endpoint: "http://router" is neither a hostname nor an IP address; use e.g. "router.us.example.com" or "203.0.113.10"',
+        ]);
+    });
+
+    it("requires an endpoint for a site that is not retired", () => {
+        assert.deepEqual(problems(withSite(0, { endpoint: undefined })), [
+            'sites[0].endpoint: (missing) is required; set the hostname or IP of this cluster\'s router (its ingress), e.g. "router.us.example.com"',
+        ]);
+    });
+
+    it("rejects two live sites deployed by one stack", () => {
+        assert.deepEqual(problems(withSite(1, { stack: "us" })), [
+            'sites[1].stack: "us" already deploys site "usstorage"; give each site its own stack (one stack deploys one cluster)',
+        ]);
+    });
+
+    it("rejects a topology with no active site", () => {
+        const sites = SITES.map((s) => ({ ...s, state: "draining" }));
+        assert.deepEqual(problems({ sites }), [
+            'sites: ["usstorage:draining","eustorage:draining"] has no active site; keep at least one site in state active',
+        ]);
+    });
+
+    it("rejects a storagePreference naming an unknown or retired site", () => {
+        const retired = withSite(1, { state: "retired" });
+        assert.deepEqual(problems({ ...retired, storagePreference: ["usstorage", "eustorage", "apstorage"] }), [
+            'storagePreference[1]: "eustorage" is retired; remove it; new blobs must land on an active site (usstorage)',
+            'storagePreference[2]: "apstorage" is not a site; use one of: usstorage',
+        ]);
+    });
+
+    it("rejects an empty or repetitive storagePreference", () => {
+        assert.deepEqual(problems({ storagePreference: [] }), [
+            "storagePreference: [] is empty; list at least one active site, e.g. [usstorage, eustorage]",
+        ]);
+        assert.deepEqual(problems({ storagePreference: ["usstorage", "usstorage"] }), [
+            'storagePreference[1]: "usstorage" is listed twice; list each site once',
+        ]);
+    });
+
+    it("rejects a stack that deploys no site and is not the shared stack", () => {
+        assert.deepEqual(problems({}, "ap"), [
+            'sites: ["us","eu"] names no site deployed by stack "ap", and "ap" is not the shared stack "us"; add a site with stack: ap to quay-georep:sites in Pulumi.yaml, or select another stack',
+        ]);
+    });
+
+    it("rejects a hostname that is not a DNS name", () => {
+        assert.deepEqual(problems({ hostname: "quay_registry" }), [
+            'hostname: "quay_registry" is not a DNS name; use a fully qualified name such as "quay.example.com"',
+        ]);
+    });
+
+    it("names every missing secret of the shared stack", () => {
+        assert.deepEqual(problems({ tlsKey: undefined, redisPassword: undefined, storageCredentials: undefined }), [
+            "tlsKey: (missing) is required on the shared stack (private key (PEM) of that certificate); run: pulumi config set --secret quay-georep:tlsKey <value>",
+            "redisPassword: (missing) is required on the shared stack (the Redis requirepass password); run: pulumi config set --secret quay-georep:redisPassword <value>",
+            "storageCredentials.eustorage: (missing) needs accountKey or sasToken for an Azure container; run: pulumi config set --secret --path quay-georep:storageCredentials.eustorage.accountKey <key>",
+        ]);
+    });
+
+    it("does not ask non-shared stacks for shared secrets", () => {
+        assert.doesNotThrow(() =>
+            parse({ tlsKey: undefined, tlsCertificate: undefined, databasePassword: undefined }, "eu"),
+        );
+    });
+
+    it("refuses a secret stored in plain text", () => {
+        assert.deepEqual(problems({}, "us", ["tlsKey"]), [
+            'tlsKey: "<plain text>" is a secret stored in plain text; store it encrypted: pulumi config set --secret quay-georep:tlsKey (use --path for nested keys)',
+        ]);
+    });
+
+    it("reuses the Quay password for Clair when both use one role", () => {
+        const cfg = parse({
+            database: { mode: "existing", host: "db.example.com", clair: { name: "clair", user: "quay" } },
+            clairDatabasePassword: undefined,
+        });
+        assert.equal(cfg.secrets?.clairDatabasePassword?.reveal(), "dbpass");
+    });
+
+    it("requires a bucket for every site in existing storage mode", () => {
+        assert.deepEqual(problems({ storage: { mode: "existing", buckets: { usstorage: { bucket: "quay-us" } } } }), [
+            "storage.buckets.eustorage: (missing) is required; name eustorage's existing Azure container there",
+        ]);
+    });
+
+    it("rejects credentials that do not fit the site's cloud", () => {
+        assert.deepEqual(
+            problems({ storageCredentials: { eustorage: { accountKey: "k" }, usstorage: { accountKey: "k" } } }),
+            [
+                'storageCredentials.usstorage.accountKey: "accountKey" is not a credential of a aws bucket; use accessKey or secretKey',
+            ],
+        );
+    });
+
+    it("refuses replicas while the HPA is managed", () => {
+        assert.deepEqual(problems({ replicas: { quay: 3 } }), [
+            'replicas: "<set>" cannot be set while components.horizontalpodautoscaler is managed (the operator refuses replicas other than 0); remove replicas, or set components.horizontalpodautoscaler: false to size the deployments yourself',
+        ]);
+    });
+
+    it("refuses to unmanage what geo-replication fixes", () => {
+        assert.deepEqual(problems({ components: { objectstorage: true } }), [
+            'components.objectstorage: "objectstorage" cannot be chosen: geo-replication fixes it; remove it (quay, route and mirror are always managed; objectstorage, postgres, redis, clairpostgres and tls never are)',
+        ]);
+    });
+
+    it("rejects a Kubernetes name that the API server would refuse", () => {
+        assert.deepEqual(problems({ namespace: "Quay_Enterprise" }), [
+            "namespace: \"Quay_Enterprise\" is not a Kubernetes name; use lower-case letters, digits and '-', at most 63 characters",
+        ]);
+    });
+
+    it("rejects a default tag expiration that is not among the options", () => {
+        assert.deepEqual(problems({ quay: { defaultTagExpiration: "4w", tagExpirationOptions: ["2w"] } }), [
+            'quay.tagExpirationOptions: ["2w"] does not contain the default "4w"; add quay.defaultTagExpiration to the list (Quay refuses a default that is not an option)',
+        ]);
+    });
+
+    it("collects every problem at once", () => {
+        const found = problems({ hostname: "bad_host", ...withSite(0, { cloud: "gcp" }), namespace: "Bad" });
+        assert.equal(found.length, 3);
+        let err: unknown;
+        try {
+            parse({ hostname: "bad_host", namespace: "Bad" });
+        } catch (e) {
+            err = e;
+        }
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /^quay-georep configuration for stack "us" has 2 problems:\n {2}- hostname: /);
+    });
+});
