@@ -61,7 +61,7 @@ export function renderFiles(result: RunResult): Record<string, string> {
             urn: r.urn,
             type: r.type,
             name: r.name,
-            parent: r.parent,
+            parent: r.parent ?? null,
             provider: r.provider ?? null,
             inputs: redacted(r.inputs),
             protect: r.protect,

@@ -204,7 +204,12 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
         },
     };
 
-    const onRejection = (reason: unknown) => errors.push(reason instanceof Error ? reason : new Error(String(reason)));
+    // One failure can surface through several promises; record each error once.
+    const record = (reason: unknown) => {
+        const err = reason instanceof Error ? reason : new Error(String(reason));
+        if (!errors.includes(err)) errors.push(err);
+    };
+    const onRejection = record;
     process.on("unhandledRejection", onRejection);
     const options: { resource: pulumi.Resource; type: string; name: string; opts: pulumi.CustomResourceOptions }[] = [];
     try {
@@ -224,7 +229,7 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
             // Settled from the module's exports, not the stack's massaged copy, to keep secretness.
             outputs = (await settle(exported)) as Record<string, unknown>;
         } catch (err) {
-            errors.push(err instanceof Error ? err : new Error(String(err)));
+            record(err);
         }
         await pulumi.runtime.disconnect();
         await new Promise((resolve) => setImmediate(resolve));

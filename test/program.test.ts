@@ -1,0 +1,265 @@
+/**
+ * The whole program under mocks, for the example stacks and one change at a time: what each
+ * stack asks the cloud for, that secrets stay secret, that every cluster gets the same bundle
+ * bytes, and that adding or removing a site renames nothing else.
+ */
+import { strict as assert } from "node:assert";
+import { parse } from "yaml";
+import { isSecretInput, RecordedResource, RunResult } from "../offline/runtime";
+import { StackConfig } from "../offline/stackConfig";
+import {
+    assertClean,
+    exampleConfig,
+    exampleSites,
+    inputsOf,
+    one,
+    ofType,
+    PROJECT,
+    runPair,
+    runStack,
+    stackRef,
+    TYPES,
+    withConfig,
+} from "./mocks";
+import { REFERENCE_SKIP_MESSAGE, referenceDir, validateQuayConfig, validateQuayRegistry } from "./support/schemas";
+
+const us = () => exampleConfig("us");
+const eu = () => exampleConfig("eu");
+
+/** A third site for topology changes. */
+const AP_SITE = {
+    name: "apstorage",
+    stack: "ap",
+    cloud: "aws",
+    region: "ap-southeast-2",
+    endpoint: "router.apps.ap.example.com",
+};
+
+/** The us stack's config with a different site list (and the bucket/credentials a new site needs). */
+function withSites(base: StackConfig, sites: Record<string, unknown>[]): StackConfig {
+    const storage = JSON.parse(base.config[`${PROJECT}:storage`]) as {
+        mode: string;
+        buckets?: Record<string, unknown>;
+    };
+    if (storage.mode === "existing" && storage.buckets) {
+        for (const s of sites) storage.buckets[s.name as string] ??= { bucket: `example-quay-${s.name as string}` };
+    }
+    return withConfig(base, { sites, storage });
+}
+
+function urns(result: RunResult): Set<string> {
+    return new Set(result.resources.map((r) => r.urn));
+}
+
+describe("program: example stacks", () => {
+    let pair: { shared: RunResult; other: RunResult };
+    before(async () => {
+        pair = await runPair(us(), eu());
+        assertClean(pair.shared);
+        assertClean(pair.other);
+    });
+
+    it("us is the shared stack and a site; eu is a site", () => {
+        assert.equal(pair.shared.outputs.role, "shared+site");
+        assert.equal(pair.other.outputs.role, "site");
+        assert.equal(pair.shared.outputs.site, "usstorage");
+        assert.equal(pair.other.outputs.site, "eustorage");
+    });
+
+    it("creates one namespace, bundle Secret and QuayRegistry per site stack", () => {
+        for (const r of [pair.shared, pair.other]) {
+            assert.equal(ofType(r, TYPES.namespace).length, 1);
+            assert.equal(ofType(r, TYPES.secret).length, 1);
+            assert.equal(ofType(r, TYPES.quayRegistry).length, 1);
+        }
+    });
+
+    it("uses explicit providers only: no custom resource falls back to a default provider", () => {
+        for (const r of [...pair.shared.resources, ...pair.other.resources]) {
+            if (!r.custom || r.type.startsWith("pulumi:providers:") || r.type === TYPES.stackReference) continue;
+            assert.ok(r.provider, `${r.type} ${r.name} has no explicit provider`);
+            assert.ok(!r.provider.includes("::default"), `${r.type} ${r.name} uses a default provider`);
+        }
+    });
+
+    it("gives each cluster a Kubernetes provider with a stable clusterIdentifier", () => {
+        const p = one(pair.other, TYPES.k8sProvider);
+        assert.deepEqual(inputsOf(p), { clusterIdentifier: "eu", context: "eu-cluster" });
+        for (const r of [...ofType(pair.other, TYPES.secret), ...ofType(pair.other, TYPES.quayRegistry)]) {
+            assert.equal(r.provider, p.urn);
+        }
+    });
+
+    it("parents cluster resources under the QuayRegistry component and passwords under the bundle", () => {
+        const component = one(pair.shared, "quay-georep:quay:QuayRegistry");
+        for (const t of [TYPES.namespace, TYPES.secret, TYPES.quayRegistry])
+            assert.equal(one(pair.shared, t).parent, component.urn);
+        const bundle = one(pair.shared, "quay-georep:bundle:ConfigBundle");
+        for (const r of ofType(pair.shared, TYPES.randomPassword)) assert.equal(r.parent, bundle.urn);
+    });
+
+    it("generates SECRET_KEY and DATABASE_SECRET_KEY once, on the shared stack, and protects the database key", () => {
+        assert.deepEqual(
+            ofType(pair.shared, TYPES.randomPassword)
+                .map((r) => [r.name, r.protect])
+                .sort(),
+            [
+                ["quay-georep-bundle-database-secret-key", true],
+                ["quay-georep-bundle-secret-key", false],
+            ],
+        );
+        assert.equal(ofType(pair.other, TYPES.randomPassword).length, 0);
+    });
+
+    it("keeps the bundle secret: in the Secret's data and in the stack output; only the hash is plain", () => {
+        for (const r of [pair.shared, pair.other]) {
+            assert.ok(isSecretInput(one(r, TYPES.secret).inputs.stringData), "Secret stringData must be secret");
+        }
+        assert.ok(isSecretInput(pair.shared.outputs.bundle), "bundle output must be secret");
+        assert.match(String(pair.shared.outputs.bundleSha256), /^[0-9a-f]{64}$/);
+    });
+
+    it("deploys byte-identical bundles in every cluster, from the shared stack (never re-rendered)", () => {
+        const a = inputsOf(one(pair.shared, TYPES.secret)).stringData;
+        const b = inputsOf(one(pair.other, TYPES.secret)).stringData;
+        assert.deepEqual(b, a);
+        assert.equal(pair.shared.outputs.deployedBundleSha256, pair.shared.outputs.bundleSha256);
+        assert.equal(pair.other.outputs.deployedBundleSha256, pair.shared.outputs.bundleSha256);
+        assert.equal(ofType(pair.other, "quay-georep:bundle:ConfigBundle").length, 0);
+        assert.equal(inputsOf(one(pair.other, TYPES.stackReference)).name, stackRef("us"));
+    });
+
+    it("points each QuayRegistry at the bundle Secret with its own storage preference", () => {
+        const expectations: [RunResult, string][] = [
+            [pair.shared, "usstorage eustorage"],
+            [pair.other, "eustorage usstorage"],
+        ];
+        for (const [r, preference] of expectations) {
+            const cr = one(r, TYPES.quayRegistry);
+            const spec = inputsOf(cr).spec as {
+                configBundleSecret: string;
+                components: { kind: string; overrides?: { env: unknown } }[];
+            };
+            assert.equal(spec.configBundleSecret, "georep-config-bundle");
+            assert.equal(spec.components.length, 11);
+            for (const kind of ["quay", "mirror"]) {
+                const env = spec.components.find((c) => c.kind === kind)?.overrides?.env;
+                assert.deepEqual(env, [{ name: "QUAY_DISTRIBUTED_STORAGE_PREFERENCE", value: preference }]);
+            }
+            const meta = inputsOf(cr).metadata as {
+                annotations: Record<string, string>;
+                namespace: string;
+                name: string;
+            };
+            assert.equal(meta.annotations["pulumi.com/waitFor"], "condition=Available");
+            assert.equal(meta.namespace, "quay-enterprise");
+            assert.deepEqual(cr.dependsOn, [one(r, TYPES.secret).urn]);
+        }
+    });
+
+    it("renders a config.yaml and QuayRegistry that the upstream schemas accept", function () {
+        if (referenceDir() === undefined) {
+            console.log(`      ${REFERENCE_SKIP_MESSAGE}`);
+            this.skip();
+        }
+        const bundle = inputsOf(one(pair.shared, TYPES.secret)).stringData as Record<string, string>;
+        assert.deepEqual(validateQuayConfig(parse(bundle["config.yaml"])), []);
+        for (const r of [pair.shared, pair.other]) {
+            const { apiVersion, kind, metadata, spec } = inputsOf(one(r, TYPES.quayRegistry));
+            assert.deepEqual(validateQuayRegistry({ apiVersion, kind, metadata, spec }), []);
+        }
+    });
+});
+
+describe("program: stack roles and ordering", () => {
+    it("stops on invalid config before registering any resource", async () => {
+        const r = await runStack(withConfig(us(), { hostname: "not a host" }));
+        assert.equal(r.errors.length, 1);
+        assert.match(r.errors[0].message, /hostname: "not a host" is not a DNS name/);
+        assert.deepEqual(
+            r.resources.map((x) => x.type),
+            ["pulumi:pulumi:Stack"],
+        );
+    });
+
+    it("refuses a site stack whose site the shared stack has not rendered yet", async () => {
+        const sites = [...exampleSites(), AP_SITE];
+        const shared = await runStack(us()); // the shared stack as deployed: no apstorage yet
+        const ap = await runStack({ ...withSites(eu(), sites), stack: "ap" }, { [stackRef("us")]: shared.outputs });
+        const messages = ap.errors.map((e) => e.message).join("\n");
+        assert.match(
+            messages,
+            /the shared stack "organization\/quay-georep\/us" has no bundle for location\(s\) apstorage/,
+        );
+        assert.match(messages, /Run "pulumi up -s us" first/);
+        // The check fails while previewing, so `pulumi up` applies nothing; neither is registered.
+        assert.equal(ofType(ap, TYPES.secret).length, 0);
+        assert.equal(ofType(ap, TYPES.quayRegistry).length, 0);
+    });
+
+    it("lets a dedicated shared stack render the bundle and deploy no cluster", async () => {
+        const global = { ...withConfig(us(), { sharedStack: "global" }), stack: "global" };
+        const r = assertClean(await runStack(global));
+        assert.equal(r.outputs.role, "shared");
+        assert.equal(ofType(r, TYPES.k8sProvider).length, 0);
+        assert.equal(ofType(r, TYPES.quayRegistry).length, 0);
+        assert.ok(isSecretInput(r.outputs.bundle));
+    });
+
+    it("deploys nothing for a retired site's stack, so its cluster resources are removed", async () => {
+        const sites = exampleSites().map((s) => (s.name === "eustorage" ? { ...s, state: "retired" } : s));
+        const r = assertClean(await runStack(withConfig(eu(), { sites })));
+        assert.equal(r.outputs.role, "retired");
+        assert.deepEqual(
+            r.resources.map((x) => x.type),
+            ["pulumi:pulumi:Stack"],
+        );
+    });
+
+    it("passes a configured kubeconfig to the provider as a secret", async () => {
+        const cfg = withConfig(eu(), { kubeconfig: "apiVersion: v1\nkind: Config\n" }, ["kubeconfig"]);
+        const r = await runStack(cfg, { [stackRef("us")]: (await runStack(us())).outputs });
+        assertClean(r);
+        assert.ok(isSecretInput(one(r, TYPES.k8sProvider).inputs.kubeconfig));
+    });
+});
+
+describe("program: URN stability", () => {
+    /** URNs added and removed between two runs of the same stack. */
+    function diff(before: RunResult, after: RunResult): { added: string[]; removed: string[] } {
+        const a = urns(before);
+        const b = urns(after);
+        return { added: [...b].filter((u) => !a.has(u)), removed: [...a].filter((u) => !b.has(u)) };
+    }
+    const named = (list: string[], site: string) => list.every((u) => u.includes(site));
+
+    it("adding a site creates only that site's resources and renames nothing", async () => {
+        const before = assertClean(await runStack(us()));
+        const after = assertClean(await runStack(withSites(us(), [...exampleSites(), AP_SITE])));
+        const d = diff(before, after);
+        assert.deepEqual(d.removed, []);
+        assert.ok(named(d.added, "apstorage"), `unexpected new URNs: ${d.added.join(", ")}`);
+    });
+
+    it("removing a site removes only that site's resources and renames nothing", async () => {
+        const before = assertClean(await runStack(withSites(us(), [...exampleSites(), AP_SITE])));
+        const after = assertClean(await runStack(us()));
+        const d = diff(before, after);
+        assert.deepEqual(d.added, []);
+        assert.ok(named(d.removed, "apstorage"), `unexpected removed URNs: ${d.removed.join(", ")}`);
+    });
+
+    it("names cluster resources by site, so reordering sites changes no URN", async () => {
+        const before = assertClean(await runStack(eu(), { [stackRef("us")]: (await runStack(us())).outputs }));
+        const reversed = withConfig(eu(), { sites: [...exampleSites()].reverse() });
+        const sharedReversed = await runStack(withConfig(us(), { sites: [...exampleSites()].reverse() }));
+        const after = assertClean(await runStack(reversed, { [stackRef("us")]: sharedReversed.outputs }));
+        assert.deepEqual(diff(before, after), { added: [], removed: [] });
+    });
+
+    it("records every resource once (no two share a type and name)", async () => {
+        const r = await runStack(us());
+        const keys = r.resources.map((x: RecordedResource) => `${x.type}::${x.name}`);
+        assert.equal(new Set(keys).size, keys.length);
+    });
+});

@@ -1,0 +1,142 @@
+/**
+ * The offline renderer (the README's first command): what it writes, that it writes the same
+ * bytes every time, that no secret leaks, and how it fails.
+ */
+import { strict as assert } from "node:assert";
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { renderStacks } from "../offline/render";
+import { SECRET_PLACEHOLDER } from "../offline/runtime";
+import { PROJECT_DIR } from "./mocks";
+
+const TS_NODE = path.join(PROJECT_DIR, "node_modules", ".bin", "ts-node");
+
+/** Runs the renderer CLI and returns its exit code and output. */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+        execFile(
+            TS_NODE,
+            ["--transpile-only", path.join(PROJECT_DIR, "offline", "render.ts"), ...args],
+            { cwd: PROJECT_DIR },
+            (err, stdout, stderr) =>
+                resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+    });
+}
+
+/** A copy of the project's config files in a temp dir, with one file rewritten. */
+function tempProject(edit?: (file: string, text: string) => string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-render-"));
+    for (const f of fs.readdirSync(PROJECT_DIR).filter((n) => /^Pulumi(\..+)?\.yaml$/.test(n))) {
+        const text = fs.readFileSync(path.join(PROJECT_DIR, f), "utf8");
+        fs.writeFileSync(path.join(dir, f), edit ? edit(f, text) : text);
+    }
+    return dir;
+}
+
+describe("offline renderer", () => {
+    let first: Awaited<ReturnType<typeof renderStacks>>;
+    before(async () => {
+        first = await renderStacks(PROJECT_DIR);
+    });
+
+    it("renders every example stack, shared stack first, with no failures", () => {
+        assert.deepEqual(first.failed, []);
+        assert.deepEqual(
+            first.rendered.map((r) => r.stack),
+            ["us", "eu"],
+        );
+    });
+
+    it("writes config.yaml, quayregistry.yaml, resources.json and outputs.json per stack", () => {
+        for (const r of first.rendered) {
+            assert.deepEqual(Object.keys(r.files).sort(), [
+                "config.yaml",
+                "outputs.json",
+                "quayregistry.yaml",
+                "resources.json",
+            ]);
+        }
+    });
+
+    it("writes the same config.yaml for every stack: the one bundle", () => {
+        const [us, eu] = first.rendered;
+        assert.equal(eu.files["config.yaml"], us.files["config.yaml"]);
+        const config = parse(us.files["config.yaml"]) as Record<string, unknown>;
+        assert.equal(config.SERVER_HOSTNAME, "quay.example.com");
+    });
+
+    it("shows every secret as <secret> and never the placeholder or undefined", () => {
+        for (const r of first.rendered) {
+            for (const [name, text] of Object.entries(r.files)) {
+                assert.ok(!text.includes(SECRET_PLACEHOLDER), `${r.stack}/${name} leaks the raw placeholder`);
+                assert.ok(!text.includes("undefined"), `${r.stack}/${name} contains undefined`);
+            }
+        }
+        const config = parse(first.rendered[0].files["config.yaml"]) as Record<string, unknown>;
+        assert.equal(config.SECRET_KEY, "<secret>");
+        assert.equal(config.DATABASE_SECRET_KEY, "<secret>");
+        assert.match(String(config.DB_URI), /^postgresql:\/\/[^:]+:<secret>@/);
+        const outputs = JSON.parse(first.rendered[0].files["outputs.json"]) as Record<string, unknown>;
+        assert.equal(outputs.bundle, "<secret>");
+    });
+
+    it("lists resources sorted by URN with type, parent, provider, inputs and protection flags", () => {
+        const resources = JSON.parse(first.rendered[0].files["resources.json"]) as Record<string, unknown>[];
+        const urnList = resources.map((r) => r.urn as string);
+        assert.deepEqual(urnList, [...urnList].sort());
+        for (const r of resources) {
+            assert.deepEqual(Object.keys(r).sort(), [
+                "dependsOn",
+                "inputs",
+                "name",
+                "parent",
+                "protect",
+                "provider",
+                "retainOnDelete",
+                "type",
+                "urn",
+            ]);
+        }
+        const secret = resources.find((r) => r.type === "kubernetes:core/v1:Secret");
+        assert.equal((secret?.inputs as Record<string, unknown>).stringData, "<secret>");
+    });
+
+    it("is deterministic: a second run writes the same bytes", async () => {
+        const second = await renderStacks(PROJECT_DIR);
+        for (let i = 0; i < first.rendered.length; i++)
+            assert.deepEqual(second.rendered[i].files, first.rendered[i].files);
+    });
+
+    it("renders one stack with --stack, writing only that stack", async () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-out-"));
+        const r = await cli(["--stack", "eu", "--out", out]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(fs.readdirSync(out), ["eu"]);
+        assert.match(r.stdout, /^stack eu \(site\): \d+ resources/m);
+        assert.match(r.stdout, /\+ kubernetes:quay\.redhat\.com\/v1:QuayRegistry {2}quay-georep-eustorage-registry/);
+    });
+
+    it("exits 1 with every validation message and no stack trace on invalid config", async () => {
+        const dir = tempProject((f, text) =>
+            f === "Pulumi.yaml" ? text.replace("hostname: quay.example.com", "hostname: quay_example") : text,
+        );
+        const r = await cli(["--dir", dir, "--out", path.join(dir, "out")]);
+        assert.equal(r.code, 1);
+        assert.match(
+            r.stderr,
+            /stack us: not rendered\n {2}quay-georep configuration for stack "us" has 1 problem:\n {4}- hostname: "quay_example" is not a DNS name/,
+        );
+        assert.ok(!/\n\s+at /.test(r.stderr), `stack trace shown:\n${r.stderr}`);
+    });
+
+    it("exits 2 on an unknown stack or argument", async () => {
+        const r = await cli(["--stack", "mars"]);
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, /no stack "mars"/);
+        assert.equal((await cli(["--bogus"])).code, 2);
+    });
+});
