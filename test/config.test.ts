@@ -4,7 +4,7 @@
  */
 import { strict as assert } from "node:assert";
 import * as util from "node:util";
-import { ConfigError, parseConfig, QuayGeorepConfig } from "../stacks/config";
+import { ConfigError, KNOWN_KEYS, parseConfig, QuayGeorepConfig } from "../stacks/config";
 import { readRawConfig } from "../stacks/load";
 import { SecretValue } from "../stacks/validate";
 import { PROJECT } from "./mocks";
@@ -189,30 +189,7 @@ describe("config parser", () => {
 describe("config validation messages", () => {
     it("reports an unknown key, suggesting the closest", () => {
         assert.deepEqual(problems({ hostnme: "x" }), [
-            `hostnme: "hostnme" is not a known key; did you mean "hostname"? Valid keys: ${[
-                "hostname",
-                "sharedStack",
-                "sites",
-                "database",
-                "redis",
-                "storage",
-                "quay",
-                "namespace",
-                "kubeconfig",
-                "kubeContext",
-                "clusterName",
-                "registryName",
-                "bundleSecretName",
-                "storagePreference",
-                "components",
-                "replicas",
-                "tlsCertificate",
-                "tlsKey",
-                "databasePassword",
-                "clairDatabasePassword",
-                "redisPassword",
-                "storageCredentials",
-            ].join(", ")}`,
+            `hostnme: "hostnme" is not a known key; did you mean "hostname"? Valid keys: ${KNOWN_KEYS.join(", ")}`,
         ]);
     });
 
