@@ -5,6 +5,7 @@
  * listing every problem. `loadConfig` (in `load.ts`) feeds it from `pulumi.Config`.
  */
 import { parseServices, DatabaseConfig, RedisConfig, StorageConfig } from "./services";
+import { LoadBalancerConfig, parseLoadBalancer } from "./loadBalancer";
 import { parseSites, Site } from "./sites";
 import { ConfigError, isDnsLabel, isDnsName, ObjectReader, Problems, SecretValue } from "./validate";
 
@@ -85,6 +86,8 @@ export interface QuayGeorepConfig {
     readonly redis: RedisConfig;
     readonly storage: StorageConfig;
     readonly quay: QuaySettings;
+    /** The global entry point in front of every cluster (absent: mode `none`). */
+    readonly loadBalancer: LoadBalancerConfig;
     readonly stack: StackSettings;
     /** Present on the shared stack only. */
     readonly secrets?: SharedSecrets;
@@ -104,6 +107,7 @@ export const KNOWN_KEYS = [
     "redis",
     "storage",
     "quay",
+    "loadBalancer",
     "namespace",
     "kubeconfig",
     "kubeContext",
@@ -176,6 +180,7 @@ export function parseConfig(
     const services = parseServices(scopedTop, scoped, sites);
     const quay = parseQuay(top);
     const stack = parseStack(top, problems, ctx.stack, sharedStack, sites);
+    const loadBalancer = parseLoadBalancer(top, problems, hostname, sites);
 
     let secrets: SharedSecrets | undefined;
     if (stack.isShared) {
@@ -210,6 +215,7 @@ export function parseConfig(
         sites,
         ...services,
         quay,
+        loadBalancer,
         stack,
         secrets,
         warnings,

@@ -18,6 +18,7 @@ const STRUCTURED_KEYS = new Set([
     "redis",
     "storage",
     "quay",
+    "loadBalancer",
     "storagePreference",
     "components",
     "replicas",
