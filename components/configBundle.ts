@@ -3,7 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { Bundle, bundleSha256, renderBundle, ResolvedBucket } from "../lib/quayConfig";
+import { Bundle, BundleInput, bundleSha256, postgresUrl, renderBundle, ResolvedBucket } from "../lib/quayConfig";
 import type { QuaySettings, Site } from "../stacks/config";
 
 const TYPE = "quay-georep:bundle:ConfigBundle";
@@ -56,6 +56,10 @@ export interface ConfigBundleArgs {
 export class ConfigBundle extends pulumi.ComponentResource {
     /** The bundle Secret's data (file name → content), a secret. */
     public readonly bundle: pulumi.Output<Bundle>;
+    /** The same bundle with `DISABLE_PUSHES: true`, for maintenance pods only (a secret). */
+    public readonly maintenanceBundle: pulumi.Output<Bundle>;
+    /** Quay's `DB_URI` (a secret), for the lifecycle Jobs' `psql`. */
+    public readonly databaseUrl: pulumi.Output<string>;
     /** SHA-256 of the bundle (see `bundleSha256`); not secret. */
     public readonly sha256: pulumi.Output<string>;
 
@@ -76,7 +80,7 @@ export class ConfigBundle extends pulumi.ComponentResource {
             { parent: this, provider, protect: true },
         );
 
-        const rendered = pulumi
+        const input = pulumi
             .output({
                 database: args.database,
                 redis: args.redis,
@@ -86,15 +90,12 @@ export class ConfigBundle extends pulumi.ComponentResource {
                 tlsCertificate: args.tlsCertificate,
                 tlsKey: args.tlsKey,
             })
-            .apply((v) =>
-                renderBundle({
-                    hostname: args.hostname,
-                    sites: args.sites,
-                    quay: args.quay,
-                    ...v,
-                }),
-            );
-        this.bundle = pulumi.secret(rendered);
+            .apply((v): BundleInput => ({ hostname: args.hostname, sites: args.sites, quay: args.quay, ...v }));
+        this.bundle = pulumi.secret(input.apply((i) => renderBundle(i)));
+        this.maintenanceBundle = pulumi.secret(input.apply((i) => renderBundle(i, { disablePushes: true })));
+        this.databaseUrl = pulumi.secret(
+            input.apply((i) => postgresUrl(i.database.host, i.database.port, i.database.quay)),
+        );
         // A digest of high-entropy secrets reveals nothing; keeping it plain lets stacks compare it.
         this.sha256 = pulumi.unsecret(this.bundle.apply(bundleSha256));
 

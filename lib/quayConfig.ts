@@ -173,11 +173,16 @@ function pem(text: string): string {
     return `${text.trim()}\n`;
 }
 
-/** Renders the whole bundle: the Secret's data, identical wherever it is deployed. */
-export function renderBundle(input: BundleInput): Bundle {
+/**
+ * Renders the whole bundle: the Secret's data, identical wherever it is deployed.
+ * `disablePushes` renders the maintenance variant that only `util.removelocation`'s pod mounts
+ * (since Quay 3.17 it refuses to run unless its config has `DISABLE_PUSHES: true`).
+ */
+export function renderBundle(input: BundleInput, opts: { disablePushes?: boolean } = {}): Bundle {
+    const config = quayConfig(input);
     return {
         "clair-config.yaml": toYaml(clairConfig(input)),
-        "config.yaml": toYaml(quayConfig(input)),
+        "config.yaml": toYaml(opts.disablePushes ? { ...config, DISABLE_PUSHES: true } : config),
         "ssl.cert": pem(input.tlsCertificate),
         "ssl.key": pem(input.tlsKey),
     };

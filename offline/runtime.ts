@@ -18,13 +18,32 @@ export function computedPlaceholder(resourceName: string, property: string): str
 
 /**
  * Output properties each resource type computes, by type token. Offline runs return a placeholder
- * for each (secret ones as `__secret__`), so nothing the program reads is ever `undefined`.
+ * for each (secret ones as `__secret__`), so nothing the program reads is ever `undefined`. A dotted
+ * name (`dnsConfig.fqdn`) is a property nested in an input object.
  */
 export const COMPUTED_OUTPUTS: Readonly<
     Record<string, { readonly plain?: readonly string[]; readonly secret?: readonly string[] }>
 > = {
     "random:index/randomPassword:RandomPassword": { secret: ["result", "bcryptHash"] },
+    "aws:route53/healthCheck:HealthCheck": { plain: ["arn"] },
+    "aws:route53/record:Record": { plain: ["fqdn"] },
+    "azure-native:trafficmanager:Profile": { plain: ["dnsConfig.fqdn", "azureApiVersion"] },
+    "azure-native:trafficmanager:Endpoint": { plain: ["endpointMonitorStatus", "azureApiVersion"] },
+    "azure-native:dns:RecordSet": { plain: ["fqdn", "etag", "azureApiVersion"] },
 };
+
+/** Sets a (possibly dotted, e.g. `dnsConfig.fqdn`) property of a state object, copying nested objects. */
+function setPath(state: Record<string, unknown>, dotted: string, value: unknown): void {
+    const [head, ...rest] = dotted.split(".");
+    if (rest.length === 0) {
+        state[head] = value;
+        return;
+    }
+    const child = state[head];
+    const copy = child !== null && typeof child === "object" && !Array.isArray(child) ? { ...child } : {};
+    state[head] = copy;
+    setPath(copy, rest.join("."), value);
+}
 
 /** Invoke results by function token; a program calling an unlisted function fails loudly. */
 export const INVOKE_RESULTS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {};
@@ -192,8 +211,8 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
             }
             const computed = COMPUTED_OUTPUTS[args.type] ?? {};
             const state: Record<string, unknown> = { ...(args.inputs as Record<string, unknown>) };
-            for (const prop of computed.plain ?? []) state[prop] = computedPlaceholder(args.name, prop);
-            for (const prop of computed.secret ?? []) state[prop] = toWire({ secret: SECRET_PLACEHOLDER });
+            for (const prop of computed.plain ?? []) setPath(state, prop, computedPlaceholder(args.name, prop));
+            for (const prop of computed.secret ?? []) setPath(state, prop, toWire({ secret: SECRET_PLACEHOLDER }));
             return { id: args.custom ? `${args.name}-id` : undefined, state };
         },
         call(args) {

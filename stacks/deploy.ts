@@ -7,11 +7,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { QuayGeorepConfig } from "./config";
+import { deployEntryPoint, EntryPointOutputs } from "./entryPoint";
 import { deployShared } from "./shared";
 import { bundleFromSharedStack, deploySite } from "./site";
 
 /** The stack outputs, named as they appear in `pulumi stack output`. */
-export interface StackOutputs {
+export interface StackOutputs extends Partial<EntryPointOutputs> {
     /** `shared`, `site`, or both joined with `+`, or `retired`. */
     readonly role: string;
     /** The global URL of the registry. */
@@ -29,12 +30,15 @@ export interface StackOutputs {
 export function deploy(cfg: QuayGeorepConfig): StackOutputs {
     const site = cfg.stack.site;
     const shared = cfg.stack.isShared ? deployShared(cfg) : undefined;
+    // The entry point is shared infrastructure: one per deployment, owned by the shared stack.
+    const entryPoint = cfg.stack.isShared ? deployEntryPoint(cfg) : undefined;
     const siteOutputs = site ? deploySite(cfg, site, shared?.bundle ?? bundleFromSharedStack(cfg, site)) : undefined;
     const roles = [shared ? "shared" : undefined, site ? "site" : undefined].filter(Boolean);
     return {
         role: roles.length > 0 ? roles.join("+") : "retired",
         registryUrl: `https://${cfg.hostname}`,
         ...(shared ?? {}),
+        ...(entryPoint ?? {}),
         ...(site ? { site: site.name } : {}),
         ...(siteOutputs ?? {}),
     };

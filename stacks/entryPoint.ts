@@ -1,0 +1,91 @@
+/**
+ * The shared stack's entry point: from the validated `loadBalancer` config to the explicit
+ * provider it needs and the GlobalEntryPoint, and on to the stack outputs that tell a user (or
+ * their own balancer) exactly what is targeted and probed.
+ */
+import { Provider as AwsProvider } from "@pulumi/aws/provider";
+import { Provider as AzureProvider } from "@pulumi/azure-native/provider";
+import * as pulumi from "@pulumi/pulumi";
+import { createGlobalEntryPoint, GlobalEntryPointArgs } from "../components/globalEntryPoint";
+import { EntryPointTarget, entryPointTargets, TargetPlacement } from "../lib/entryPoint";
+import type { QuayGeorepConfig } from "./config";
+import type { LoadBalancerConfig, LoadBalancerMode } from "./loadBalancer";
+import type { Site } from "./sites";
+
+/** What the entry point adds to the shared stack's outputs. */
+export interface EntryPointOutputs {
+    /** `route53`, `traffic-manager` or `none`. */
+    readonly entryPointMode: LoadBalancerMode;
+    /** The balancer's DNS name: `hostname` (route53, none) or `<relativeName>.trafficmanager.net`. */
+    readonly entryPointDnsName: pulumi.Output<string>;
+    /** Per non-retired site: endpoint, record type, probe (address, path, Host/SNI), rotation. */
+    readonly entryPointTargets: Readonly<Record<string, EntryPointTarget>>;
+    /** Per non-retired site: Route 53 health check ID or Traffic Manager endpoint ID (empty for none). */
+    readonly healthCheckIds: pulumi.Output<Record<string, string>>;
+}
+
+/** Per-site placement of a mode: probe address, latency region, Azure location. */
+function placement(lb: LoadBalancerConfig): (site: Site) => TargetPlacement {
+    switch (lb.mode) {
+        case "route53":
+            return (s) => ({ probeAddress: lb.probeAddresses[s.name], latencyRegion: lb.latencyRegions[s.name] });
+        case "traffic-manager":
+            return (s) => ({ location: lb.locations[s.name] });
+        case "none":
+            return () => ({});
+        default: {
+            const unknown: never = lb;
+            throw new Error(`unhandled loadBalancer mode in ${JSON.stringify(unknown)}`);
+        }
+    }
+}
+
+/** The component's inputs, with the explicit provider of the mode (stacks disable default providers). */
+function componentArgs(cfg: QuayGeorepConfig, targets: readonly EntryPointTarget[]): GlobalEntryPointArgs {
+    const lb = cfg.loadBalancer;
+    const hostname = cfg.hostname;
+    switch (lb.mode) {
+        case "route53":
+            return {
+                mode: lb.mode,
+                // Route 53 is a global service; its API lives in us-east-1.
+                provider: new AwsProvider(`${cfg.project}-entrypoint-aws`, { region: "us-east-1" }),
+                hostname,
+                zoneId: lb.zone.id,
+                ttl: lb.ttl,
+                targets,
+            };
+        case "traffic-manager":
+            return {
+                mode: lb.mode,
+                provider: new AzureProvider(`${cfg.project}-entrypoint-azure`, { subscriptionId: lb.subscriptionId }),
+                hostname,
+                resourceGroupName: lb.resourceGroupName,
+                profileName: lb.profileName,
+                relativeName: lb.relativeName,
+                ttl: lb.ttl,
+                healthCheck: lb.healthCheck,
+                targets,
+                zone: lb.zone,
+            };
+        case "none":
+            return { mode: lb.mode, hostname };
+        default: {
+            const unknown: never = lb;
+            throw new Error(`unhandled loadBalancer mode in ${JSON.stringify(unknown)}`);
+        }
+    }
+}
+
+/** Deploys the global entry point of `cfg.loadBalancer` and returns its outputs. */
+export function deployEntryPoint(cfg: QuayGeorepConfig): EntryPointOutputs {
+    const lb = cfg.loadBalancer;
+    const targets = entryPointTargets(cfg.hostname, cfg.sites, lb.healthCheck, placement(lb));
+    const entryPoint = createGlobalEntryPoint(`${cfg.project}-entrypoint`, componentArgs(cfg, targets));
+    return {
+        entryPointMode: lb.mode,
+        entryPointDnsName: entryPoint.dnsName,
+        entryPointTargets: Object.fromEntries(targets.map((t) => [t.site, t])),
+        healthCheckIds: entryPoint.healthCheckIds,
+    };
+}
