@@ -35,7 +35,10 @@ const AP_SITE = {
     endpoint: "router.apps.ap.example.com",
 };
 
-/** The us stack's config with a different site list (and the bucket/credentials a new site needs). */
+/**
+ * A stack's config with a different site list, plus what a new site needs elsewhere: a bucket
+ * (storage mode `existing`) and a probe address (entry point `route53`, hostname endpoints).
+ */
 function withSites(base: StackConfig, sites: Record<string, unknown>[]): StackConfig {
     const storage = JSON.parse(base.config[`${PROJECT}:storage`]) as {
         mode: string;
@@ -44,7 +47,17 @@ function withSites(base: StackConfig, sites: Record<string, unknown>[]): StackCo
     if (storage.mode === "existing" && storage.buckets) {
         for (const s of sites) storage.buckets[s.name as string] ??= { bucket: `example-quay-${s.name as string}` };
     }
-    return withConfig(base, { sites, storage });
+    const changes: Record<string, unknown> = { sites, storage };
+    const lbText = base.config[`${PROJECT}:loadBalancer`];
+    const lb = lbText
+        ? (JSON.parse(lbText) as { mode: string; healthCheckAddresses?: Record<string, string> })
+        : undefined;
+    if (lb?.mode === "route53") {
+        const addresses = { ...lb.healthCheckAddresses };
+        sites.forEach((s, i) => (addresses[s.name as string] ??= `192.0.2.${30 + i}`));
+        changes.loadBalancer = { ...lb, healthCheckAddresses: addresses };
+    }
+    return withConfig(base, changes);
 }
 
 function urns(result: RunResult): Set<string> {
@@ -95,7 +108,9 @@ describe("program: example stacks", () => {
         for (const t of [TYPES.namespace, TYPES.secret, TYPES.quayRegistry])
             assert.equal(one(pair.shared, t).parent, component.urn);
         const bundle = one(pair.shared, "quay-georep:bundle:ConfigBundle");
-        for (const r of ofType(pair.shared, TYPES.randomPassword)) assert.equal(r.parent, bundle.urn);
+        for (const name of ["quay-georep-bundle-secret-key", "quay-georep-bundle-database-secret-key"]) {
+            assert.equal(one(pair.shared, TYPES.randomPassword, name).parent, bundle.urn);
+        }
     });
 
     it("generates SECRET_KEY and DATABASE_SECRET_KEY once, on the shared stack, and protects the database key", () => {
