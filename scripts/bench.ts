@@ -195,6 +195,7 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write("usage: npm run bench [-- --reps N]   (N ≥ 1, default 5)\n");
         return 2;
     }
+    const load = { before: os.loadavg()[0].toFixed(2) };
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-bench-"));
     const twelveDir = path.join(work, "twelve");
     writeTopology(twelveDir, TWELVE_SITES);
@@ -236,6 +237,7 @@ async function main(argv: string[]): Promise<number> {
     const azureModules = [...new Set(loads.azureNativeFiles.map(azureModule))].sort();
     const lines = [
         `quay-georep bench: node ${process.version}, ${os.cpus().length} CPUs, ${reps} repetitions after 1 warm-up`,
+        `load average before ${load.before}, after ${os.loadavg()[0].toFixed(2)} (other work on the machine skews times)`,
         `each sample is one child process, wall time from spawn to exit`,
         ``,
         `  ${"".padEnd(46)} ${"median".padStart(8)} ${"min".padStart(8)} ${"max".padStart(8)}`,
@@ -248,7 +250,7 @@ async function main(argv: string[]): Promise<number> {
         ratio("render 12 sites / render example (2 sites)", samples.twelve, samples.example),
         ``,
         `Pulumi modules the program loads (the floor):`,
-        ...pulumiFiles.map((f) => `  ${path.relative(path.join(ROOT, "node_modules"), f)}`),
+        ...pulumiFiles.map((f) => `  ${f.slice(f.lastIndexOf("/node_modules/") + "/node_modules/".length)}`),
         ``,
         `@pulumi/azure-native: ${azureModules.length} modules loaded (${loads.azureNativeFiles.length} files): ${azureModules.join(", ")}`,
         ...[...azure].map(([request, from]) => `  ${request}  ← ${[...from].sort().join(", ")}`),
