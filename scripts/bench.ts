@@ -1,8 +1,8 @@
 /**
  * `npm run bench [-- --reps N]`: how far the offline render is from its floor, and how it scales.
  *
- * Everything is measured in one run, each sample a fresh child process timed wall-clock from
- * spawn to exit (the way a user or CI runs `npm run render`):
+ * Everything is measured in one run, each sample a fresh child process (the way a user or CI runs
+ * `npm run render`), timed wall-clock from spawn to exit and by its own CPU time:
  *   floor    a process that only loads the Pulumi packages the program loads, then exits. Which
  *            packages: a first, untimed render runs with a require hook that records every
  *            `@pulumi/*` module the project's own files require.
@@ -121,17 +121,38 @@ export function writeTopology(dir: string, sites: readonly BenchSite[]): void {
     }
 }
 
-/** Runs `node <args>` and returns its wall time in milliseconds; rejects on a non-zero exit. */
-function timeChild(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** One sample: wall time from spawn to exit, and the child's own CPU time (user + system). */
+interface Sample {
+    readonly wall: number;
+    readonly cpu: number;
+}
+
+// Loaded first into every timed child: reports its CPU time at exit (wall time alone is skewed
+// by whatever else the machine runs; CPU time much less).
+const CPU_HOOK = `process.on("exit", () => {
+    const u = process.cpuUsage();
+    require("node:fs").writeFileSync(process.env.BENCH_CPU, String((u.user + u.system) / 1000));
+});
+`;
+
+/** Runs `node <args>` and returns its wall and CPU time in milliseconds; rejects on a non-zero exit. */
+function timeChild(work: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Sample> {
+    const hook = path.join(work, "cpu-hook.js");
+    const cpuFile = path.join(work, "cpu.txt");
+    if (!fs.existsSync(hook)) fs.writeFileSync(hook, CPU_HOOK);
     return new Promise((resolve, reject) => {
         const start = process.hrtime.bigint();
-        const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
+        const child = spawn(process.execPath, ["--require", hook, ...args], {
+            cwd: ROOT,
+            env: { ...env, BENCH_CPU: cpuFile },
+            stdio: ["ignore", "ignore", "pipe"],
+        });
         let stderr = "";
         child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
         child.on("error", reject);
         child.on("exit", (code) => {
-            const ms = Number(process.hrtime.bigint() - start) / 1e6;
-            if (code === 0) resolve(ms);
+            const wall = Number(process.hrtime.bigint() - start) / 1e6;
+            if (code === 0) resolve({ wall, cpu: Number(fs.readFileSync(cpuFile, "utf8")) });
             else reject(new Error(`node ${args.join(" ")} exited ${code}:\n${stderr}`));
         });
     });
@@ -168,7 +189,7 @@ async function discoverLoads(work: string): Promise<Loads> {
     const hook = path.join(work, "hook.js");
     const out = path.join(work, "loads.json");
     fs.writeFileSync(hook, HOOK);
-    await timeChild(["--require", hook, ...renderArgs(ROOT, path.join(work, "out-hook"))], {
+    await timeChild(work, ["--require", hook, ...renderArgs(ROOT, path.join(work, "out-hook"))], {
         ...process.env,
         BENCH_LOADS: out,
     });
@@ -206,28 +227,33 @@ async function main(argv: string[]): Promise<number> {
     fs.writeFileSync(floor, pulumiFiles.map((f) => `require(${JSON.stringify(f)});`).join("\n") + "\n");
 
     const kinds = {
-        floor: () => timeChild([floor]),
-        tsNode: () => timeChild([TS_NODE, "--transpile-only", "-e", "0"]),
-        example: () => timeChild(renderArgs(ROOT, path.join(work, "out-example"))),
-        twelve: () => timeChild(renderArgs(twelveDir, path.join(work, "out-twelve"))),
+        floor: () => timeChild(work, [floor]),
+        tsNode: () => timeChild(work, [TS_NODE, "--transpile-only", "-e", "0"]),
+        example: () => timeChild(work, renderArgs(ROOT, path.join(work, "out-example"))),
+        twelve: () => timeChild(work, renderArgs(twelveDir, path.join(work, "out-twelve"))),
     };
     process.stderr.write(`bench: 1 warm-up, then ${reps} repetitions of each kind …\n`);
     for (const run of Object.values(kinds)) await run();
-    const samples: Record<keyof typeof kinds, number[]> = { floor: [], tsNode: [], example: [], twelve: [] };
+    const samples: Record<keyof typeof kinds, Sample[]> = { floor: [], tsNode: [], example: [], twelve: [] };
     for (let i = 0; i < reps; i++) {
-        for (const [kind, run] of Object.entries(kinds) as [keyof typeof kinds, () => Promise<number>][]) {
+        for (const [kind, run] of Object.entries(kinds) as [keyof typeof kinds, () => Promise<Sample>][]) {
             samples[kind].push(await run());
         }
     }
 
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-    const row = (label: string, values: number[]) => {
-        const { median, min, max } = stats(values);
-        return `  ${label.padEnd(46)} ${s(median).padStart(8)} ${s(min).padStart(8)} ${s(max).padStart(8)}`;
+    const row = (label: string, values: Sample[]) => {
+        const wall = stats(values.map((v) => v.wall));
+        const cpu = stats(values.map((v) => v.cpu));
+        const cols = [wall.median, wall.min, wall.max, cpu.median, cpu.min, cpu.max].map((v) => s(v).padStart(8));
+        return `  ${label.padEnd(44)}${cols.slice(0, 3).join("")}  ${cols.slice(3).join("")}`;
     };
-    const ratio = (label: string, num: number[], den: number[]) => {
-        const { median, min, max } = stats(num.map((n, i) => n / den[i]));
-        return `  ${label.padEnd(46)} ${median.toFixed(2)}×  (per repetition ${min.toFixed(2)}–${max.toFixed(2)}×)`;
+    const ratio = (label: string, num: Sample[], den: Sample[]) => {
+        const part = (key: keyof Sample) => {
+            const { median, min, max } = stats(num.map((n, i) => n[key] / den[i][key]));
+            return `${key} ${median.toFixed(2)}× (${min.toFixed(2)}–${max.toFixed(2)}×)`;
+        };
+        return `  ${label.padEnd(44)}${part("wall")}   ${part("cpu")}`;
     };
     const stacks = fs.readdirSync(twelveDir).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).length;
     const azure = new Map<string, Set<string>>();
@@ -238,14 +264,16 @@ async function main(argv: string[]): Promise<number> {
     const lines = [
         `quay-georep bench: node ${process.version}, ${os.cpus().length} CPUs, ${reps} repetitions after 1 warm-up`,
         `load average before ${load.before}, after ${os.loadavg()[0].toFixed(2)} (other work on the machine skews times)`,
-        `each sample is one child process, wall time from spawn to exit`,
+        `each sample is one child process: wall time from spawn to exit, and its CPU time (user + system)`,
         ``,
-        `  ${"".padEnd(46)} ${"median".padStart(8)} ${"min".padStart(8)} ${"max".padStart(8)}`,
+        `  ${"".padEnd(44)}${"   wall (spawn to exit)".padEnd(24)}  ${"   cpu (user + system)"}`,
+        `  ${"".padEnd(44)}${["median", "min", "max"].map((h) => h.padStart(8)).join("")}  ${["median", "min", "max"].map((h) => h.padStart(8)).join("")}`,
         row(`floor (load ${pulumiFiles.length} Pulumi modules, exit)`, samples.floor),
         row("for reference: ts-node on an empty program", samples.tsNode),
         row("render example (2 sites, 2 stacks)", samples.example),
         row(`render 12 sites (${stacks} stacks)`, samples.twelve),
         ``,
+        `ratios: median of the per-repetition ratios (their range)`,
         ratio("render example / floor", samples.example, samples.floor),
         ratio("render 12 sites / render example (2 sites)", samples.twelve, samples.example),
         ``,
