@@ -6,6 +6,8 @@
  * returning problems; the last block changes one thing at a time and expects a problem.
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { listStacks, readStackConfig } from "../offline/stackConfig";
 import { OVERRIDE_FLAG, OVERRIDE_LABEL } from "../scripts/preview-guard";
 import { PROJECT_DIR } from "./mocks";
@@ -224,6 +226,16 @@ const comment = loadWorkflow("render-diff-comment.yml");
 const deploy = loadWorkflow("deploy.yml");
 
 describe("workflows", () => {
+    it(`enforce ${POLICY_PACK}/, which is a Pulumi policy pack`, function () {
+        const dir = path.join(PROJECT_DIR, POLICY_PACK);
+        if (!fs.existsSync(dir)) {
+            // The pack lands separately; the workflows already name it.
+            console.log(`      skipped: ${dir} does not exist yet`);
+            this.skip();
+        }
+        assert.ok(fs.existsSync(path.join(dir, "PulumiPolicy.yaml")), `${dir} has no PulumiPolicy.yaml`);
+    });
+
     it("cover the repository's stacks, the shared one first", () => {
         assert.ok(
             stacks.all.includes(stacks.shared),
