@@ -30,6 +30,24 @@ export const COMPUTED_OUTPUTS: Readonly<
     "azure-native:trafficmanager:Profile": { plain: ["dnsConfig.fqdn", "azureApiVersion"] },
     "azure-native:trafficmanager:Endpoint": { plain: ["endpointMonitorStatus", "azureApiVersion"] },
     "azure-native:dns:RecordSet": { plain: ["fqdn", "etag", "azureApiVersion"] },
+    // Shared services (issue 3): servers, VMs, buckets and the names the cloud or autonaming picks.
+    "random:index/randomString:RandomString": { plain: ["result"] },
+    "aws:rds/instance:Instance": { plain: ["address", "endpoint", "arn", "resourceId"] },
+    "aws:rds/subnetGroup:SubnetGroup": { plain: ["name", "arn"] },
+    "aws:rds/parameterGroup:ParameterGroup": { plain: ["name", "arn"] },
+    "aws:ec2/securityGroup:SecurityGroup": { plain: ["name", "arn"] },
+    "aws:ec2/instance:Instance": { plain: ["privateIp", "publicIp", "arn"] },
+    "aws:ec2/eip:Eip": { plain: ["publicIp", "allocationId"] },
+    "aws:iam/role:Role": { plain: ["name", "arn"] },
+    "aws:iam/instanceProfile:InstanceProfile": { plain: ["name", "arn"] },
+    "aws:iam/user:User": { plain: ["name", "arn"] },
+    "aws:iam/accessKey:AccessKey": { secret: ["secret", "sesSmtpPasswordV4"] },
+    "aws:s3/bucket:Bucket": { plain: ["bucket", "arn", "bucketRegionalDomainName"] },
+    "azure-native:resources:ResourceGroup": { plain: ["name", "azureApiVersion"] },
+    "azure-native:dbforpostgresql:Server": { plain: ["name", "fullyQualifiedDomainName", "azureApiVersion"] },
+    "azure-native:storage:StorageAccount": { plain: ["name", "azureApiVersion"] },
+    "azure-native:network:VirtualNetwork": { plain: ["name", "azureApiVersion"] },
+    "azure-native:network:PublicIPAddress": { plain: ["ipAddress", "azureApiVersion"] },
 };
 
 /** Sets a (possibly dotted, e.g. `dnsConfig.fqdn`) property of a state object, copying nested objects. */
@@ -46,7 +64,22 @@ function setPath(state: Record<string, unknown>, dotted: string, value: unknown)
 }
 
 /** Invoke results by function token; a program calling an unlisted function fails loudly. */
-export const INVOKE_RESULTS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {};
+export const INVOKE_RESULTS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
+    // The newest image matching the name filter, as a real lookup would return it.
+    "aws:ec2/getAmi:getAmi": (inputs) => {
+        const filters = (inputs.filters ?? []) as { name: string; values: string[] }[];
+        const name = filters.find((f) => f.name === "name")?.values[0] ?? "?";
+        const architecture = filters.find((f) => f.name === "architecture")?.values[0] ?? "x86_64";
+        const id = `(known after lookup: newest AMI named ${name})`;
+        return { id, imageId: id, name, architecture, ownerId: (inputs.owners as string[] | undefined)?.[0] ?? "" };
+    },
+    "azure-native:storage:listStorageAccountKeys": () => ({
+        keys: [
+            { keyName: "key1", permissions: "FULL", creationTime: "", value: SECRET_PLACEHOLDER },
+            { keyName: "key2", permissions: "FULL", creationTime: "", value: SECRET_PLACEHOLDER },
+        ],
+    }),
+};
 
 /** One registered resource, as recorded. */
 export interface RecordedResource {

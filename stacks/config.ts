@@ -68,6 +68,8 @@ export interface SharedSecrets {
     readonly tlsKey: SecretValue;
     readonly databasePassword?: SecretValue;
     readonly clairDatabasePassword?: SecretValue;
+    /** Password of `database.admin.user` (mode `existing` with `admin`: roles are then managed). */
+    readonly databaseAdminPassword?: SecretValue;
     readonly redisPassword?: SecretValue;
     /** Per site: `accessKey`/`secretKey` (S3) or `accountKey`/`sasToken` (Azure). */
     readonly storageCredentials: Readonly<Record<string, Readonly<Record<string, SecretValue>>>>;
@@ -121,6 +123,7 @@ export const KNOWN_KEYS = [
     "tlsKey",
     "databasePassword",
     "clairDatabasePassword",
+    "databaseAdminPassword",
     "redisPassword",
     "storageCredentials",
 ] as const;
@@ -131,6 +134,7 @@ export const SECRET_KEYS: readonly string[] = [
     "tlsKey",
     "databasePassword",
     "clairDatabasePassword",
+    "databaseAdminPassword",
     "redisPassword",
     "storageCredentials",
 ];
@@ -184,7 +188,7 @@ export function parseConfig(
 
     let secrets: SharedSecrets | undefined;
     if (stack.isShared) {
-        secrets = parseSecrets(scopedTop, scoped, services, sites);
+        secrets = parseSecrets(scopedTop, scoped, services, sites, warnings);
     } else {
         for (const key of SHARED_ONLY_KEYS) {
             if (top.has(key)) {
@@ -418,6 +422,7 @@ function parseSecrets(
     problems: Problems,
     services: ReturnType<typeof parseServices>,
     sites: readonly Site[],
+    warnings: string[],
 ): SharedSecrets {
     const secret = (key: string, why: string): SecretValue | undefined => {
         const value = top.raw_(key);
@@ -433,23 +438,49 @@ function parseSecrets(
     };
     const tlsCertificate = secret("tlsCertificate", `TLS certificate (PEM) for the global hostname`);
     const tlsKey = secret("tlsKey", "private key (PEM) of that certificate");
+    // A secret the chosen modes do not read (say, left over from another mode) is harmless: warn.
+    const unused = (key: string, why: string): undefined => {
+        if (top.has(key)) {
+            top.raw_(key);
+            warnings.push(`${key} is set but not used (${why}); remove it: pulumi config rm quay-georep:${key}`);
+        }
+        return undefined;
+    };
     const db = services.database;
-    const databasePassword =
-        db.mode === "existing" ? secret("databasePassword", `password of database user "${db.quay.user}"`) : undefined;
-    const clairDatabasePassword =
+    const rolesGenerated =
         db.mode === "existing"
-            ? db.clair.user === db.quay.user
-                ? databasePassword
-                : secret("clairDatabasePassword", `password of database user "${db.clair.user}"`)
-            : undefined;
+            ? "database.admin is set: the roles are created with generated passwords"
+            : `database.mode ${db.mode} creates the roles with generated passwords`;
+    const userPasswords = db.mode === "existing" && db.admin === undefined;
+    const databasePassword = userPasswords
+        ? secret("databasePassword", `password of database user "${db.quay.user}"`)
+        : unused("databasePassword", rolesGenerated);
+    const clairDatabasePassword = !userPasswords
+        ? unused("clairDatabasePassword", rolesGenerated)
+        : db.clair.user === db.quay.user
+          ? databasePassword
+          : secret("clairDatabasePassword", `password of database user "${db.clair.user}"`);
+    const databaseAdminPassword =
+        db.mode === "existing" && db.admin !== undefined
+            ? secret("databaseAdminPassword", `password of the PostgreSQL admin "${db.admin.user}" (database.admin)`)
+            : unused(
+                  "databaseAdminPassword",
+                  db.mode === "existing" ? "database.admin is not set" : `database.mode ${db.mode} generates it`,
+              );
     const redisPassword =
-        services.redis.mode === "existing" ? secret("redisPassword", "the Redis requirepass password") : undefined;
-    const storageCredentials = parseStorageCredentials(top, problems, services.storage, sites);
+        services.redis.mode === "existing"
+            ? secret("redisPassword", "the Redis requirepass password")
+            : unused("redisPassword", `redis.mode ${services.redis.mode} generates it`);
+    const storageCredentials =
+        services.storage.mode === "existing"
+            ? parseStorageCredentials(top, problems, services.storage, sites)
+            : (unused("storageCredentials", "storage.mode create creates the credentials") ?? {});
     return {
         tlsCertificate: tlsCertificate as SecretValue,
         tlsKey: tlsKey as SecretValue,
         databasePassword,
         clairDatabasePassword,
+        databaseAdminPassword,
         redisPassword,
         storageCredentials,
     };

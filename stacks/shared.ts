@@ -1,11 +1,33 @@
 /**
- * The shared stack's role: resolve the shared services and render the one config bundle.
+ * The shared stack's role: create (or point at) the shared PostgreSQL, Redis and one bucket per
+ * site, and render the one config bundle from what they really are. No value is copied by hand:
+ * hosts, generated passwords, bucket names and keys flow from the resources into the bundle.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigBundle } from "../components/configBundle";
+import { ConfigBundle, LoginInput } from "../components/configBundle";
+import { RdsPostgres } from "../components/database/aws";
+import { FlexiblePostgres } from "../components/database/azure";
+import { QuayDatabases } from "../components/database/logins";
+import type { PostgresServer } from "../components/database/server";
+import { RedisEc2 } from "../components/redis/aws";
+import { RedisAzureVm } from "../components/redis/azure";
+import { S3SiteBucket } from "../components/storage/aws";
+import { S3Access } from "../components/storage/awsAccess";
+import { AzureSiteContainer } from "../components/storage/azure";
 import { configuredSites, ResolvedBucket } from "../lib/quayConfig";
 import type { QuayGeorepConfig, SharedSecrets } from "./config";
+import type { CreatedStorage } from "./services";
 import type { SecretValue } from "./validate";
+
+/** Where the shared services are: no secrets, for people and tools (`pulumi stack output services`). */
+export interface ServiceEndpoints {
+    readonly database: { readonly mode: string; readonly host: string; readonly port: number };
+    readonly redis: { readonly mode: string; readonly host: string; readonly port: number };
+    /** Per configured site: the bucket (S3) or account and container (Azure). */
+    readonly buckets: Readonly<Record<string, Readonly<Record<string, string>>>>;
+    /** The role Quay assumes for S3 (`storage.aws.credentials: role`). */
+    readonly s3RoleArn?: string;
+}
 
 /** What the shared stack hands to every site stack (through its outputs). */
 export interface SharedOutputs {
@@ -17,6 +39,8 @@ export interface SharedOutputs {
     readonly locations: readonly string[];
     /** Location IDs that take new blobs. */
     readonly activeLocations: readonly string[];
+    /** Where the shared services are. */
+    readonly services: pulumi.Output<ServiceEndpoints>;
 }
 
 /** A config secret as a Pulumi secret Output. */
@@ -25,8 +49,79 @@ function secret(value: SecretValue | undefined): pulumi.Output<string> {
     return pulumi.secret(value.reveal());
 }
 
+/** The shared PostgreSQL and the two logins on it. */
+function sharedDatabase(cfg: QuayGeorepConfig, secrets: SharedSecrets) {
+    const db = cfg.database;
+    let server: PostgresServer;
+    switch (db.mode) {
+        case "aws":
+            server = new RdsPostgres(`${cfg.project}-database`, db);
+            break;
+        case "azure":
+            server = new FlexiblePostgres(`${cfg.project}-database`, db);
+            break;
+        case "existing":
+            if (db.admin === undefined) {
+                // Roles made by the team: their passwords are config secrets (issue 2's contract).
+                const login = (l: typeof db.quay, password: SecretValue | undefined): LoginInput => ({
+                    ...l,
+                    password: secret(password),
+                });
+                return {
+                    host: pulumi.output(db.host),
+                    port: pulumi.output(db.port),
+                    quay: login(db.quay, secrets.databasePassword),
+                    clair: login(db.clair, secrets.clairDatabasePassword),
+                };
+            }
+            server = {
+                host: pulumi.output(db.host),
+                port: pulumi.output(db.port),
+                adminUser: pulumi.output(db.admin.user),
+                adminPassword: secret(secrets.databaseAdminPassword),
+                adminDatabase: db.admin.database,
+                superuser: db.admin.superuser,
+                ready: [],
+            };
+            break;
+        default: {
+            const unknown: never = db;
+            throw new Error(`unknown database mode in ${JSON.stringify(unknown)}`);
+        }
+    }
+    const logins = new QuayDatabases(`${cfg.project}-database-logins`, { server, quay: db.quay, clair: db.clair });
+    return { host: server.host, port: server.port, quay: logins.quay, clair: logins.clair };
+}
+
+/** The shared Redis. */
+function sharedRedis(cfg: QuayGeorepConfig, secrets: SharedSecrets) {
+    const redis = cfg.redis;
+    switch (redis.mode) {
+        case "existing":
+            return {
+                host: pulumi.output(redis.host),
+                port: pulumi.output(redis.port),
+                tls: redis.tls,
+                password: secret(secrets.redisPassword),
+            };
+        case "aws":
+        case "azure": {
+            const vm =
+                redis.mode === "aws"
+                    ? new RedisEc2(`${cfg.project}-redis`, redis)
+                    : new RedisAzureVm(`${cfg.project}-redis`, redis);
+            return { host: vm.host, port: vm.port, tls: redis.tls, password: vm.password };
+        }
+        default: {
+            const unknown: never = redis;
+            throw new Error(`unknown redis mode in ${JSON.stringify(unknown)}`);
+        }
+    }
+}
+
 /** The bucket entry for each configured site, from `storage` and the stack's credentials. */
-function resolveBuckets(cfg: QuayGeorepConfig, secrets: SharedSecrets): Record<string, pulumi.Input<ResolvedBucket>> {
+function existingBuckets(cfg: QuayGeorepConfig, secrets: SharedSecrets): Record<string, pulumi.Input<ResolvedBucket>> {
+    if (cfg.storage.mode !== "existing") throw new Error("not existing storage");
     const buckets: Record<string, pulumi.Input<ResolvedBucket>> = {};
     for (const site of configuredSites(cfg.sites)) {
         const bucket = cfg.storage.buckets[site.name];
@@ -49,35 +144,117 @@ function resolveBuckets(cfg: QuayGeorepConfig, secrets: SharedSecrets): Record<s
     return buckets;
 }
 
+/**
+ * One bucket per site, created in the site's cloud and region. Every site keeps its bucket
+ * declared, retired ones too (unprotected, still retained), so retiring never deletes data and a
+ * later removal from config only forgets it. The bundle lists configured sites only.
+ */
+function createdBuckets(cfg: QuayGeorepConfig, storage: CreatedStorage) {
+    const s3: Record<string, S3SiteBucket> = {};
+    const azure: Record<string, AzureSiteContainer> = {};
+    for (const site of cfg.sites) {
+        const b = storage.buckets[site.name];
+        const name = `${cfg.project}-storage-${site.name}`;
+        const common = { region: b.region, versioning: b.versioning, protect: site.state !== "retired" };
+        if (b.cloud === "aws") s3[site.name] = new S3SiteBucket(name, common);
+        else {
+            azure[site.name] = new AzureSiteContainer(name, {
+                ...common,
+                ...storage.azure,
+                accountPrefix: `qg${site.name.replace(/[^a-z0-9]/g, "")}`,
+            });
+        }
+    }
+    const configured = configuredSites(cfg.sites);
+    const s3Configured = configured.filter((s) => s3[s.name] !== undefined);
+    const access =
+        s3Configured.length > 0
+            ? new S3Access(`${cfg.project}-s3-access`, {
+                  ...storage.aws,
+                  region: storage.aws.iamRegion,
+                  bucketArns: Object.fromEntries(s3Configured.map((s) => [s.name, s3[s.name].arn])),
+              })
+            : undefined;
+    const buckets: Record<string, pulumi.Input<ResolvedBucket>> = {};
+    const endpoints: Record<string, pulumi.Input<Record<string, string>>> = {};
+    for (const site of configured) {
+        const storagePath = storage.buckets[site.name].storagePath;
+        if (s3[site.name]) {
+            const bucket = s3[site.name].bucket;
+            buckets[site.name] = pulumi.output({
+                cloud: "aws" as const,
+                bucket,
+                storagePath,
+                region: site.region,
+                accessKey: access?.accessKeyId,
+                secretKey: access?.secretAccessKey,
+            });
+            endpoints[site.name] = pulumi.output({ cloud: "aws", region: site.region, bucket });
+        } else {
+            const c = azure[site.name];
+            buckets[site.name] = pulumi.output({
+                cloud: "azure" as const,
+                container: c.container,
+                accountName: c.accountName,
+                storagePath,
+                accountKey: c.accountKey,
+            });
+            endpoints[site.name] = pulumi.output({
+                cloud: "azure",
+                region: site.region,
+                accountName: c.accountName,
+                container: c.container,
+            });
+        }
+    }
+    return { buckets, endpoints, roleArn: access?.roleArn };
+}
+
 /** Creates the shared stack's resources and returns what site stacks consume. */
 export function deployShared(cfg: QuayGeorepConfig): SharedOutputs {
     const secrets = cfg.secrets;
     if (secrets === undefined) throw new Error("the shared stack's secrets were not validated");
-    const db = cfg.database;
+    const database = sharedDatabase(cfg, secrets);
+    const redis = sharedRedis(cfg, secrets);
+    const storage =
+        cfg.storage.mode === "create"
+            ? createdBuckets(cfg, cfg.storage)
+            : { buckets: existingBuckets(cfg, secrets), endpoints: undefined, roleArn: undefined };
     const bundle = new ConfigBundle(`${cfg.project}-bundle`, {
         hostname: cfg.hostname,
         sites: cfg.sites,
         quay: cfg.quay,
-        database: {
-            host: db.host,
-            port: db.port,
-            quay: { ...db.quay, password: secret(secrets.databasePassword) },
-            clair: { ...db.clair, password: secret(secrets.clairDatabasePassword) },
-        },
-        redis: {
-            host: cfg.redis.host,
-            port: cfg.redis.port,
-            tls: cfg.redis.tls,
-            password: secret(secrets.redisPassword),
-        },
-        buckets: resolveBuckets(cfg, secrets),
+        database,
+        redis,
+        buckets: storage.buckets,
         tlsCertificate: secret(secrets.tlsCertificate),
         tlsKey: secret(secrets.tlsKey),
+    });
+    const services = pulumi.output({
+        database: { mode: cfg.database.mode, host: database.host, port: database.port },
+        redis: { mode: cfg.redis.mode, host: redis.host, port: redis.port },
+        buckets: storage.endpoints ?? existingEndpoints(cfg),
+        ...(storage.roleArn ? { s3RoleArn: storage.roleArn } : {}),
     });
     return {
         bundle: bundle.bundle,
         bundleSha256: bundle.sha256,
         locations: configuredSites(cfg.sites).map((s) => s.name),
         activeLocations: cfg.sites.filter((s) => s.state === "active").map((s) => s.name),
+        services,
     };
+}
+
+/** The endpoints of existing buckets, from config. */
+function existingEndpoints(cfg: QuayGeorepConfig): Record<string, Record<string, string>> {
+    if (cfg.storage.mode !== "existing") return {};
+    const result: Record<string, Record<string, string>> = {};
+    for (const site of configuredSites(cfg.sites)) {
+        const b = cfg.storage.buckets[site.name];
+        result[site.name] =
+            b.cloud === "aws"
+                ? { cloud: "aws", region: site.region, bucket: b.bucket }
+                : { cloud: "azure", region: site.region, accountName: b.accountName, container: b.container };
+    }
+    return result;
 }

@@ -1,0 +1,17 @@
+/**
+ * The interface both Redis VM variants offer: where Redis is and its password.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+
+/** A Redis this program created. */
+export interface RedisServer {
+    /** Address clients connect to: the public IP when the VM has one, else the private IP. */
+    readonly host: pulumi.Output<string>;
+    /** Port clients connect to. */
+    readonly port: pulumi.Output<number>;
+    /** The generated `requirepass` password (a secret). */
+    readonly password: pulumi.Output<string>;
+}
+
+/** Redis's port on the VM. */
+export const REDIS_PORT = 6379;

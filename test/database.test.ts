@@ -1,0 +1,465 @@
+/**
+ * The shared PostgreSQL per mode: what the program asks AWS, Azure and the server itself for, that
+ * nothing is open to the world and every credential stays secret, that the bundle carries the
+ * created endpoint and generated passwords, and the exact message of each validation rule.
+ */
+import { strict as assert } from "node:assert";
+import { RdsPostgres } from "../components/database/aws";
+import { isSecretInput, RunResult } from "../offline/runtime";
+import type { AwsDatabase } from "../stacks/services";
+import { inputsOf, one, ofType } from "./mocks";
+import {
+    AZURE_SERVICES,
+    bundleOf,
+    created,
+    CREATED,
+    descendants,
+    EXISTING,
+    EXISTING_SECRETS,
+    parseStack,
+    plainSecrets,
+    problemsOf,
+    runComponent,
+    runOnce,
+    shared,
+    urnDiff,
+} from "./support/infra";
+
+const T = {
+    rds: "aws:rds/instance:Instance",
+    params: "aws:rds/parameterGroup:ParameterGroup",
+    subnets: "aws:rds/subnetGroup:SubnetGroup",
+    sg: "aws:ec2/securityGroup:SecurityGroup",
+    ingress: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    awsProvider: "pulumi:providers:aws",
+    pgProvider: "pulumi:providers:postgresql",
+    role: "postgresql:index/role:Role",
+    database: "postgresql:index/database:Database",
+    extension: "postgresql:index/extension:Extension",
+    flexible: "azure-native:dbforpostgresql:Server",
+    configuration: "azure-native:dbforpostgresql:Configuration",
+    firewall: "azure-native:dbforpostgresql:FirewallRule",
+    group: "azure-native:resources:ResourceGroup",
+} as const;
+
+const database = (changes: Record<string, unknown>) => created("database", changes);
+
+const AZURE = AZURE_SERVICES.database;
+
+/** The RDS component alone, from a `database` block (for variants that need no bundle). */
+function rdsOnly(changes: Record<string, unknown>): Promise<RunResult> {
+    const db = parseStack(shared({ database: database(changes) })).database as AwsDatabase;
+    return runComponent(() => ({ host: new RdsPostgres("quay-georep-database", db).host }));
+}
+
+/** The logins' resources, by name suffix. */
+function logins(r: RunResult) {
+    const component = one(r, "quay-georep:database:QuayDatabases");
+    const below = descendants(r, component);
+    const find = (suffix: string) => {
+        const found = below.find((x) => x.name === `${component.name}-${suffix}`);
+        assert.ok(found, `no ${suffix} under ${component.name}`);
+        return found;
+    };
+    return { component, below, find };
+}
+
+describe("shared PostgreSQL: mode aws (RDS)", () => {
+    let r: RunResult;
+    before(async () => {
+        r = await runOnce(shared());
+    });
+
+    it("creates an encrypted, backed-up, deletion-protected instance with a final snapshot, and protects it", () => {
+        const instance = one(r, T.rds);
+        const i = inputsOf(instance);
+        assert.deepEqual(
+            {
+                engine: i.engine,
+                engineVersion: i.engineVersion,
+                storageEncrypted: i.storageEncrypted,
+                storageType: i.storageType,
+                allocatedStorage: i.allocatedStorage,
+                maxAllocatedStorage: i.maxAllocatedStorage,
+                backupRetentionPeriod: i.backupRetentionPeriod,
+                deletionProtection: i.deletionProtection,
+                skipFinalSnapshot: i.skipFinalSnapshot,
+                finalSnapshotIdentifier: i.finalSnapshotIdentifier,
+                multiAz: i.multiAz,
+                publiclyAccessible: i.publiclyAccessible,
+                username: i.username,
+                port: i.port,
+            },
+            {
+                engine: "postgres",
+                engineVersion: "17",
+                storageEncrypted: true,
+                storageType: "gp3",
+                allocatedStorage: 100,
+                maxAllocatedStorage: 500,
+                backupRetentionPeriod: 14,
+                deletionProtection: true,
+                skipFinalSnapshot: false,
+                finalSnapshotIdentifier: "quay-georep-database-final",
+                multiAz: true,
+                publiclyAccessible: false,
+                username: "quayadmin",
+                port: 5432,
+            },
+        );
+        assert.equal(instance.protect, true);
+        assert.ok(isSecretInput(instance.inputs.password), "the admin password must be secret");
+    });
+
+    it("forces TLS with rds.force_ssl in its own parameter group", () => {
+        const params = one(r, T.params);
+        assert.equal(inputsOf(params).family, "postgres17");
+        assert.deepEqual(inputsOf(params).parameters, [
+            { name: "rds.force_ssl", value: "1", applyMethod: "immediate" },
+        ]);
+        assert.equal(
+            inputsOf(one(r, T.rds)).parameterGroupName,
+            "(known after apply: quay-georep-database-params.name)",
+        );
+    });
+
+    it("admits the port only from the configured CIDRs, in the configured VPC and subnets", () => {
+        const group = one(r, T.sg, "quay-georep-database-sg");
+        assert.equal(inputsOf(group).vpcId, "vpc-0123456789abcdef0");
+        assert.equal(inputsOf(group).ingress, undefined, "no inline rules");
+        const rules = ofType(r, T.ingress).filter((x) => x.name.startsWith("quay-georep-database-"));
+        assert.deepEqual(
+            rules
+                .map((x) => inputsOf(x))
+                .map((i) => [i.securityGroupId, i.cidrIpv4, i.ipProtocol, i.fromPort, i.toPort]),
+            [
+                ["quay-georep-database-sg-id", "10.0.0.0/16", "tcp", 5432, 5432],
+                ["quay-georep-database-sg-id", "10.1.0.0/16", "tcp", 5432, 5432],
+            ],
+        );
+        assert.deepEqual(inputsOf(one(r, T.rds)).vpcSecurityGroupIds, ["quay-georep-database-sg-id"]);
+        assert.deepEqual(inputsOf(one(r, T.subnets)).subnetIds, [
+            "subnet-0123456789abcdef0",
+            "subnet-0fedcba9876543210",
+        ]);
+    });
+
+    it("creates everything through one explicit provider for the configured region", () => {
+        const component = one(r, "quay-georep:database:RdsPostgres");
+        const provider = one(r, T.awsProvider, "quay-georep-database-aws");
+        assert.deepEqual(inputsOf(provider).region, "us-east-1");
+        for (const x of descendants(r, component).filter((c) => c.custom && !c.type.startsWith("pulumi:providers:"))) {
+            const expected = x.type.startsWith("random:") ? "quay-georep-database-random" : provider.name;
+            assert.ok(x.provider?.endsWith(`::${expected}`), `${x.name} uses ${x.provider}`);
+        }
+    });
+
+    it("creates quay and clair roles, databases and extensions through a postgresql provider on the instance", () => {
+        const { find, below } = logins(r);
+        const provider = find("postgresql");
+        const p = provider.inputs;
+        assert.equal(p.host, "(known after apply: quay-georep-database-instance.address)");
+        assert.equal(p.username, "quayadmin");
+        assert.ok(isSecretInput(p.password), "the provider's password must be secret");
+        // Provider configuration travels as strings.
+        assert.deepEqual([p.sslmode, p.superuser, p.database, p.port], ["require", "false", "postgres", "5432"]);
+        for (const who of ["quay", "clair"]) {
+            const role = find(`${who}-role`);
+            assert.deepEqual([inputsOf(role).name, inputsOf(role).login], [who, true]);
+            assert.ok(isSecretInput(role.inputs.password), `${who}'s password must be secret`);
+            const db = find(`${who}-database`);
+            assert.deepEqual(inputsOf(db), { name: who, owner: who });
+            assert.equal(db.protect, true);
+        }
+        // The extension is created in the database that needs it, not in the provider's `postgres`.
+        assert.deepEqual(inputsOf(find("quay-pg_trgm")), { name: "pg_trgm", database: "quay" });
+        assert.deepEqual(inputsOf(find("clair-uuid-ossp")), { name: "uuid-ossp", database: "clair" });
+        for (const x of below.filter((c) => c.type.startsWith("postgresql:"))) {
+            assert.equal(x.provider, provider.urn, `${x.name} must use the server's provider`);
+        }
+    });
+
+    it("connects only after the instance and its ingress rules exist", () => {
+        const { find } = logins(r);
+        const needed = [
+            one(r, T.rds),
+            ...ofType(r, T.ingress).filter((x) => x.name.startsWith("quay-georep-database-")),
+        ];
+        for (const x of ["quay-role", "clair-role"]) {
+            for (const n of needed) assert.ok(find(x).dependsOn.includes(n.urn), `${x} must wait for ${n.name}`);
+        }
+    });
+
+    it("puts the created endpoint and generated passwords into DB_URI and clair-config.yaml", () => {
+        const { config, clair } = bundleOf(r);
+        const host = "(known after apply: quay-georep-database-instance.address)";
+        assert.equal(config.DB_URI, `postgresql://quay:__secret__@[${host}]:5432/quay?sslmode=require`);
+        const conn = `postgresql://clair:__secret__@[${host}]:5432/clair?sslmode=require`;
+        for (const part of ["indexer", "matcher", "notifier"]) {
+            assert.equal((clair[part] as { connstring: string }).connstring, conn);
+        }
+    });
+
+    it("keeps every credential secret and needs no database password from the user", () => {
+        assert.deepEqual(plainSecrets(r), []);
+        const cfg = parseStack(shared());
+        assert.deepEqual(
+            [cfg.secrets?.databasePassword, cfg.secrets?.clairDatabasePassword, cfg.secrets?.databaseAdminPassword],
+            [undefined, undefined, undefined],
+        );
+    });
+
+    it("warns about a database password left over from mode existing", () => {
+        const cfg = parseStack(shared({ databasePassword: "old" }, ["databasePassword"]));
+        assert.deepEqual(cfg.warnings, [
+            "databasePassword is set but not used (database.mode aws creates the roles with generated passwords); remove it: pulumi config rm quay-georep:databasePassword",
+        ]);
+    });
+
+    it("adding an allowed CIDR adds only its rule", async () => {
+        const before = await rdsOnly({});
+        const after = await rdsOnly({ allowedCidrs: [...CREATED.database.allowedCidrs, "192.0.2.0/28"] });
+        assert.deepEqual(urnDiff(before, after), {
+            added: [one(after, T.ingress, "quay-georep-database-allow-192-0-2-0-28").urn],
+            removed: [],
+        });
+    });
+
+    it("opens to the internet only when allowInternet says so", async () => {
+        const after = await rdsOnly({ allowedCidrs: ["0.0.0.0/0"], allowInternet: true, publiclyAccessible: true });
+        assert.deepEqual(
+            ofType(after, T.ingress).map((x) => inputsOf(x).cidrIpv4),
+            ["0.0.0.0/0"],
+        );
+        assert.equal(inputsOf(one(after, T.rds)).publiclyAccessible, true);
+    });
+});
+
+describe("shared PostgreSQL: mode azure (flexible server)", () => {
+    let r: RunResult;
+    before(async () => {
+        r = await runOnce(shared(AZURE_SERVICES));
+    });
+
+    it("creates a protected flexible server with TLS-only password auth, backups and HA as configured", () => {
+        const server = one(r, T.flexible);
+        const i = inputsOf(server);
+        assert.deepEqual(
+            [i.version, i.sku, i.storage, i.backup, i.network, i.administratorLogin],
+            [
+                "17",
+                { name: "Standard_D2ds_v5", tier: "GeneralPurpose" },
+                { storageSizeGB: 256, autoGrow: "Enabled" },
+                { backupRetentionDays: 14, geoRedundantBackup: "Enabled" },
+                { publicNetworkAccess: "Enabled" },
+                "quayadmin",
+            ],
+        );
+        // The SDK fills the other fields of these two with defaults.
+        assert.equal((i.highAvailability as { mode: string }).mode, "ZoneRedundant");
+        assert.deepEqual(
+            [
+                (i.authConfig as Record<string, string>).passwordAuth,
+                (i.authConfig as Record<string, string>).activeDirectoryAuth,
+            ],
+            ["Enabled", "Disabled"],
+        );
+        assert.equal(i.location, "westeurope");
+        assert.ok(isSecretInput(server.inputs.administratorLoginPassword), "the admin password must be secret");
+        assert.equal(server.protect, true);
+        assert.equal(one(r, T.group, "quay-georep-database-rg").protect, true);
+        assert.equal(ofType(r, T.rds).length, 0);
+    });
+
+    it("allow-lists pg_trgm and uuid-ossp and requires TLS through server parameters", () => {
+        assert.deepEqual(
+            ofType(r, T.configuration).map((c) => [
+                inputsOf(c).configurationName,
+                inputsOf(c).value,
+                inputsOf(c).source,
+            ]),
+            [
+                ["azure.extensions", "PG_TRGM,UUID-OSSP", "user-override"],
+                ["require_secure_transport", "on", "user-override"],
+            ],
+        );
+    });
+
+    it("gives firewall rules to the configured CIDRs only, as address ranges", () => {
+        assert.deepEqual(
+            ofType(r, T.firewall)
+                .map((f) => inputsOf(f))
+                .map((i) => [i.firewallRuleName, i.startIpAddress, i.endIpAddress]),
+            [
+                ["allow-198-51-100-0-24", "198.51.100.0", "198.51.100.255"],
+                ["allow-203-0-113-7-32", "203.0.113.7", "203.0.113.7"],
+            ],
+        );
+    });
+
+    it("changes the server one thing at a time (it refuses concurrent changes)", () => {
+        const byName = (n: string) => r.resources.find((x) => x.name === `quay-georep-database-${n}`);
+        const chain = ["server", "extensions", "require-tls", "allow-198-51-100-0-24", "allow-203-0-113-7-32"];
+        for (let k = 1; k < chain.length; k++) {
+            assert.deepEqual(
+                byName(chain[k])?.dependsOn,
+                [byName(chain[k - 1])?.urn],
+                `${chain[k]} after ${chain[k - 1]}`,
+            );
+        }
+    });
+
+    it("creates the extensions only after they are allow-listed, with the server's FQDN in the bundle", () => {
+        const { find } = logins(r);
+        const allowList = r.resources.find((x) => x.name === "quay-georep-database-extensions");
+        assert.ok(allowList && find("quay-pg_trgm").dependsOn.includes(allowList.urn));
+        assert.equal(
+            find("postgresql").inputs.host,
+            "(known after apply: quay-georep-database-server.fullyQualifiedDomainName)",
+        );
+        assert.match(
+            String(bundleOf(r).config.DB_URI),
+            /@\[\(known after apply: quay-georep-database-server\.fullyQualifiedDomainName\)\]:5432\/quay\?sslmode=require$/,
+        );
+        assert.deepEqual(plainSecrets(r), []);
+    });
+});
+
+describe("shared PostgreSQL: mode existing", () => {
+    it("without admin: creates nothing and uses the configured role passwords (issue 2's contract)", async () => {
+        const r = await runOnce(shared(EXISTING, EXISTING_SECRETS));
+        assert.equal(
+            r.resources.filter((x) => /^(postgresql|aws:rds|azure-native:dbforpostgresql)/.test(x.type)).length,
+            0,
+        );
+        assert.equal(bundleOf(r).config.DB_URI, "postgresql://quay:quay-pw@db.example.com:5432/quay?sslmode=require");
+        assert.equal(
+            (bundleOf(r).clair.indexer as { connstring: string }).connstring,
+            "postgresql://clair:clair-pw@db.example.com:5432/clair?sslmode=require",
+        );
+    });
+
+    it("with admin: creates the roles, databases and extensions on that server with generated passwords", async () => {
+        const database = { ...EXISTING.database, admin: { user: "dbadmin" } };
+        const cfg = shared({ ...EXISTING, database, databaseAdminPassword: "admin-pw" }, [
+            ...EXISTING_SECRETS,
+            "databaseAdminPassword",
+        ]);
+        const r = await runOnce(cfg);
+        const { find } = logins(r);
+        assert.deepEqual(inputsOf(find("postgresql")), {
+            host: "db.example.com",
+            port: "5432",
+            username: "dbadmin",
+            password: "admin-pw",
+            database: "postgres",
+            superuser: "false",
+            sslmode: "require",
+            connectTimeout: "30",
+        });
+        assert.ok(isSecretInput(find("postgresql").inputs.password));
+        assert.equal(
+            bundleOf(r).config.DB_URI,
+            "postgresql://quay:__secret__@db.example.com:5432/quay?sslmode=require",
+        );
+        assert.deepEqual(plainSecrets(r), []);
+        // The role passwords of issue 2 are now generated; the leftovers only warn.
+        assert.deepEqual(
+            parseStack(cfg).warnings.map((w) => w.split(" ")[0]),
+            ["databasePassword", "clairDatabasePassword"],
+        );
+    });
+
+    it("with admin: requires the admin's password", () => {
+        const database = { ...EXISTING.database, admin: { user: "dbadmin" } };
+        assert.deepEqual(problemsOf(shared({ ...EXISTING, database }, EXISTING_SECRETS)), [
+            'databaseAdminPassword: (missing) is required on the shared stack (password of the PostgreSQL admin "dbadmin" (database.admin)); run: pulumi config set --secret quay-georep:databaseAdminPassword <value>',
+        ]);
+    });
+});
+
+describe("shared PostgreSQL: config validation", () => {
+    const problems = (changes: Record<string, unknown>) => problemsOf(shared({ database: database(changes) }));
+
+    it("requires a non-empty allow-list", () => {
+        const fix =
+            'list the CIDRs that may reach PostgreSQL: every cluster\'s egress and the machine running pulumi (it creates the roles), e.g. ["203.0.113.0/24"]';
+        assert.deepEqual(problems({ allowedCidrs: undefined }), [
+            `database.allowedCidrs: (missing) is required; ${fix}`,
+        ]);
+        assert.deepEqual(problems({ allowedCidrs: [] }), [`database.allowedCidrs: [] is empty; ${fix}`]);
+    });
+
+    it("checks CIDR syntax, canonical form and duplicates", () => {
+        assert.deepEqual(problems({ allowedCidrs: ["10.0.0.300/8", "10.0.0.5/16", "10.1.0.0/16", "10.1.0.0/16"] }), [
+            'database.allowedCidrs[0]: "10.0.0.300/8" is not an IPv4 CIDR; use e.g. "203.0.113.0/24" (a single address: "/32")',
+            'database.allowedCidrs[1]: "10.0.0.5/16" has host bits set; use "10.0.0.0/16"',
+            'database.allowedCidrs[3]: "10.1.0.0/16" is listed twice; list each CIDR once',
+        ]);
+    });
+
+    it("refuses 0.0.0.0/0 unless allowInternet is true", () => {
+        assert.deepEqual(problems({ allowedCidrs: ["0.0.0.0/0"] }), [
+            'database.allowedCidrs[0]: "0.0.0.0/0" opens PostgreSQL to the whole internet; list the clusters\' egress CIDRs instead, or set database.allowInternet: true to accept that',
+        ]);
+        assert.equal(
+            parseStack(shared({ database: database({ allowedCidrs: ["0.0.0.0/0"], allowInternet: true }) })).database
+                .mode,
+            "aws",
+        );
+    });
+
+    it("checks instance class, storage, version, VPC and subnets", () => {
+        assert.deepEqual(
+            problems({
+                instanceClass: "t3.micro",
+                version: "9.6",
+                maxStorageGb: 80,
+                vpcId: "vpc-1",
+                subnetIds: ["subnet-0123456789abcdef0"],
+                region: "us-east-9",
+            }),
+            [
+                'database.region: "us-east-9" is not an AWS region; use e.g. "eu-west-1"',
+                'database.version: "9.6" is not a supported PostgreSQL major version; use one of: 13, 14, 15, 16, 17',
+                'database.instanceClass: "t3.micro" is not an RDS instance class; use e.g. "db.t4g.medium"',
+                "database.maxStorageGb: 80 is not larger than database.storageGb (100); raise it, or remove it to turn storage autoscaling off",
+                'database.vpcId: "vpc-1" is not a VPC ID; use e.g. "vpc-0123456789abcdef0"',
+                'database.subnetIds: ["subnet-0123456789abcdef0"] has fewer than two subnets (an RDS subnet group needs two AZs); list subnets in two or more availability zones, e.g. ["subnet-0123456789abcdef0", "subnet-…"]',
+            ],
+        );
+    });
+
+    it("checks Azure sizes, storage and high availability on the Burstable tier", () => {
+        const azure = (changes: Record<string, unknown>) => problemsOf(shared({ database: { ...AZURE, ...changes } }));
+        assert.deepEqual(azure({ skuName: "GP_Gen5_2", storageGb: 100 }), [
+            'database.skuName: "GP_Gen5_2" is not an Azure Database for PostgreSQL compute size (Standard_B*, Standard_D* or Standard_E*); use e.g. "Standard_D2ds_v5"',
+            "database.storageGb: 100 is not a size Azure offers; use one of 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32767",
+        ]);
+        assert.deepEqual(azure({ skuName: "Standard_B2s" }), [
+            'database.highAvailability: true is not available on the Burstable tier (database.skuName "Standard_B2s"); use a Standard_D or Standard_E size, or set highAvailability: false',
+        ]);
+    });
+
+    it("names keys that belong to another mode", () => {
+        const existing = { ...EXISTING, database: { ...EXISTING.database, subnetIds: ["subnet-0123456789abcdef0"] } };
+        assert.deepEqual(problemsOf(shared(existing, EXISTING_SECRETS)), [
+            'database.subnetIds: ["subnet-0123456789abcdef0"] is not used in mode existing; remove it, or set database.mode to aws',
+        ]);
+        assert.deepEqual(problemsOf(shared({ database: { ...AZURE, port: 6432 } })), [
+            "database.port: 6432 is not used in mode azure; remove it, or set database.mode to existing or aws",
+        ]);
+    });
+
+    it("requires distinct, plain, non-administrative roles when it creates them", () => {
+        assert.deepEqual(problems({ quay: { user: "postgres" }, clair: { name: "quay", user: "postgres" } }), [
+            'database.quay.user: "postgres" is a reserved or administrative role name; use a role of its own, e.g. "quay"',
+            'database.clair.user: "postgres" is a reserved or administrative role name; use a role of its own, e.g. "clair"',
+            'database.clair.user: "postgres" is also Quay\'s role; give Clair a role of its own',
+            'database.clair.name: "quay" is also Quay\'s database; give Clair a database of its own',
+        ]);
+        assert.deepEqual(problems({ quay: { name: "Quay-DB" } }), [
+            "database.quay.name: \"Quay-DB\" is not a plain PostgreSQL identifier; use lower-case letters, digits and '_', starting with a letter (at most 63)",
+        ]);
+    });
+});
