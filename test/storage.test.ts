@@ -1,11 +1,14 @@
 /**
  * One bucket per site: S3 or Azure Blob in the site's cloud and region, locked down, protected
  * while the site serves and never deleted; one IAM identity covering exactly the deployment's S3
- * buckets; and the bundle's storage entries with exactly the parameter names Quay reads.
+ * buckets; the bundle's storage entries with exactly the parameter names Quay reads; and the
+ * example stacks rendered with created services.
  */
 import { strict as assert } from "node:assert";
-import { plain, RecordedResource, RunResult } from "../offline/runtime";
-import { exampleSites, inputsOf, one, ofType } from "./mocks";
+import { parse } from "yaml";
+import { renderFiles } from "../offline/render";
+import { isSecretInput, plain, RecordedResource, RunResult } from "../offline/runtime";
+import { exampleConfig, exampleSites, inputsOf, one, ofType } from "./mocks";
 import {
     AP_SITE,
     bundleOf,
@@ -324,5 +327,40 @@ describe("storage: config validation", () => {
                 "storage.azure.container: \"Quay_Blobs\" is not an Azure container name; use 3-63 lower-case letters, digits or single '-'",
             ],
         );
+    });
+});
+
+describe("example stacks: created services", () => {
+    it("render with RDS, the Redis VM, both buckets, and a config.yaml pointing at them, secrets redacted", async () => {
+        // `npm run render` is runProgram + renderFiles per stack; this is its us stack (the shared one).
+        const us = await runOnce(exampleConfig("us"));
+        const types = new Set(us.resources.map((x) => x.type));
+        for (const t of ["aws:rds/instance:Instance", "aws:ec2/instance:Instance", T.bucket, T.container]) {
+            assert.ok(types.has(t), `the example creates no ${t}`);
+        }
+        const text = renderFiles(us)["config.yaml"];
+        assert.ok(!text.includes("__secret__"), "secrets are redacted");
+        const config = parse(text) as Record<string, unknown>;
+        assert.equal(
+            config.DB_URI,
+            "postgresql://quay:<secret>@[(known after apply: quay-georep-database-instance.address)]:5432/quay?sslmode=require",
+        );
+        assert.deepEqual(config.BUILDLOGS_REDIS, {
+            host: "(known after apply: quay-georep-redis-vm.privateIp)",
+            password: "<secret>",
+            port: 6379,
+        });
+        const storage = config.DISTRIBUTED_STORAGE_CONFIG as Record<string, [string, Record<string, string>]>;
+        assert.equal(
+            storage.usstorage[1].s3_bucket,
+            "(known after apply: quay-georep-storage-usstorage-bucket.bucket)",
+        );
+        assert.equal(storage.usstorage[1].s3_secret_key, "<secret>");
+        assert.equal(
+            storage.eustorage[1].azure_account_name,
+            "(known after apply: quay-georep-storage-eustorage-account.name)",
+        );
+        assert.equal(storage.eustorage[1].azure_account_key, "<secret>");
+        assert.ok(isSecretInput(us.outputs.bundle));
     });
 });
