@@ -207,8 +207,24 @@ function urnOf(resource: pulumi.Resource | undefined): Promise<string | undefine
     return new Promise((resolve) => resource.urn.apply((u) => (resolve(u), u)));
 }
 
-/** Runs the program once for one stack under mocks and returns what it registered. */
+/**
+ * Runs the program once for one stack under mocks and returns what it registered.
+ *
+ * Stack traces are off while it runs: the SDK captures `new Error().stack` for every promise and
+ * resource it creates, and under ts-node each capture is source-mapped, which is most of a mock
+ * run's time (about 0.8 s instead of 0.2 s for the shared stack). Errors keep their messages.
+ */
 export async function runProgram(opts: RunOptions): Promise<RunResult> {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+        return await runProgramTraced(opts);
+    } finally {
+        Error.stackTraceLimit = limit;
+    }
+}
+
+async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
     const program = opts.program ?? path.resolve(__dirname, "..", "index.ts");
     const load = (): Record<string, unknown> => {
         if (typeof program === "function") return program();

@@ -58,21 +58,6 @@ export function shared(changes: Record<string, unknown> = {}, secretKeys: readon
 const runs = new Map<string, Promise<RunResult>>();
 
 /**
- * Runs `work` without stack traces. The Pulumi SDK captures `new Error().stack` for every promise
- * and resource it creates, and under ts-node each capture is source-mapped: that is most of a mock
- * run's time (about 0.8 s instead of 0.2 s for the shared stack). Errors keep their messages.
- */
-async function withoutStacks<T>(work: () => Promise<T>): Promise<T> {
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-        return await work();
-    } finally {
-        Error.stackTraceLimit = limit;
-    }
-}
-
-/**
  * Runs a stack once per distinct config and shares the (read-only) result between test files: the
  * whole program under mocks takes most of a second, and several files look at the same run.
  */
@@ -80,7 +65,7 @@ export function runOnce(cfg: StackConfig): Promise<RunResult> {
     const key = JSON.stringify(cfg);
     let run = runs.get(key);
     if (run === undefined) {
-        run = withoutStacks(() => runStack(cfg)).then(assertClean);
+        run = runStack(cfg).then(assertClean);
         runs.set(key, run);
     }
     return run;
@@ -91,9 +76,7 @@ export function runOnce(cfg: StackConfig): Promise<RunResult> {
  * what `make` returns becomes the run's outputs.
  */
 export async function runComponent(make: () => Record<string, unknown>): Promise<RunResult> {
-    return assertClean(
-        await withoutStacks(() => runProgram({ project: PROJECT, stack: "test", config: {}, program: make })),
-    );
+    return assertClean(await runProgram({ project: PROJECT, stack: "test", config: {}, program: make }));
 }
 
 /** Azure variants of the two servers, run together (one program run serves both test files). */
