@@ -112,7 +112,8 @@ export function storageEntry(bucket: ResolvedBucket): StorageEntry {
 
 /** A PostgreSQL URL with every part percent-encoded and TLS required. */
 export function postgresUrl(host: string, port: number, login: ResolvedLogin): string {
-    const h = host.includes(":") ? `[${host}]` : host;
+    // Only an IPv6 literal takes brackets (not, say, an offline placeholder with a colon in it).
+    const h = /^[0-9a-f:.]+$/i.test(host) && host.includes(":") ? `[${host}]` : host;
     const e = encodeURIComponent;
     return `postgresql://${e(login.user)}:${e(login.password)}@${h}:${port}/${e(login.name)}?sslmode=require`;
 }
