@@ -1,0 +1,306 @@
+/**
+ * The policy pack as Pulumi runs it: its files, its policies called the way @pulumi/policy calls
+ * them (props behind the unknown-checking proxy, options, property dependencies, config), and the
+ * pack itself started exactly as the CLI starts it (`run-policy-pack`, TypeScript type-checked) and
+ * asked over the analyzer gRPC protocol, as `pulumi preview --policy-pack policy` does.
+ */
+import { strict as assert } from "node:assert";
+import { ChildProcess, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+// @pulumi/pulumi's own dependencies: the analyzer protocol and its transport.
+import * as grpc from "@grpc/grpc-js";
+import { Empty } from "google-protobuf/google/protobuf/empty_pb";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import type * as policySdk from "@pulumi/policy";
+import type {
+    PolicyResource as EngineResource,
+    ResourceValidation,
+    ResourceValidationPolicy,
+    StackValidationPolicy,
+} from "@pulumi/policy";
+import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
+import * as proto from "@pulumi/pulumi/proto/analyzer_pb";
+import { POLICIES } from "../policy/pack";
+import { RESOURCE_RULES, STACK_RULES } from "../policy/rules";
+import { BUNDLE, BUNDLE_SHA256, urnOf } from "./fixtures/policy/stack";
+import { PROJECT_DIR } from "./mocks";
+
+const POLICY_DIR = path.join(PROJECT_DIR, "policy");
+const BUNDLE_POLICY = "bundle-secret-identical-across-stacks";
+
+/** How the engine marks values (pulumi/sdk/go/common/resource/plugin/rpc.go). */
+const UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const secret = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
+
+/**
+ * What the server wraps props in, from the @pulumi/policy the pack loads (policy/node_modules once
+ * `npm ci --prefix policy` ran, else the root's): its unknown-value error must be the pack's.
+ * Exported at runtime; its typings omit it.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const packSdk = require(require.resolve("@pulumi/policy", { paths: [POLICY_DIR] })) as typeof policySdk;
+const { unknownCheckingProxy } = packSdk as unknown as { unknownCheckingProxy<T>(props: T): T };
+
+const T = {
+    rds: "aws:rds/instance:Instance",
+    ingressRule: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    bucket: "aws:s3/bucket:Bucket",
+    publicAccessBlock: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    secret: "kubernetes:core/v1:Secret",
+    quayRegistry: "kubernetes:quay.redhat.com/v1:QuayRegistry",
+};
+const ALL_FLAGS = {
+    blockPublicAcls: true,
+    blockPublicPolicy: true,
+    ignorePublicAcls: true,
+    restrictPublicBuckets: true,
+};
+const OPTIONS = {
+    ignoreChanges: [],
+    aliases: [],
+    customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+};
+const readJson = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, Record<string, string>>;
+
+describe("policy pack: files", () => {
+    it("is a Node.js policy pack whose Pulumi packages match the program's", () => {
+        assert.match(fs.readFileSync(path.join(POLICY_DIR, "PulumiPolicy.yaml"), "utf8"), /^runtime: nodejs$/m);
+        const pack = readJson(path.join(POLICY_DIR, "package.json"));
+        const root = readJson(path.join(PROJECT_DIR, "package.json"));
+        assert.ok(/^\d+\.\d+\.\d+$/.test(String(pack.version)), "the pack needs a version (PolicyPack reads it)");
+        assert.equal(pack.dependencies["@pulumi/pulumi"], root.dependencies["@pulumi/pulumi"]);
+        assert.equal(pack.dependencies["@pulumi/policy"], root.devDependencies["@pulumi/policy"]);
+        // run-policy-pack type-checks the pack with the ts-node and TypeScript it finds next to it.
+        for (const tool of ["typescript", "ts-node"]) {
+            const installed = readJson(require.resolve(`${tool}/package.json`)).version;
+            assert.equal(pack.devDependencies[tool], installed, `${tool} is not the version the root installs`);
+        }
+        assert.ok(fs.existsSync(path.join(POLICY_DIR, "package-lock.json")), "CI runs npm ci --prefix policy");
+    });
+});
+
+describe("policy pack: policies called as @pulumi/policy calls them", () => {
+    const byName = (name: string) => {
+        const found = POLICIES.find((p) => p.name === name);
+        assert.ok(found, `no policy ${name}`);
+        return found;
+    };
+    const reports = () => {
+        const found: { message: string; urn?: string }[] = [];
+        return { found, report: (message: string, urn?: string) => void found.push({ message, urn }) };
+    };
+    const validate = (name: string, type: string, props: Record<string, unknown>, protect: boolean) => {
+        const { found, report } = reports();
+        const args = {
+            type,
+            name: "r",
+            urn: urnOf(type, "r"),
+            props: unknownCheckingProxy(props),
+            opts: { ...OPTIONS, protect },
+            getConfig: () => ({}),
+        };
+        void ((byName(name) as ResourceValidationPolicy).validateResource as ResourceValidation)(args as never, report);
+        return found.map((f) => f.message);
+    };
+
+    it("has one policy per rule, named after it", () => {
+        assert.deepEqual(
+            POLICIES.map((p) => p.name),
+            [...RESOURCE_RULES, ...STACK_RULES].map((r) => r.name),
+        );
+        assert.deepEqual(Object.keys(byName(BUNDLE_POLICY).configSchema?.properties ?? {}), ["bundleSha256"]);
+    });
+
+    it("sees the protect option of a resource under validation", () => {
+        const policy = "stateful-resources-protected";
+        assert.deepEqual(validate(policy, T.rds, { storageEncrypted: true }, false), [
+            "is not protected; deleting it loses the shared PostgreSQL database (RDS); create it with { protect: true }",
+        ]);
+        assert.deepEqual(validate(policy, T.rds, { storageEncrypted: true }, true), []);
+    });
+
+    it("reads an unknown value as unknown instead of failing the policy", () => {
+        const props = { ipProtocol: "tcp", fromPort: 5432, toPort: 5432, cidrIpv4: UNKNOWN_STRING };
+        assert.deepEqual(validate("no-internet-ingress-to-postgres-or-redis", T.ingressRule, props, false), []);
+        const open = { ...props, cidrIpv4: "0.0.0.0/0" };
+        assert.equal(validate("no-internet-ingress-to-postgres-or-redis", T.ingressRule, open, false).length, 1);
+    });
+
+    it("follows property dependencies in a stack and reports the URN at fault", () => {
+        const resource = (type: string, name: string, props: Record<string, unknown>): EngineResource =>
+            ({
+                type,
+                name,
+                urn: urnOf(type, name),
+                props: unknownCheckingProxy(props),
+                opts: { ...OPTIONS, protect: true },
+                dependencies: [],
+                propertyDependencies: {},
+            }) as unknown as EngineResource;
+        const bucket = resource(T.bucket, "b", { bucket: UNKNOWN_STRING });
+        const block = resource(T.publicAccessBlock, "b-block", { ...ALL_FLAGS, bucket: UNKNOWN_STRING });
+        block.propertyDependencies.bucket = [bucket];
+        const { found, report } = reports();
+        const args = { resources: [bucket, block], getConfig: () => ({}) };
+        void (byName("s3-buckets-private-and-encrypted") as StackValidationPolicy).validateStack(args as never, report);
+        assert.deepEqual(found, [
+            {
+                urn: bucket.urn,
+                message:
+                    "has no aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration; " +
+                    "add one with sseAlgorithm AES256, aws:kms, aws:kms:dsse",
+            },
+        ]);
+    });
+});
+
+/** Starts the pack as the CLI does and connects to it. */
+async function servePack(): Promise<{ child: ChildProcess; client: AnalyzerClient; stderr: () => string }> {
+    const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [POLICY_DIR] });
+    const child = spawn(process.execPath, [runner, "127.0.0.1:0", "."], { cwd: POLICY_DIR });
+    let out = "";
+    let err = "";
+    child.stderr?.on("data", (d) => (err += String(d)));
+    const port = await new Promise<string>((resolve, reject) => {
+        child.stdout?.on("data", (d) => {
+            out += String(d);
+            const line = /^(\d+)\n/.exec(out);
+            if (line) resolve(line[1]);
+        });
+        child.on("exit", (code) => reject(new Error(`the pack exited with ${code}:\n${out}\n${err}`)));
+    });
+    const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    return { child, client, stderr: () => err };
+}
+
+/** Calls a unary RPC as a promise. */
+function call<Req, Res>(method: (req: Req, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req) {
+    return new Promise<Res>((resolve, reject) => method(req, (e, r) => (e ? reject(e) : resolve(r))));
+}
+
+/** A resource as the engine sends it to an analyzer. */
+function analyzerResource(type: string, name: string, props: Record<string, unknown>, protect = true) {
+    return new proto.AnalyzerResource()
+        .setType(type)
+        .setName(name)
+        .setUrn(urnOf(type, name))
+        .setProperties(Struct.fromJavaScript(props as never))
+        .setOptions(new proto.AnalyzerResourceOptions().setProtect(protect));
+}
+
+/** The diagnostics of a response; the server prefixes each message with its policy's description and a newline. */
+const diagnostics = (res: proto.AnalyzeResponse) =>
+    res.getDiagnosticsList().map((d) => {
+        const rule = [...RESOURCE_RULES, ...STACK_RULES].find((r) => r.name === d.getPolicyname());
+        const prefix = `${rule?.description}\n`;
+        assert.ok(d.getMessage().startsWith(prefix), `${d.getMessage()} does not start with ${prefix}`);
+        return {
+            policy: d.getPolicyname(),
+            urn: d.getUrn(),
+            level: d.getEnforcementlevel(),
+            message: d.getMessage().slice(prefix.length),
+        };
+    });
+
+describe("policy pack: served as pulumi preview --policy-pack policy serves it", function () {
+    this.timeout(120000);
+    let pack: Awaited<ReturnType<typeof servePack>>;
+
+    before(async () => {
+        pack = await servePack();
+    });
+    after(() => {
+        pack?.client.close();
+        pack?.child.kill();
+    });
+
+    it("announces every rule, mandatory, and the bundle rule's config schema", async () => {
+        const info = await call<Empty, proto.AnalyzerInfo>(pack.client.getAnalyzerInfo.bind(pack.client), new Empty());
+        assert.equal(info.getName(), "quay-georep");
+        const policies = info.getPoliciesList();
+        assert.deepEqual(
+            policies.map((p) => [p.getName(), p.getEnforcementlevel()]),
+            [...RESOURCE_RULES, ...STACK_RULES].map((r) => [r.name, proto.EnforcementLevel.MANDATORY]),
+        );
+        const schema = policies
+            .find((p) => p.getName() === BUNDLE_POLICY)
+            ?.getConfigschema()
+            ?.getProperties();
+        assert.deepEqual(Object.keys(schema?.toJavaScript() ?? {}), ["bundleSha256"]);
+    });
+
+    it("fails an unprotected database with the options the engine sends", async () => {
+        const r = analyzerResource(T.rds, "db", { storageEncrypted: true }, false);
+        const req = new proto.AnalyzeRequest()
+            .setType(r.getType())
+            .setName(r.getName())
+            .setUrn(r.getUrn())
+            .setProperties(r.getProperties())
+            .setOptions(r.getOptions());
+        const res = await call<proto.AnalyzeRequest, proto.AnalyzeResponse>(pack.client.analyze.bind(pack.client), req);
+        assert.deepEqual(diagnostics(res), [
+            {
+                policy: "stateful-resources-protected",
+                urn: "", // a resource policy's diagnostic is about the resource analyzed; the engine adds its URN
+                level: proto.EnforcementLevel.MANDATORY,
+                message:
+                    "is not protected; deleting it loses the shared PostgreSQL database (RDS); create it with { protect: true }",
+            },
+        ]);
+    });
+
+    it("checks a stack with secrets in plain text, unknowns skipped and the bundle hash from policy config", async () => {
+        const other = "e".repeat(64);
+        const configure = new proto.ConfigureAnalyzerRequest();
+        configure
+            .getPolicyconfigMap()
+            .set(
+                BUNDLE_POLICY,
+                new proto.PolicyConfig()
+                    .setEnforcementlevel(proto.EnforcementLevel.MANDATORY)
+                    .setProperties(Struct.fromJavaScript({ bundleSha256: other })),
+            );
+        await call(pack.client.configure.bind(pack.client), configure);
+
+        const bucket = analyzerResource(T.bucket, "b", { bucket: UNKNOWN_STRING });
+        const block = analyzerResource(T.publicAccessBlock, "b-block", { ...ALL_FLAGS, bucket: UNKNOWN_STRING });
+        block
+            .getPropertydependenciesMap()
+            .set("bucket", new proto.AnalyzerPropertyDependencies().setUrnsList([bucket.getUrn()]));
+        const metadata = { name: "bundle", namespace: "q", annotations: { "quay-georep.io/bundle-sha256": other } };
+        const bundle = analyzerResource(T.secret, "bundle", { metadata, stringData: secret(BUNDLE) }, false);
+        const registry = analyzerResource(
+            T.quayRegistry,
+            "registry",
+            {
+                metadata: { name: "quay", namespace: "q" },
+                spec: { configBundleSecret: "bundle", components: UNKNOWN_STRING },
+            },
+            false,
+        );
+        const req = new proto.AnalyzeStackRequest().setResourcesList([bucket, block, bundle, registry]);
+        const res = await call<proto.AnalyzeStackRequest, proto.AnalyzeResponse>(
+            pack.client.analyzeStack.bind(pack.client),
+            req,
+        );
+        assert.deepEqual(diagnostics(res), [
+            {
+                policy: "s3-buckets-private-and-encrypted",
+                urn: bucket.getUrn(),
+                level: proto.EnforcementLevel.MANDATORY,
+                message:
+                    "has no aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration; " +
+                    "add one with sseAlgorithm AES256, aws:kms, aws:kms:dsse",
+            },
+            {
+                // Only a policy that reads the secret stringData can know what it hashes to.
+                policy: BUNDLE_POLICY,
+                urn: bundle.getUrn(),
+                level: proto.EnforcementLevel.MANDATORY,
+                message: `annotation quay-georep.io/bundle-sha256 says ${other}, but the Secret's data hashes to ${BUNDLE_SHA256}; annotate it with the hash of what it holds`,
+            },
+        ]);
+        assert.equal(pack.stderr().includes("Error"), false, pack.stderr());
+    });
+});
