@@ -31,7 +31,7 @@ import {
     without,
     withOptions,
 } from "./fixtures/policy/stack";
-import { assertClean, exampleConfig, one, runPair, TYPES } from "./mocks";
+import { assertClean, exampleConfig, one, runPair, runStack, TYPES, withConfig } from "./mocks";
 
 /** Every violation as `policy | resource name | message` (`(stack)` for the stack as a whole). */
 function violations(stack: readonly PolicyResource[], config: PolicyConfig = {}): string[] {
@@ -645,6 +645,31 @@ describe("policy rules offline: the example stacks", () => {
             found[0].message.includes(`but the shared stack's bundleSha256 is ${other}`),
             formatViolation(found[0]),
         );
+    });
+
+    it("the Azure modes (flexible server, Azure VM) meet every rule but the same known violations", async () => {
+        const azure = withConfig(exampleConfig("us"), {
+            database: { mode: "azure", location: "westeurope", allowedCidrs: ["10.0.0.0/16"] },
+            redis: { mode: "azure", location: "westeurope", allowedCidrs: ["10.0.0.0/16"] },
+        });
+        // The Azure VM has the EC2 instance's name: the same two violations.
+        assert.deepEqual(asLines(checkRun(assertClean(await runStack(azure)))), KNOWN.us);
+    });
+
+    it("refuses what allowInternet lets the program create", async () => {
+        const open = withConfig(exampleConfig("us"), {
+            database: { mode: "azure", location: "westeurope", allowedCidrs: ["0.0.0.0/0"], allowInternet: true },
+            redis: { mode: "azure", location: "westeurope", allowedCidrs: ["0.0.0.0/0"], allowInternet: true },
+        });
+        const network = asLines(checkRun(assertClean(await runStack(open)))).filter((l) => l.includes("internet"));
+        assert.deepEqual(network, [
+            "no-internet-ingress-to-postgres-or-redis | quay-georep-database-allow-0-0-0-0-0 | admits every IPv4 " +
+                `address (0.0.0.0-255.255.255.255) to PostgreSQL; ${FIX}`,
+            'no-internet-ingress-to-postgres-or-redis | quay-georep-redis-nsg | securityRules[0] "allow-redis" ' +
+                `admits 0.0.0.0/0 on port 6379 (Redis); ${FIX}`,
+            'no-internet-ingress-to-shared-services | quay-georep-redis-nsg | securityRules[0] "allow-redis" ' +
+                `admits 0.0.0.0/0 to azure-native:compute:VirtualMachine "quay-georep-redis-vm"; ${FIX}`,
+        ]);
     });
 
     it("links recorded resources as the engine would (IDs and known-after-apply values)", () => {
