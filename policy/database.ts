@@ -11,6 +11,7 @@
  */
 import { describe, isUnknown, list, ofTypes, PolicyResource, refersTo, shown, StackRule } from "./resource";
 
+/** Type tokens these rules read. */
 export const DATABASE_TYPES = {
     rdsInstance: "aws:rds/instance:Instance",
     parameterGroup: "aws:rds/parameterGroup:ParameterGroup",

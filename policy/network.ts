@@ -6,6 +6,7 @@
  */
 import { describe, isUnknown, list, ofTypes, PolicyResource, refersTo, ResourceRule, StackRule } from "./resource";
 
+/** Type tokens these rules read. */
 export const NETWORK_TYPES = {
     securityGroup: "aws:ec2/securityGroup:SecurityGroup",
     securityGroupRule: "aws:ec2/securityGroupRule:SecurityGroupRule",

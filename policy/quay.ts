@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import { at, isUnknown, list, ofTypes, PolicyResource, ResourceRule, shown, StackRule } from "./resource";
 
+/** Type tokens these rules read. */
 export const QUAY_TYPES = {
     quayRegistry: "kubernetes:quay.redhat.com/v1:QuayRegistry",
     secret: "kubernetes:core/v1:Secret",
@@ -38,8 +39,9 @@ export const UNMANAGED: Readonly<Record<string, string>> = {
     tls: "the certificate in the bundle",
 };
 
-/** The env override that sets a cluster's storage preference; needed on both of these kinds. */
+/** The env override that sets a cluster's storage preference. */
 export const PREFERENCE_ENV = "QUAY_DISTRIBUTED_STORAGE_PREFERENCE";
+/** The kinds that need it: the env on `quay` does not reach the mirror Deployment (docs/facts §3). */
 export const PREFERENCE_KINDS = ["quay", "mirror"];
 
 /** The annotation carrying the bundle's SHA-256 on the bundle Secret. */
@@ -152,7 +154,7 @@ function bundleProblems(registry: PolicyResource, secrets: readonly PolicyResour
         return [{ urn: registry.urn, message }];
     }
 
-    const annotation = at(secret.props, `metadata.annotations`);
+    const annotation = at(secret.props, "metadata.annotations");
     const hash = isUnknown(annotation)
         ? annotation
         : (annotation as Record<string, unknown> | undefined)?.[BUNDLE_HASH_ANNOTATION];

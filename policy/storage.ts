@@ -16,6 +16,7 @@ import {
     StackRule,
 } from "./resource";
 
+/** Type tokens these rules read (V2 tokens: the deprecated aliases @pulumi/aws 7 still registers). */
 export const STORAGE_TYPES = {
     bucket: "aws:s3/bucket:Bucket",
     bucketV2: "aws:s3/bucketV2:BucketV2",

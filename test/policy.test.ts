@@ -31,7 +31,7 @@ import {
     without,
     withOptions,
 } from "./fixtures/policy/stack";
-import { assertClean, exampleConfig, one, runPair, runStack, TYPES, withConfig } from "./mocks";
+import { assertClean, exampleConfig, runPair, runStack, withConfig } from "./mocks";
 
 /** Every violation as `policy | resource name | message` (`(stack)` for the stack as a whole). */
 function violations(stack: readonly PolicyResource[], config: PolicyConfig = {}): string[] {
@@ -637,10 +637,9 @@ describe("policy rules offline: the example stacks", () => {
     it("eu fails the bundle rule against another shared hash", () => {
         const other = "f".repeat(64);
         const found = checkRun(run.other, { "bundle-secret-identical-across-stacks": { bundleSha256: other } });
-        assert.deepEqual(
-            found.map((v) => [v.policy, v.urn]),
-            [["bundle-secret-identical-across-stacks", one(run.other, TYPES.secret).urn]],
-        );
+        assert.equal(found.length, 1, found.map(formatViolation).join("\n"));
+        assert.equal(found[0].policy, "bundle-secret-identical-across-stacks");
+        assert.match(found[0].urn ?? "", /\$kubernetes:core\/v1:Secret::/);
         assert.ok(
             found[0].message.includes(`but the shared stack's bundleSha256 is ${other}`),
             formatViolation(found[0]),
