@@ -17,8 +17,12 @@ export interface QuayRegistryArgs {
     readonly provider: k8s.Provider;
     /** The bundle's data, byte-identical in every cluster (a secret). */
     readonly bundle: pulumi.Input<Bundle>;
-    /** Create the namespace (default true); false when it exists already. */
-    readonly createNamespace?: boolean;
+    /** The namespace (created by the stack, so lifecycle Jobs can run there before this registry changes). */
+    readonly namespace: pulumi.Input<string>;
+    /** What the bundle Secret waits for (the retirement gates: the bundle changes only once they pass). */
+    readonly bundleDependsOn?: readonly pulumi.Resource[];
+    /** What the QuayRegistry waits for besides the Secret (the operator's Subscription). */
+    readonly registryDependsOn?: readonly pulumi.Resource[];
     /** Names, storage preference, component choices and replicas (see `QuayRegistryInput`). */
     readonly registry: QuayRegistryInput;
 }
@@ -32,6 +36,8 @@ export class QuayRegistry extends pulumi.ComponentResource {
     public readonly bundleSha256: pulumi.Output<string>;
     /** The `QuayRegistry` object's name, once created (and Available: Pulumi waits for it). */
     public readonly registryName: pulumi.Output<string>;
+    /** The QuayRegistry itself, for what must wait until it is Available (its migration ran). */
+    public readonly registry: k8s.apiextensions.CustomResource;
 
     constructor(name: string, args: QuayRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
@@ -40,14 +46,7 @@ export class QuayRegistry extends pulumi.ComponentResource {
         const bundle = pulumi.secret(pulumi.output(args.bundle));
         this.bundleSha256 = pulumi.unsecret(bundle.apply(bundleSha256));
 
-        const namespace =
-            (args.createNamespace ?? true)
-                ? new k8s.core.v1.Namespace(
-                      `${name}-namespace`,
-                      { metadata: { name: reg.namespace } },
-                      { parent: this, provider },
-                  ).metadata.name
-                : pulumi.output(reg.namespace);
+        const namespace = args.namespace;
 
         const secret = new k8s.core.v1.Secret(
             `${name}-bundle`,
@@ -60,11 +59,11 @@ export class QuayRegistry extends pulumi.ComponentResource {
                 type: "Opaque",
                 stringData: bundle,
             },
-            { parent: this, provider },
+            { parent: this, provider, dependsOn: [...(args.bundleDependsOn ?? [])] },
         );
 
         const manifest = quayRegistryManifest(reg);
-        const registry = new k8s.apiextensions.CustomResource(
+        const registry = (this.registry = new k8s.apiextensions.CustomResource(
             `${name}-registry`,
             {
                 apiVersion: manifest.apiVersion,
@@ -77,8 +76,8 @@ export class QuayRegistry extends pulumi.ComponentResource {
                 },
                 spec: manifest.spec,
             },
-            { parent: this, provider, dependsOn: [secret] },
-        );
+            { parent: this, provider, dependsOn: [secret, ...(args.registryDependsOn ?? [])] },
+        ));
         this.registryName = registry.metadata.name;
 
         this.registerOutputs({ bundleSha256: this.bundleSha256, registryName: this.registryName });

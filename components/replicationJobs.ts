@@ -114,6 +114,8 @@ export class ReplicationJobs extends pulumi.ComponentResource {
             `${name}-status`,
             {
                 metadata: {
+                    // A fixed name, so operators can run it: kubectl create job --from=cronjob/<name>.
+                    name: "quay-georep-replication-status",
                     namespace: args.namespace,
                     labels: { ...LIFECYCLE_LABELS, "quay-georep.io/job": "replication-status" },
                 },

@@ -52,7 +52,7 @@ export class RetirementGate extends pulumi.ComponentResource {
         const sql = new k8s.core.v1.ConfigMap(
             `${name}-sql`,
             {
-                metadata: { namespace: args.namespace, labels: LIFECYCLE_LABELS },
+                metadata: { name: "quay-georep-replication-sql", namespace: args.namespace, labels: LIFECYCLE_LABELS },
                 data: { "replication-status.sql": args.sql },
             },
             { parent: this, provider },
@@ -60,7 +60,11 @@ export class RetirementGate extends pulumi.ComponentResource {
         const db = new k8s.core.v1.Secret(
             `${name}-database`,
             {
-                metadata: { namespace: args.namespace, labels: LIFECYCLE_LABELS },
+                metadata: {
+                    name: "quay-georep-lifecycle-database",
+                    namespace: args.namespace,
+                    labels: LIFECYCLE_LABELS,
+                },
                 type: "Opaque",
                 stringData: { DATABASE_URL: pulumi.secret(args.databaseUrl) },
             },

@@ -28,6 +28,16 @@ function findResource(result: RunResult, type: string): RecordedResource | undef
     return result.resources.find((r) => r.type === type);
 }
 
+/**
+ * The cluster's bundle Secret: the Secret of the QuayRegistry component (the lifecycle Jobs
+ * have Secrets of their own: the database URL, the maintenance bundle).
+ */
+export function bundleSecretOf(result: RunResult): RecordedResource | undefined {
+    return result.resources.find(
+        (r) => r.type === "kubernetes:core/v1:Secret" && (r.parent ?? "").includes("$quay-georep:quay:QuayRegistry::"),
+    );
+}
+
 /** Stable JSON: keys sorted at every level. */
 function sortedJson(value: unknown): string {
     const sort = (v: unknown): unknown =>
@@ -46,7 +56,7 @@ function sortedJson(value: unknown): string {
 /** The files of one stack: config.yaml, quayregistry.yaml, resources.json, outputs.json. */
 export function renderFiles(result: RunResult): Record<string, string> {
     const files: Record<string, string> = {};
-    const secret = findResource(result, "kubernetes:core/v1:Secret");
+    const secret = bundleSecretOf(result);
     const bundle = secret ? plain(secret.inputs.stringData) : plain(result.outputs.bundle);
     if (bundle !== null && typeof bundle === "object" && "config.yaml" in bundle) {
         files["config.yaml"] = redacted((bundle as Record<string, string>)["config.yaml"]) as string;

@@ -152,7 +152,7 @@ export interface RunOptions {
      * The program: a module path (default: the repo's `index.ts`), or a function that creates
      * resources and returns the stack outputs (for testing one component on its own).
      */
-    readonly program?: string | (() => Record<string, unknown>);
+    readonly program?: string | (() => Record<string, unknown> | Promise<Record<string, unknown>>);
 }
 
 /** The organization offline runs use, as a self-managed backend reports it. */
@@ -226,11 +226,14 @@ export async function runProgram(opts: RunOptions): Promise<RunResult> {
 
 async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
     const program = opts.program ?? path.resolve(__dirname, "..", "index.ts");
-    const load = (): Record<string, unknown> => {
+    // As the Pulumi language host does: a module's export may be a function, or a promise, of the outputs.
+    const load = async (): Promise<Record<string, unknown>> => {
         if (typeof program === "function") return program();
         delete require.cache[require.resolve(program)];
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        return { ...require(program) };
+        const exported: unknown = require(program);
+        const value: unknown = await (typeof exported === "function" ? (exported as () => unknown)() : exported);
+        return { ...(value as Record<string, unknown>) };
     };
     const byKey = new Map<
         string,
@@ -251,10 +254,8 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
             });
             if (args.type === "pulumi:pulumi:StackReference") {
                 const name = String(inputs.name);
-                const outputs = opts.stackOutputs?.[name];
-                if (outputs === undefined) {
-                    throw new Error(`unknown stack "${name}": deploy it first (offline: render it first)`);
-                }
+                // A stack not given here reads as one initialized but never deployed: no outputs.
+                const outputs = opts.stackOutputs?.[name] ?? {};
                 const secretOutputNames = Object.keys(outputs).filter((k) => isSecretInput(outputs[k]));
                 return { id: name, state: { name, outputs: plain(outputs), secretOutputNames } };
             }
@@ -291,7 +292,7 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
                     options.push({ resource: args.resource, type: args.type, name: args.name, opts: args.opts });
                     return undefined;
                 });
-                exported = load();
+                exported = await load();
                 return exported;
             });
             // Settled from the module's exports, not the stack's massaged copy, to keep secretness.

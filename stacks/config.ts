@@ -5,7 +5,9 @@
  * listing every problem. `loadConfig` (in `load.ts`) feeds it from `pulumi.Config`.
  */
 import { parseServices, DatabaseConfig, RedisConfig, StorageConfig } from "./services";
+import { LifecycleSettings, parseLifecycle, parseLifecycleJobs } from "./lifecycleConfig";
 import { LoadBalancerConfig, parseLoadBalancer } from "./loadBalancer";
+import { OperatorSettings, parseOperator } from "./operator";
 import { parseSites, Site } from "./sites";
 import { ConfigError, isDnsLabel, isDnsName, ObjectReader, Problems, SecretValue } from "./validate";
 
@@ -44,6 +46,10 @@ export interface StackSettings {
     readonly retiredSite?: Site;
     /** Kubernetes namespace for the QuayRegistry and bundle Secret (default `quay-enterprise`). */
     readonly namespace: string;
+    /** Create that namespace (default true); false when it exists already. */
+    readonly createNamespace: boolean;
+    /** Run the lifecycle Jobs (gate, backfill, removelocation, status) in this stack's cluster; shared stack only. */
+    readonly lifecycleJobs: boolean;
     /** Kubeconfig contents; undefined means the ambient kubeconfig. */
     readonly kubeconfig?: SecretValue;
     /** Kubeconfig context to use (default: the kubeconfig's current context). */
@@ -90,6 +96,10 @@ export interface QuayGeorepConfig {
     readonly quay: QuaySettings;
     /** The global entry point in front of every cluster (absent: mode `none`). */
     readonly loadBalancer: LoadBalancerConfig;
+    /** Images of the region-lifecycle Jobs. */
+    readonly lifecycle: LifecycleSettings;
+    /** How the Quay Operator is installed (the same channel everywhere). */
+    readonly operator: OperatorSettings;
     readonly stack: StackSettings;
     /** Present on the shared stack only. */
     readonly secrets?: SharedSecrets;
@@ -110,7 +120,12 @@ export const KNOWN_KEYS = [
     "storage",
     "quay",
     "loadBalancer",
+    "lifecycle",
+    "operator",
     "namespace",
+    "createNamespace",
+    "installOperator",
+    "lifecycleJobs",
     "kubeconfig",
     "kubeContext",
     "clusterName",
@@ -183,8 +198,10 @@ export function parseConfig(
     const scopedTop = top.withProblems(scoped);
     const services = parseServices(scopedTop, scoped, sites);
     const quay = parseQuay(top);
-    const stack = parseStack(top, problems, ctx.stack, sharedStack, sites);
+    const stack = parseStack(top, problems, ctx.stack, sharedStack, sites, warnings);
     const loadBalancer = parseLoadBalancer(top, problems, hostname, sites);
+    const lifecycle = parseLifecycle(top);
+    const operator = parseOperator(top);
 
     let secrets: SharedSecrets | undefined;
     if (stack.isShared) {
@@ -220,6 +237,8 @@ export function parseConfig(
         ...services,
         quay,
         loadBalancer,
+        lifecycle,
+        operator,
         stack,
         secrets,
         warnings,
@@ -265,6 +284,7 @@ function parseStack(
     stackName: string,
     sharedStack: string,
     sites: readonly Site[],
+    warnings: string[],
 ): StackSettings {
     const isShared = stackName === sharedStack;
     const own = sites.filter((s) => s.stack === stackName);
@@ -280,6 +300,13 @@ function parseStack(
     }
 
     const namespace = top.string("namespace") ?? "quay-enterprise";
+    const createNamespace = top.boolean("createNamespace", true);
+    const lifecycleJobs = parseLifecycleJobs(
+        top,
+        problems,
+        { isShared, stackName, sharedStack, ownSite: site, sites },
+        warnings,
+    );
     const registryName = top.string("registryName") ?? "quay";
     const bundleSecretName = top.string("bundleSecretName") ?? "georep-config-bundle";
     for (const [key, value] of [
@@ -318,6 +345,8 @@ function parseStack(
         site,
         retiredSite,
         namespace,
+        createNamespace,
+        lifecycleJobs,
         kubeconfig,
         kubeContext,
         clusterName,

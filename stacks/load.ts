@@ -19,6 +19,8 @@ const STRUCTURED_KEYS = new Set([
     "storage",
     "quay",
     "loadBalancer",
+    "lifecycle",
+    "operator",
     "storagePreference",
     "components",
     "replicas",

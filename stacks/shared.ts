@@ -43,6 +43,14 @@ export interface SharedOutputs {
     readonly services: pulumi.Output<ServiceEndpoints>;
 }
 
+/** What the shared stack's lifecycle Jobs need from the bundle; not stack outputs. */
+export interface SharedInternals {
+    /** The bundle with pushes disabled, for `util.removelocation` (a secret). */
+    readonly maintenanceBundle: pulumi.Output<Record<string, string>>;
+    /** Quay's `DB_URI` (a secret), for `psql`. */
+    readonly databaseUrl: pulumi.Output<string>;
+}
+
 /** A config secret as a Pulumi secret Output. */
 function secret(value: SecretValue | undefined): pulumi.Output<string> {
     if (value === undefined) throw new Error("a required secret was not validated");
@@ -211,7 +219,7 @@ function createdBuckets(cfg: QuayGeorepConfig, storage: CreatedStorage) {
 }
 
 /** Creates the shared stack's resources and returns what site stacks consume. */
-export function deployShared(cfg: QuayGeorepConfig): SharedOutputs {
+export function deployShared(cfg: QuayGeorepConfig): SharedOutputs & { readonly internal: SharedInternals } {
     const secrets = cfg.secrets;
     if (secrets === undefined) throw new Error("the shared stack's secrets were not validated");
     const database = sharedDatabase(cfg, secrets);
@@ -242,6 +250,7 @@ export function deployShared(cfg: QuayGeorepConfig): SharedOutputs {
         locations: configuredSites(cfg.sites).map((s) => s.name),
         activeLocations: cfg.sites.filter((s) => s.state === "active").map((s) => s.name),
         services,
+        internal: { maintenanceBundle: bundle.maintenanceBundle, databaseUrl: bundle.databaseUrl },
     };
 }
 

@@ -193,8 +193,8 @@ describe("shared PostgreSQL: mode aws (RDS)", () => {
     it("puts the created endpoint and generated passwords into DB_URI and clair-config.yaml", () => {
         const { config, clair } = bundleOf(r);
         const host = "(known after apply: quay-georep-database-instance.address)";
-        assert.equal(config.DB_URI, `postgresql://quay:__secret__@[${host}]:5432/quay?sslmode=require`);
-        const conn = `postgresql://clair:__secret__@[${host}]:5432/clair?sslmode=require`;
+        assert.equal(config.DB_URI, `postgresql://quay:__secret__@${host}:5432/quay?sslmode=require`);
+        const conn = `postgresql://clair:__secret__@${host}:5432/clair?sslmode=require`;
         for (const part of ["indexer", "matcher", "notifier"]) {
             assert.equal((clair[part] as { connstring: string }).connstring, conn);
         }
@@ -319,7 +319,7 @@ describe("shared PostgreSQL: mode azure (flexible server)", () => {
         );
         assert.match(
             String(bundleOf(r).config.DB_URI),
-            /@\[\(known after apply: quay-georep-database-server\.fullyQualifiedDomainName\)\]:5432\/quay\?sslmode=require$/,
+            /@\(known after apply: quay-georep-database-server\.fullyQualifiedDomainName\):5432\/quay\?sslmode=require$/,
         );
         assert.deepEqual(plainSecrets(r), []);
     });

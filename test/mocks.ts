@@ -7,6 +7,7 @@
  * change at a time, and finders over the recorded resources.
  */
 import * as path from "node:path";
+import { bundleSecretOf } from "../offline/render";
 import { ORGANIZATION, plain, RecordedResource, RunResult, runProgram } from "../offline/runtime";
 import { readStackConfig, StackConfig } from "../offline/stackConfig";
 
@@ -95,6 +96,24 @@ export function one(result: RunResult, type: string, name?: string): RecordedRes
     return found[0];
 }
 
+/** The cluster's bundle Secret (not the lifecycle Jobs' Secrets); fails when there is none. */
+export function bundleSecret(result: RunResult): RecordedResource {
+    const secret = bundleSecretOf(result);
+    if (secret === undefined) throw new Error("no bundle Secret (the Secret of a QuayRegistry component)");
+    return secret;
+}
+
+/**
+ * URNs added and removed between two runs of one stack. The backfill Job is left out: it is keyed
+ * by the topology on purpose (one backfill per topology), so any site change renames it.
+ */
+export function urnDiff(before: RunResult, after: RunResult): { added: string[]; removed: string[] } {
+    const keep = (r: RecordedResource) => !/\$kubernetes:batch\/v1:Job::.*-backfill-/.test(r.urn);
+    const a = new Set(before.resources.filter(keep).map((r) => r.urn));
+    const b = new Set(after.resources.filter(keep).map((r) => r.urn));
+    return { added: [...b].filter((u) => !a.has(u)), removed: [...a].filter((u) => !b.has(u)) };
+}
+
 /** A resource's inputs with secrets unwrapped. */
 export function inputsOf(resource: RecordedResource): Record<string, unknown> {
     return plain(resource.inputs) as Record<string, unknown>;
@@ -107,4 +126,6 @@ export const TYPES = {
     k8sProvider: "pulumi:providers:kubernetes",
     randomPassword: "random:index/randomPassword:RandomPassword",
     stackReference: "pulumi:pulumi:StackReference",
+    subscription: "kubernetes:operators.coreos.com/v1alpha1:Subscription",
+    job: "kubernetes:batch/v1:Job",
 } as const;

@@ -9,6 +9,8 @@ import { isSecretInput, RecordedResource, RunResult } from "../offline/runtime";
 import { StackConfig } from "../offline/stackConfig";
 import {
     assertClean,
+    bundleSecret,
+    urnDiff,
     exampleConfig,
     exampleSites,
     inputsOf,
@@ -60,10 +62,6 @@ function withSites(base: StackConfig, sites: Record<string, unknown>[]): StackCo
     return withConfig(base, changes);
 }
 
-function urns(result: RunResult): Set<string> {
-    return new Set(result.resources.map((r) => r.urn));
-}
-
 describe("program: example stacks", () => {
     let pair: { shared: RunResult; other: RunResult };
     before(async () => {
@@ -79,12 +77,15 @@ describe("program: example stacks", () => {
         assert.equal(pair.other.outputs.site, "eustorage");
     });
 
-    it("creates one namespace, bundle Secret and QuayRegistry per site stack", () => {
+    it("creates one namespace, operator Subscription, bundle Secret and QuayRegistry per site stack", () => {
         for (const r of [pair.shared, pair.other]) {
             assert.equal(ofType(r, TYPES.namespace).length, 1);
-            assert.equal(ofType(r, TYPES.secret).length, 1);
+            assert.equal(ofType(r, TYPES.subscription).length, 1);
+            assert.ok(bundleSecret(r));
             assert.equal(ofType(r, TYPES.quayRegistry).length, 1);
         }
+        // The site stack has no lifecycle Jobs, so its bundle Secret is its only Secret.
+        assert.equal(ofType(pair.other, TYPES.secret).length, 1);
     });
 
     it("uses explicit providers only: no custom resource falls back to a default provider", () => {
@@ -103,10 +104,12 @@ describe("program: example stacks", () => {
         }
     });
 
-    it("parents cluster resources under the QuayRegistry component and passwords under the bundle", () => {
+    it("parents the registry under its component, the namespace under the stack, passwords under the bundle", () => {
         const component = one(pair.shared, "quay-georep:quay:QuayRegistry");
-        for (const t of [TYPES.namespace, TYPES.secret, TYPES.quayRegistry])
-            assert.equal(one(pair.shared, t).parent, component.urn);
+        assert.equal(bundleSecret(pair.shared).parent, component.urn);
+        assert.equal(one(pair.shared, TYPES.quayRegistry).parent, component.urn);
+        // The stack owns the namespace: lifecycle Jobs run in it before the registry changes.
+        assert.equal(one(pair.shared, TYPES.namespace).parent, one(pair.shared, "pulumi:pulumi:Stack").urn);
         const bundle = one(pair.shared, "quay-georep:bundle:ConfigBundle");
         for (const name of ["quay-georep-bundle-secret-key", "quay-georep-bundle-database-secret-key"]) {
             assert.equal(one(pair.shared, TYPES.randomPassword, name).parent, bundle.urn);
@@ -125,15 +128,15 @@ describe("program: example stacks", () => {
 
     it("keeps the bundle secret: in the Secret's data and in the stack output; only the hash is plain", () => {
         for (const r of [pair.shared, pair.other]) {
-            assert.ok(isSecretInput(one(r, TYPES.secret).inputs.stringData), "Secret stringData must be secret");
+            assert.ok(isSecretInput(bundleSecret(r).inputs.stringData), "Secret stringData must be secret");
         }
         assert.ok(isSecretInput(pair.shared.outputs.bundle), "bundle output must be secret");
         assert.match(String(pair.shared.outputs.bundleSha256), /^[0-9a-f]{64}$/);
     });
 
     it("deploys byte-identical bundles in every cluster, from the shared stack (never re-rendered)", () => {
-        const a = inputsOf(one(pair.shared, TYPES.secret)).stringData;
-        const b = inputsOf(one(pair.other, TYPES.secret)).stringData;
+        const a = inputsOf(bundleSecret(pair.shared)).stringData;
+        const b = inputsOf(bundleSecret(pair.other)).stringData;
         assert.deepEqual(b, a);
         assert.equal(pair.shared.outputs.deployedBundleSha256, pair.shared.outputs.bundleSha256);
         assert.equal(pair.other.outputs.deployedBundleSha256, pair.shared.outputs.bundleSha256);
@@ -165,7 +168,8 @@ describe("program: example stacks", () => {
             };
             assert.equal(meta.annotations["pulumi.com/waitFor"], "condition=Available");
             assert.equal(meta.namespace, "quay-enterprise");
-            assert.deepEqual(cr.dependsOn, [one(r, TYPES.secret).urn]);
+            // The registry waits for its bundle Secret and for the operator (its CRD) to be installed.
+            assert.deepEqual(cr.dependsOn, [one(r, TYPES.subscription).urn, bundleSecret(r).urn].sort());
         }
     });
 
@@ -174,7 +178,7 @@ describe("program: example stacks", () => {
             console.log(`      ${REFERENCE_SKIP_MESSAGE}`);
             this.skip();
         }
-        const bundle = inputsOf(one(pair.shared, TYPES.secret)).stringData as Record<string, string>;
+        const bundle = inputsOf(bundleSecret(pair.shared)).stringData as Record<string, string>;
         assert.deepEqual(validateQuayConfig(parse(bundle["config.yaml"])), []);
         for (const r of [pair.shared, pair.other]) {
             const { apiVersion, kind, metadata, spec } = inputsOf(one(r, TYPES.quayRegistry));
@@ -237,18 +241,12 @@ describe("program: stack roles and ordering", () => {
 });
 
 describe("program: URN stability", () => {
-    /** URNs added and removed between two runs of the same stack. */
-    function diff(before: RunResult, after: RunResult): { added: string[]; removed: string[] } {
-        const a = urns(before);
-        const b = urns(after);
-        return { added: [...b].filter((u) => !a.has(u)), removed: [...a].filter((u) => !b.has(u)) };
-    }
     const named = (list: string[], site: string) => list.every((u) => u.includes(site));
 
     it("adding a site creates only that site's resources and renames nothing", async () => {
         const before = assertClean(await runStack(us()));
         const after = assertClean(await runStack(withSites(us(), [...exampleSites(), AP_SITE])));
-        const d = diff(before, after);
+        const d = urnDiff(before, after);
         assert.deepEqual(d.removed, []);
         assert.ok(named(d.added, "apstorage"), `unexpected new URNs: ${d.added.join(", ")}`);
     });
@@ -256,7 +254,7 @@ describe("program: URN stability", () => {
     it("removing a site removes only that site's resources and renames nothing", async () => {
         const before = assertClean(await runStack(withSites(us(), [...exampleSites(), AP_SITE])));
         const after = assertClean(await runStack(us()));
-        const d = diff(before, after);
+        const d = urnDiff(before, after);
         assert.deepEqual(d.added, []);
         assert.ok(named(d.removed, "apstorage"), `unexpected removed URNs: ${d.removed.join(", ")}`);
     });
@@ -266,7 +264,7 @@ describe("program: URN stability", () => {
         const reversed = withConfig(eu(), { sites: [...exampleSites()].reverse() });
         const sharedReversed = await runStack(withConfig(us(), { sites: [...exampleSites()].reverse() }));
         const after = assertClean(await runStack(reversed, { [stackRef("us")]: sharedReversed.outputs }));
-        assert.deepEqual(diff(before, after), { added: [], removed: [] });
+        assert.deepEqual(urnDiff(before, after), { added: [], removed: [] });
     });
 
     it("records every resource once (no two share a type and name)", async () => {

@@ -343,7 +343,7 @@ describe("example stacks: created services", () => {
         const config = parse(text) as Record<string, unknown>;
         assert.equal(
             config.DB_URI,
-            "postgresql://quay:<secret>@[(known after apply: quay-georep-database-instance.address)]:5432/quay?sslmode=require",
+            "postgresql://quay:<secret>@(known after apply: quay-georep-database-instance.address):5432/quay?sslmode=require",
         );
         assert.deepEqual(config.BUILDLOGS_REDIS, {
             host: "(known after apply: quay-georep-redis-vm.privateIp)",

@@ -9,7 +9,8 @@ import { isSecretInput, RecordedResource, RunResult, runProgram, SECRET_PLACEHOL
 import { StackConfig } from "../../offline/stackConfig";
 import { ConfigError, parseConfig, QuayGeorepConfig } from "../../stacks/config";
 import { readRawConfig } from "../../stacks/load";
-import { assertClean, exampleConfig, one, PROJECT, runStack, TYPES, withConfig } from "../mocks";
+import { assertClean, bundleSecret, exampleConfig, PROJECT, runStack, withConfig } from "../mocks";
+export { urnDiff } from "../mocks";
 
 /**
  * Created services in the shape the example uses: RDS and an EC2 Redis in us-east-1, private, reached
@@ -142,7 +143,7 @@ export function problemsOf(cfg: StackConfig): readonly string[] {
 
 /** The bundle files of the shared stack's run, from the recorded bundle Secret. */
 export function bundleOf(result: RunResult): { config: Record<string, unknown>; clair: Record<string, unknown> } {
-    const secret = one(result, TYPES.secret);
+    const secret = bundleSecret(result);
     assert.ok(isSecretInput(secret.inputs.stringData), "the bundle Secret's data must be secret");
     const data = secret.inputs.stringData.secret as Record<string, string>;
     return {
@@ -177,13 +178,6 @@ export function descendants(result: RunResult, component: RecordedResource): Rec
         }
     }
     return result.resources.filter((r) => r.urn !== component.urn && below.has(r.urn));
-}
-
-/** URNs added and removed between two runs. */
-export function urnDiff(before: RunResult, after: RunResult): { added: string[]; removed: string[] } {
-    const a = new Set(before.resources.map((r) => r.urn));
-    const b = new Set(after.resources.map((r) => r.urn));
-    return { added: [...b].filter((u) => !a.has(u)), removed: [...a].filter((u) => !b.has(u)) };
 }
 
 /** A third site, for topology changes. */
