@@ -603,18 +603,9 @@ describe("policy rules", () => {
 });
 
 describe("policy rules offline: the example stacks", () => {
-    // Found when the rules first ran on the example stacks; reported to the lead (issue 6), not
-    // relaxed. This list must shrink to [] as the components are fixed: the test fails on any change.
-    const KNOWN: Record<string, string[]> = {
-        us: [
-            "azure-storage-private-and-encrypted | quay-georep-storage-eustorage-account | encryption does not declare " +
-                'blob encryption; set encryption: { keySource: "Microsoft.Storage", services: { blob: { enabled: true } } } ' +
-                "(what Azure does anyway)",
-            "stateful-resources-protected | quay-georep-redis-vm | is not protected; deleting it loses the Redis VM and " +
-                "its data; create it with { protect: true }",
-        ],
-        eu: [],
-    };
+    // When the rules first ran on the example stacks, us broke two (the Azure account declared no
+    // encryption; the Redis VM was unprotected). The components were fixed, not the rules.
+    const KNOWN: Record<string, string[]> = { us: [], eu: [] };
     let run: Awaited<ReturnType<typeof runPair>>;
     before(async function () {
         this.timeout(120000);
@@ -625,7 +616,7 @@ describe("policy rules offline: the example stacks", () => {
     const asLines = (found: ReturnType<typeof checkRun>) =>
         found.map((v) => `${v.policy} | ${v.urn?.split("::").pop() ?? "(stack)"} | ${v.message}`);
 
-    it("us (shared stack) meets every rule but the known violations", () => {
+    it("us (shared stack) meets every rule", () => {
         assert.deepEqual(asLines(checkRun(run.shared)), KNOWN.us);
     });
 
@@ -646,12 +637,11 @@ describe("policy rules offline: the example stacks", () => {
         );
     });
 
-    it("the Azure modes (flexible server, Azure VM) meet every rule but the same known violations", async () => {
+    it("the Azure modes (flexible server, Azure VM) meet every rule", async () => {
         const azure = withConfig(exampleConfig("us"), {
             database: { mode: "azure", location: "westeurope", allowedCidrs: ["10.0.0.0/16"] },
             redis: { mode: "azure", location: "westeurope", allowedCidrs: ["10.0.0.0/16"] },
         });
-        // The Azure VM has the EC2 instance's name: the same two violations.
         assert.deepEqual(asLines(checkRun(assertClean(await runStack(azure)))), KNOWN.us);
     });
 

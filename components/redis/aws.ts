@@ -34,8 +34,9 @@ export function ubuntuAmiFilter(architecture: "x86_64" | "arm64"): string {
  * Session Manager (no key pair, no SSH rule), and a security group that admits 6379 from the
  * configured CIDRs only. The password is generated and reaches the VM in its (secret) user data.
  *
- * Redis holds Quay's build logs and user events, not registry data, so the instance is not
- * protected: a changed image or password replaces it (`userDataReplaceOnChange`).
+ * The instance is protected, like every stateful resource (the policy pack and the preview guard
+ * treat the Redis VM as one): a changed image or password would replace it
+ * (`userDataReplaceOnChange`), so such a change is a deliberate, reviewed step (README, "Redis").
  */
 export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
     public readonly host: pulumi.Output<string>;
@@ -137,7 +138,7 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
                 tags: { Name: name },
             },
             // `mostRecent` finds a newer AMI every few weeks; that must not replace a running Redis.
-            { parent: this, provider, ignoreChanges: ["ami"], additionalSecretOutputs: ["userData"] },
+            { parent: this, provider, protect: true, ignoreChanges: ["ami"], additionalSecretOutputs: ["userData"] },
         );
         const address = args.publicIp
             ? new ec2.Eip(`${name}-ip`, { domain: "vpc", instance: instance.id }, { parent: this, provider }).publicIp

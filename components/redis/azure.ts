@@ -33,9 +33,9 @@ export function ubuntuImage(architecture: "x86_64" | "arm64") {
  * are encrypted at rest by the platform; `encryptionAtHost` adds host-side encryption. Access is
  * through Run Command or the serial console (boot diagnostics on); SSH password logins are off.
  *
- * Not protected, for the reason given on `RedisEc2`. Azure cannot change custom data in place, so
- * a new cloud-init document replaces the VM (`replaceOnChanges`), deleting the old one first
- * because the NIC can belong to one VM at a time.
+ * Protected, as on `RedisEc2`. Azure cannot change custom data in place, so a new cloud-init
+ * document replaces the VM (`replaceOnChanges`), deleting the old one first because the NIC can
+ * belong to one VM at a time: a reviewed step that starts with unprotecting it.
  */
 export class RedisAzureVm extends pulumi.ComponentResource implements RedisServer {
     public readonly host: pulumi.Output<string>;
@@ -161,7 +161,13 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                 },
                 diagnosticsProfile: { bootDiagnostics: { enabled: true } },
             },
-            { parent: this, provider, replaceOnChanges: ["osProfile.customData"], deleteBeforeReplace: true },
+            {
+                parent: this,
+                provider,
+                protect: true,
+                replaceOnChanges: ["osProfile.customData"],
+                deleteBeforeReplace: true,
+            },
         );
 
         this.host = publicIp ? publicIp.ipAddress.apply((ip) => ip ?? "") : pulumi.output(args.privateIp);

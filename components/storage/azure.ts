@@ -60,6 +60,11 @@ export class AzureSiteContainer extends pulumi.ComponentResource {
                 minimumTlsVersion: "TLS1_2",
                 allowBlobPublicAccess: false,
                 allowCrossTenantReplication: false,
+                // Azure always encrypts at rest; declared so the policy pack (and a reader) sees it.
+                encryption: {
+                    keySource: "Microsoft.Storage",
+                    services: { blob: { enabled: true, keyType: "Account" } },
+                },
                 // Quay authenticates with the account key.
                 allowSharedKeyAccess: true,
                 // Every cluster, in any cloud, reaches the container: access is by key, over TLS.
