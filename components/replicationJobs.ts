@@ -37,6 +37,8 @@ export interface ReplicationJobsArgs {
     readonly quayImage: string;
     /** Image with `psql`. */
     readonly psqlImage: string;
+    /** What every Job waits for: the retirement gates, and the shared cluster's QuayRegistry (its migration). */
+    readonly after?: readonly pulumi.Resource[];
 }
 
 /** A Job's pod: never restarted in place, the SQL volume mounted, bundle volumes as given. */
@@ -72,7 +74,13 @@ function job(
                 },
             },
         },
-        { parent, provider, customTimeouts: { create: "60m", update: "60m" }, ...opts },
+        {
+            parent,
+            provider,
+            dependsOn: [...(args.after ?? [])],
+            customTimeouts: { create: "60m", update: "60m" },
+            ...opts,
+        },
     );
 }
 

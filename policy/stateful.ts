@@ -14,6 +14,10 @@ export const statefulResourcesProtected: ResourceRule = {
     check(r) {
         const rule = statefulRule(r.type, r.name);
         if (rule === undefined || r.protect !== false) return [];
+        // A retired site's bucket is unprotected on purpose and retained on delete (which policies
+        // cannot see): the program tags it, so removing the site from config only forgets it.
+        const tags = (r.props.tags ?? r.props.metadata) as Record<string, unknown> | undefined;
+        if (tags?.["quay-georep-state"] === "retired") return [];
         return [`is not protected; deleting it loses ${rule.loses}; create it with { protect: true }`];
     },
 };

@@ -119,21 +119,18 @@ export function deployReplicationJobs(
 ): LifecycleOutputs {
     const pending = pendingNotes(cfg, plan);
     for (const note of pending) pulumi.log.info(note);
-    const jobs = new ReplicationJobs(
-        `${cfg.project}-replication`,
-        {
-            provider: inputs.provider,
-            namespace: inputs.namespace,
-            plan,
-            bundle: inputs.bundle,
-            maintenanceBundle: inputs.maintenanceBundle,
-            sqlConfigMap: gate.sqlConfigMap,
-            databaseSecret: gate.databaseSecret,
-            quayImage: cfg.lifecycle.quayImage,
-            psqlImage: cfg.lifecycle.psqlImage,
-        },
-        { dependsOn: [...gate.gates, ...(inputs.registry ? [inputs.registry] : [])] },
-    );
+    const jobs = new ReplicationJobs(`${cfg.project}-replication`, {
+        provider: inputs.provider,
+        namespace: inputs.namespace,
+        plan,
+        bundle: inputs.bundle,
+        maintenanceBundle: inputs.maintenanceBundle,
+        sqlConfigMap: gate.sqlConfigMap,
+        databaseSecret: gate.databaseSecret,
+        quayImage: cfg.lifecycle.quayImage,
+        psqlImage: cfg.lifecycle.psqlImage,
+        after: [...gate.gates, ...(inputs.registry ? [inputs.registry] : [])],
+    });
     const locations = plan.required.join(",");
     return {
         topology: plan.topology,

@@ -163,7 +163,13 @@ function createdBuckets(cfg: QuayGeorepConfig, storage: CreatedStorage) {
     for (const site of cfg.sites) {
         const b = storage.buckets[site.name];
         const name = `${cfg.project}-storage-${site.name}`;
-        const common = { region: b.region, versioning: b.versioning, protect: site.state !== "retired" };
+        const common = {
+            region: b.region,
+            versioning: b.versioning,
+            protect: site.state !== "retired",
+            site: site.name,
+            state: site.state,
+        };
         if (b.cloud === "aws") s3[site.name] = new S3SiteBucket(name, common);
         else {
             azure[site.name] = new AzureSiteContainer(name, {

@@ -31,7 +31,7 @@ export function bundleFromSharedStack(cfg: QuayGeorepConfig, site: Site): Shared
     const locations = ref.getOutput("locations");
     const bundle = pulumi.all([ref.getOutput("bundle"), locations]).apply(([b, locs]) => {
         const known: unknown[] = Array.isArray(locs) ? locs : [];
-        const missing = [site.name, ...cfg.stack.storagePreference].filter((n) => !known.includes(n));
+        const missing = [...new Set([site.name, ...cfg.stack.storagePreference])].filter((n) => !known.includes(n));
         if (b === undefined || missing.length > 0) {
             // A clear ordering mistake: this stack knows a site the shared stack has not rendered yet.
             throw new pulumi.RunError(

@@ -128,6 +128,7 @@ describe("storage: mode create", () => {
             resourceGroupName: "(known after apply: quay-georep-storage-eustorage-rg.name)",
             containerName: "quay",
             publicAccess: "None",
+            metadata: { "quay-georep-site": "eustorage", "quay-georep-state": "active" },
         });
     });
 

@@ -4,7 +4,7 @@
 import { Provider } from "@pulumi/aws/provider";
 import * as s3 from "@pulumi/aws/s3";
 import * as pulumi from "@pulumi/pulumi";
-import { keep, SiteBucketArgs } from "./bucket";
+import { keep, siteTags, SiteBucketArgs } from "./bucket";
 
 const TYPE = "quay-georep:storage:S3SiteBucket";
 
@@ -27,7 +27,11 @@ export class S3SiteBucket extends pulumi.ComponentResource {
         super(TYPE, name, {}, opts);
         const provider = new Provider(`${name}-aws`, { region: args.region }, { parent: this });
         const kept = keep(this, provider, args.protect);
-        const bucket = new s3.Bucket(`${name}-bucket`, { forceDestroy: false, tags: { Name: name } }, kept);
+        const bucket = new s3.Bucket(
+            `${name}-bucket`,
+            { forceDestroy: false, tags: { Name: name, ...siteTags(args) } },
+            kept,
+        );
 
         new s3.BucketOwnershipControls(
             `${name}-ownership`,

@@ -7,7 +7,7 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as storage from "@pulumi/azure-native/storage";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { keep, SiteBucketArgs } from "./bucket";
+import { keep, siteTags, SiteBucketArgs } from "./bucket";
 
 const TYPE = "quay-georep:storage:AzureSiteContainer";
 
@@ -46,7 +46,7 @@ export class AzureSiteContainer extends pulumi.ComponentResource {
             { length: 8, special: false, upper: false },
             { parent: this, provider: randomProvider, protect: args.protect },
         );
-        const group = new resources.ResourceGroup(`${name}-rg`, { location: args.region }, kept);
+        const group = new resources.ResourceGroup(`${name}-rg`, { location: args.region, tags: siteTags(args) }, kept);
         const account = new storage.StorageAccount(
             `${name}-account`,
             {
@@ -56,6 +56,7 @@ export class AzureSiteContainer extends pulumi.ComponentResource {
                 kind: "StorageV2",
                 sku: { name: args.sku },
                 accessTier: "Hot",
+                tags: siteTags(args),
                 enableHttpsTrafficOnly: true,
                 minimumTlsVersion: "TLS1_2",
                 allowBlobPublicAccess: false,
@@ -79,6 +80,7 @@ export class AzureSiteContainer extends pulumi.ComponentResource {
                 resourceGroupName: group.name,
                 containerName: args.container,
                 publicAccess: "None",
+                metadata: siteTags(args),
             },
             kept,
         );

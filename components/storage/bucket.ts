@@ -11,6 +11,17 @@ export interface SiteBucketArgs {
     readonly versioning: boolean;
     /** Protect the bucket and its settings: true while the site is active or draining. */
     readonly protect: boolean;
+    /** The site and its state, as tags (`quay-georep-site`, `quay-georep-state`) on the bucket. */
+    readonly site: string;
+    readonly state: string;
+}
+
+/**
+ * Tags naming the site and its state. The policy pack reads the state: a retired site's bucket is
+ * unprotected on purpose (so removing the site from config can forget it, retained in the cloud).
+ */
+export function siteTags(args: SiteBucketArgs): Record<string, string> {
+    return { "quay-georep-site": args.site, "quay-georep-state": args.state };
 }
 
 /**
