@@ -72,9 +72,17 @@ function pullRequestProblems(wf: Workflow, stacks: Stacks): string[] {
     const jobs = jobsOf(wf);
 
     const checks = jobs.checks;
-    const order = [/^npm ci\b/, /^npm run lint$/, /^npm run build$/, /^sudo bash \.ci\/postgres\.sh$/, /^npm test$/];
+    const order = [
+        /^npm ci\b/,
+        /^npm run lint$/,
+        /^npm run build$/,
+        /^sudo bash \.ci\/postgres\.sh$/,
+        /^sudo bash \.ci\/cloud-init\.sh$/,
+        /^npm test$/,
+    ];
     const at = order.map((re) => runIndex(checks, re));
-    if (at.some((i) => i < 0)) p.push(`checks: install, lint, type-check, PostgreSQL and test steps missing`);
+    if (at.some((i) => i < 0))
+        p.push(`checks: install, lint, type-check, PostgreSQL, cloud-init and test steps missing`);
     else if (at.some((i, n) => n > 0 && i <= at[n - 1])) p.push("checks: steps out of order");
     if (checks?.permissions !== undefined) p.push("checks: must not widen permissions");
 
