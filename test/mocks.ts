@@ -49,12 +49,24 @@ export function exampleSites(): Record<string, unknown>[] {
     return JSON.parse(exampleConfig("us").config[`${PROJECT}:sites`]) as Record<string, unknown>[];
 }
 
-/** Runs the program for one stack. */
+const runs = new Map<string, Promise<RunResult>>();
+
+/**
+ * Runs the program for one stack. Runs are memoized by their inputs: the program is deterministic
+ * and results are read-only, and many tests look at the same few runs (the suite stays under a
+ * minute on two cores).
+ */
 export function runStack(
     cfg: StackConfig,
     stackOutputs: Record<string, Record<string, unknown>> = {},
 ): Promise<RunResult> {
-    return runProgram({ ...cfg, stackOutputs });
+    const key = JSON.stringify([cfg, stackOutputs]);
+    let run = runs.get(key);
+    if (run === undefined) {
+        run = runProgram({ ...cfg, stackOutputs });
+        runs.set(key, run);
+    }
+    return run;
 }
 
 /** The fully qualified name a StackReference uses for a stack of this project. */
