@@ -14,7 +14,7 @@ import {
     STATUS_SCRIPT,
     VERIFY_REMOVAL_SCRIPT,
 } from "../lib/lifecycle";
-import { LIFECYCLE_LABELS, psqlContainer } from "./retirementGate";
+import { LIFECYCLE_LABELS, psqlContainer, psqlJobSpec } from "./retirementGate";
 
 const TYPE = "quay-georep:lifecycle:ReplicationJobs";
 
@@ -133,21 +133,12 @@ export class ReplicationJobs extends pulumi.ComponentResource {
                     successfulJobsHistoryLimit: 3,
                     failedJobsHistoryLimit: 3,
                     jobTemplate: {
-                        spec: {
-                            backoffLimit: 0,
-                            template: {
-                                metadata: { labels: LIFECYCLE_LABELS },
-                                spec: {
-                                    restartPolicy: "Never",
-                                    containers: [
-                                        psqlContainer("status", args.psqlImage, STATUS_SCRIPT, args.databaseSecret, [
-                                            { name: "LOCATIONS", value: plan.required.join(",") },
-                                        ]),
-                                    ],
-                                    volumes: [{ name: "sql", configMap: { name: args.sqlConfigMap } }],
-                                },
-                            },
-                        },
+                        spec: psqlJobSpec(
+                            psqlContainer("status", args.psqlImage, STATUS_SCRIPT, args.databaseSecret, [
+                                { name: "LOCATIONS", value: plan.required.join(",") },
+                            ]),
+                            args.sqlConfigMap,
+                        ),
                     },
                 },
             },

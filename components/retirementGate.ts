@@ -84,28 +84,37 @@ export class RetirementGate extends pulumi.ComponentResource {
                             // A gate that failed earlier is run afresh on the next `pulumi up`.
                             annotations: { "pulumi.com/replaceUnready": "true" },
                         },
-                        spec: {
-                            backoffLimit: 0,
-                            template: {
-                                metadata: { labels: LIFECYCLE_LABELS },
-                                spec: {
-                                    restartPolicy: "Never",
-                                    containers: [
-                                        psqlContainer("gate", args.psqlImage, GATE_SCRIPT, this.databaseSecret, [
-                                            { name: "LOCATIONS", value: args.required.join(",") },
-                                            { name: "RETIRING", value: site },
-                                        ]),
-                                    ],
-                                    volumes: [{ name: "sql", configMap: { name: this.sqlConfigMap } }],
-                                },
-                            },
-                        },
+                        spec: psqlJobSpec(
+                            psqlContainer("gate", args.psqlImage, GATE_SCRIPT, this.databaseSecret, [
+                                { name: "LOCATIONS", value: args.required.join(",") },
+                                { name: "RETIRING", value: site },
+                            ]),
+                            this.sqlConfigMap,
+                        ),
                     },
                     { parent: this, provider, customTimeouts: { create: "15m", update: "15m" } },
                 ),
         );
         this.registerOutputs({ sqlConfigMap: this.sqlConfigMap, databaseSecret: this.databaseSecret });
     }
+}
+
+/** A Job spec running one `psql` container once (no retry: a failure must stop `pulumi up`), SQL mounted. */
+export function psqlJobSpec(
+    container: k8s.types.input.core.v1.Container,
+    sqlConfigMap: pulumi.Input<string>,
+): k8s.types.input.batch.v1.JobSpec {
+    return {
+        backoffLimit: 0,
+        template: {
+            metadata: { labels: LIFECYCLE_LABELS },
+            spec: {
+                restartPolicy: "Never",
+                containers: [container],
+                volumes: [{ name: "sql", configMap: { name: sqlConfigMap } }],
+            },
+        },
+    };
 }
 
 /** A `psql` container running a script, with `DATABASE_URL` from the Secret and the SQL mounted. */
