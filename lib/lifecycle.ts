@@ -62,12 +62,14 @@ export function shortHash(text: string): string {
  * @param sharedStack the shared stack's name (it deploys the Jobs; its own state is current)
  * @param deployed what each other stack reports, by stack name
  * @param sharedDeploysSite whether the shared stack runs a QuayRegistry itself (Jobs then wait for it)
+ * @param backfillRun bumped by the user to run the backfill again for the same topology
  */
 export function planLifecycle(
     sites: readonly Site[],
     sharedStack: string,
     deployed: Readonly<Record<string, DeployedStack | undefined>>,
     sharedDeploysSite: boolean,
+    backfillRun = 0,
 ): LifecyclePlan {
     const topology = topologyKey(sites);
     const required = sites.filter((s) => s.state === "active").map((s) => s.name);
@@ -89,7 +91,10 @@ export function planLifecycle(
         topology,
         required,
         // With one location there is nothing to copy; otherwise each new topology gets one run.
-        backfill: configured > 1 ? { key: shortHash(topology), waitingFor: blocked } : undefined,
+        backfill:
+            configured > 1
+                ? { key: shortHash(backfillRun === 0 ? topology : `${topology}#${backfillRun}`), waitingFor: blocked }
+                : undefined,
         gates: retired.map((s) => ({ site: s.name, key: s.name })),
         removals: retired.map((s) => {
             const own = s.stack === sharedStack ? undefined : deployed[s.stack];
@@ -134,7 +139,7 @@ fi
 missing=$(printf '%s' "$out" | sed -n 's/.*"missingPlacements" \\{0,1\\}: \\{0,1\\}\\({[^}]*}\\).*/\\1/p')
 rows=$(printf '%s' "$out" | sed -n 's/.*"missingLocations" \\{0,1\\}: \\{0,1\\}\\(\\[[^]]*\\]\\).*/\\1/p')
 queue=$(printf '%s' "$out" | sed -n 's/.*"queue" \\{0,1\\}: \\{0,1\\}\\({[^}]*}\\).*/\\1/p')
-echo "gate: retiring $RETIRING would lose data. Blobs missing per remaining location: $missing; locations without a row: $rows; replication queue: $queue. Let replication finish (re-run the backfill for dead items), then run pulumi up again." | tee "$log" >&2
+echo "gate: retiring $RETIRING would lose data. Blobs missing per remaining location: $missing; locations without a row: $rows; replication queue: $queue. Let replication finish (for dead items, bump lifecycle.backfillRun to run the backfill again), then run pulumi up again." | tee "$log" >&2
 exit 1
 `;
 

@@ -148,5 +148,11 @@ export function deployReplicationJobs(
 
 /** Plans the lifecycle for this shared stack from what the other stacks report. */
 export async function planForStack(cfg: QuayGeorepConfig): Promise<LifecyclePlan> {
-    return planLifecycle(cfg.sites, cfg.stack.name, await readDeployedStacks(cfg), cfg.stack.site !== undefined);
+    return planLifecycle(
+        cfg.sites,
+        cfg.stack.name,
+        await readDeployedStacks(cfg),
+        cfg.stack.site !== undefined,
+        cfg.lifecycle.backfillRun,
+    );
 }

@@ -11,6 +11,8 @@ export interface LifecycleSettings {
     readonly quayImage: string;
     /** Image with `psql` for the status, gate and verification Jobs (default `docker.io/library/postgres:17.6-alpine`). */
     readonly psqlImage: string;
+    /** Bump to run the backfill again for the same topology, e.g. for dead replication items (default 0). */
+    readonly backfillRun: number;
 }
 
 /** A pinned image reference: a tag other than `latest`, or a digest. */
@@ -18,10 +20,11 @@ const PINNED_IMAGE = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(@sha256:[0-9a-f]{64}|:(
 
 /** Parses `lifecycle`; problems are recorded, never thrown. */
 export function parseLifecycle(top: ObjectReader): LifecycleSettings {
-    const l = top.object("lifecycle", ["quayImage", "psqlImage"]);
+    const l = top.object("lifecycle", ["quayImage", "psqlImage", "backfillRun"]);
     const settings = {
         quayImage: l?.string("quayImage") ?? "quay.io/projectquay/quay:v3.17.3",
         psqlImage: l?.string("psqlImage") ?? "docker.io/library/postgres:17.6-alpine",
+        backfillRun: l?.integer("backfillRun", 0, 0, 1000000) ?? 0,
     };
     for (const key of ["quayImage", "psqlImage"] as const) {
         if (!PINNED_IMAGE.test(settings[key])) {

@@ -40,6 +40,14 @@ describe("lifecycle plan", () => {
         assert.deepEqual(plan.required, ["usstorage", "eustorage", "apstorage"]);
     });
 
+    it("runs the backfill again for the same topology when lifecycle.backfillRun is bumped", () => {
+        const first = planLifecycle([US, EU], "us", {}, true).backfill?.key;
+        const again = planLifecycle([US, EU], "us", {}, true, 1).backfill?.key;
+        assert.equal(first, shortHash(topologyKey([US, EU])), "run 0 keeps the topology's own key");
+        assert.notEqual(again, first);
+        assert.equal(planLifecycle([US, EU], "us", {}, true, 1).backfill?.key, again, "stable per run number");
+    });
+
     it("makes the backfill wait for a stack still running the previous topology", () => {
         const plan = planLifecycle(
             [US, EU, AP],
