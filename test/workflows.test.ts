@@ -136,6 +136,16 @@ function pullRequestProblems(wf: Workflow, stacks: Stacks): string[] {
         if (!run.includes(OVERRIDE_FLAG)) p.push(`preview: the guard never passes ${OVERRIDE_FLAG}`);
         const label = `contains(github.event.pull_request.labels.*.name, '${OVERRIDE_LABEL}')`;
         if (!Object.values(guardEnv).some((v) => v.includes(label))) p.push(`preview: override not tied to ${label}`);
+        // A site stack's preview checks its bundle Secret against the shared stack's hash.
+        if (guardEnv.SHARED_STACK !== stacks.shared)
+            p.push(`preview: the guard's SHARED_STACK is not ${stacks.shared}`);
+        if (
+            !run.includes('pulumi stack output --stack "$SHARED_STACK" bundleSha256') ||
+            !run.includes("--policy-pack-config") ||
+            !run.includes('"${policy[@]}"')
+        ) {
+            p.push("preview: site stacks do not get the shared stack's bundleSha256 as policy config");
+        }
     }
     return p;
 }
@@ -198,6 +208,24 @@ function deployProblems(wf: Workflow, stacks: Stacks): string[] {
     const shared = deployed.get(stacks.shared);
     if (shared === undefined) p.push(`the shared stack ${stacks.shared} is not deployed`);
     else {
+        // Site stacks enforce the bundle rule with the hash the shared stack's `pulumi up` output.
+        const hashOut = (shared.job.outputs as Record<string, string> | undefined)?.bundleSha256 ?? "";
+        const upId = stepsUsing(shared.job, "pulumi/actions")[0]?.id;
+        if (upId === undefined || hashOut !== `\${{ steps.${upId}.outputs.bundleSha256 }}`) {
+            p.push(`the shared stack's job does not output bundleSha256 from its pulumi up step`);
+        }
+        for (const [stack, { id, job }] of deployed) {
+            if (stack === stacks.shared) continue;
+            const w = withOf(stepsUsing(job, "pulumi/actions")[0]);
+            const writes = stepsOf(job).some(
+                (s) =>
+                    String(s.run ?? "").includes('"$RUNNER_TEMP/policy-config.json"') &&
+                    JSON.stringify(s.env ?? {}).includes(`needs.${shared.id}.outputs.bundleSha256`),
+            );
+            if (!writes || w.policyPackConfigs !== "${{ runner.temp }}/policy-config.json") {
+                p.push(`jobs.${id}: ${stack} does not pass the shared stack's bundleSha256 as policy config`);
+            }
+        }
         if (shared.job.needs !== undefined) p.push(`the shared stack ${stacks.shared} must go first (no needs)`);
         if (withOf(stepsUsing(shared.job, "pulumi/actions")[0])["stack-name"] !== stacks.shared) {
             p.push(`the shared stack ${stacks.shared} must have a job of its own`);
@@ -322,6 +350,25 @@ describe("workflow checks catch drift", () => {
                 return deployProblems(wf, stacks);
             },
             /policyPacks/,
+        ],
+        [
+            "site deploys without the shared stack's hash",
+            () => {
+                const wf = clone(deploy);
+                delete withOf(step(wf, "sites", /^pulumi\/actions/)).policyPackConfigs;
+                return deployProblems(wf, stacks);
+            },
+            /bundleSha256 as policy config/,
+        ],
+        [
+            "site previews without the shared stack's hash",
+            () => {
+                const wf = clone(pr);
+                const guard = step(wf, "preview", /preview-guard/);
+                guard.run = String(guard.run).replace(' "${policy[@]}"', "");
+                return pullRequestProblems(wf, stacks);
+            },
+            /bundleSha256 as policy config/,
         ],
         [
             "sites not after the shared stack",
