@@ -12,6 +12,7 @@ import { RetirementGate } from "../components/retirementGate";
 import { DeployedStack, LifecyclePlan, planLifecycle } from "../lib/lifecycle";
 import type { Bundle } from "../lib/quayConfig";
 import type { QuayGeorepConfig } from "./config";
+import { stackName } from "./site";
 
 /** The status SQL the Jobs run: the same file operators run with psql. */
 const STATUS_SQL = path.join(__dirname, "..", "sql", "replication-status.sql");
@@ -24,11 +25,6 @@ export interface LifecycleOutputs {
     readonly lifecyclePending: readonly string[];
     /** `<namespace>/<cronjob>` reporting the replication status of the active sites, and how to read it. */
     readonly replicationStatus?: pulumi.Output<{ cronJob: string; locations: string; read: string }>;
-}
-
-/** The fully qualified name a StackReference uses for a stack of this project. */
-export function stackName(cfg: QuayGeorepConfig, stack: string): string {
-    return `${pulumi.getOrganization()}/${cfg.project}/${stack}`;
 }
 
 /**

@@ -24,9 +24,14 @@ export interface SharedBundle {
     readonly topology: pulumi.Input<string>;
 }
 
+/** The fully qualified name a StackReference uses for a stack of this project. */
+export function stackName(cfg: QuayGeorepConfig, stack: string): string {
+    return `${pulumi.getOrganization()}/${cfg.project}/${stack}`;
+}
+
 /** The bundle of the shared stack, read through a StackReference and checked against this stack's topology. */
 export function bundleFromSharedStack(cfg: QuayGeorepConfig, site: Site): SharedBundle {
-    const name = `${pulumi.getOrganization()}/${cfg.project}/${cfg.sharedStack}`;
+    const name = stackName(cfg, cfg.sharedStack);
     const ref = new pulumi.StackReference(`${cfg.project}-shared-stack`, { name });
     const locations = ref.getOutput("locations");
     const bundle = pulumi.all([ref.getOutput("bundle"), locations]).apply(([b, locs]) => {
