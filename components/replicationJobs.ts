@@ -8,12 +8,12 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Bundle } from "../lib/quayConfig";
 import {
     BACKFILL_SCRIPT,
-    LifecyclePlan,
     QUAY_CONFIG_MOUNTS,
     REMOVE_LOCATION_SCRIPT,
     STATUS_SCRIPT,
     VERIFY_REMOVAL_SCRIPT,
-} from "../lib/lifecycle";
+} from "../lib/jobScripts";
+import type { LifecyclePlan } from "../lib/lifecycle";
 import { LIFECYCLE_LABELS, psqlContainer, psqlJobSpec } from "./retirementGate";
 
 const TYPE = "quay-georep:lifecycle:ReplicationJobs";

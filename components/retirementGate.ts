@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { GATE_SCRIPT, SQL_MOUNT } from "../lib/lifecycle";
+import { GATE_SCRIPT, SQL_MOUNT } from "../lib/jobScripts";
 
 const TYPE = "quay-georep:lifecycle:RetirementGate";
 

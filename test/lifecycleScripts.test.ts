@@ -13,7 +13,7 @@ import {
     REMOVE_LOCATION_SCRIPT,
     STATUS_SCRIPT,
     VERIFY_REMOVAL_SCRIPT,
-} from "../lib/lifecycle";
+} from "../lib/jobScripts";
 import { ExecResult, run, STATUS_SQL, TestDatabase } from "./support/postgres";
 
 /** Runs a script with `sh -c`, as the Job containers do. */
