@@ -4,7 +4,8 @@
  * - Quay's `config.yaml` against `quay/config-schema.json` (Quay's own JSON schema, draft-07 style).
  * - A `QuayRegistry` object against the QuayRegistry CRD's `openAPIV3Schema`, interpreted the way the
  *   Kubernetes API server does (structural-schema extensions, unknown fields, `x-kubernetes-validations`
- *   CEL rules).
+ *   CEL rules). The structural part is offline/manifests.ts's, shared with the validation of every
+ *   Kubernetes object the program sends; the CEL rules are evaluated here.
  *
  * The schemas live in `../shared/reference/` next to the repository (see its README). That folder is not
  * part of the project, so every caller must first ask {@link referenceDir} and skip with
@@ -16,6 +17,14 @@ import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import { parse as parseYaml } from "yaml";
 import { celEnv, isCelError, parse as parseCel, plan, type CelInput, type CelResult } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
+import {
+    type Crd,
+    METADATA_SCHEMA,
+    newCrdAjv,
+    type StructuralSchema,
+    structuralToJsonSchema,
+    type ValidationRule,
+} from "../../offline/manifests";
 
 /** Where the reference folder must be: `shared/` is a sibling of the repository folder, locally and in CI. */
 const EXPECTED_REFERENCE_DIR = path.resolve(__dirname, "../../../shared/reference");
@@ -221,51 +230,6 @@ export function validateQuayConfig(config: unknown): string[] {
 // QuayRegistry (CRD structural schema + CEL)
 // ---------------------------------------------------------------------------------------------------------
 
-/** One `x-kubernetes-validations` entry. */
-interface ValidationRule {
-    rule: string;
-    message?: string;
-    messageExpression?: string;
-    fieldPath?: string;
-    reason?: string;
-    optionalOldSelf?: boolean;
-}
-
-/** The subset of a Kubernetes structural schema (OpenAPI v3.0 + x-kubernetes-*) this module interprets. */
-interface StructuralSchema {
-    type?: string;
-    properties?: Record<string, StructuralSchema>;
-    items?: StructuralSchema;
-    additionalProperties?: StructuralSchema | boolean;
-    allOf?: StructuralSchema[];
-    anyOf?: StructuralSchema[];
-    oneOf?: StructuralSchema[];
-    not?: StructuralSchema;
-    nullable?: boolean;
-    minimum?: number;
-    maximum?: number;
-    exclusiveMinimum?: boolean | number;
-    exclusiveMaximum?: boolean | number;
-    "x-kubernetes-int-or-string"?: boolean;
-    "x-kubernetes-preserve-unknown-fields"?: boolean;
-    "x-kubernetes-embedded-resource"?: boolean;
-    "x-kubernetes-list-type"?: "atomic" | "set" | "map";
-    "x-kubernetes-list-map-keys"?: string[];
-    "x-kubernetes-validations"?: ValidationRule[];
-    [keyword: string]: unknown;
-}
-
-interface CrdVersion {
-    name: string;
-    served?: boolean;
-    storage?: boolean;
-    schema?: { openAPIV3Schema?: StructuralSchema };
-}
-
-interface Crd {
-    spec: { group: string; names: { kind: string }; versions: CrdVersion[] };
-}
-
 interface LoadedCrd {
     apiVersion: string;
     kind: string;
@@ -273,123 +237,7 @@ interface LoadedCrd {
     validate: ValidateFunction;
 }
 
-/** Value keywords copied unchanged from a structural schema into the JSON schema given to ajv. */
-const VALUE_KEYWORDS = [
-    "type",
-    "enum",
-    "format",
-    "minimum",
-    "maximum",
-    "multipleOf",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "minItems",
-    "maxItems",
-    "uniqueItems",
-    "minProperties",
-    "maxProperties",
-    "required",
-];
-
 const UNKNOWN_FIELD_HINT = "not in the CRD schema; the API server would prune or reject it";
-
-/**
- * `metadata` is `type: object` with nothing else in every CRD: the API server validates it itself. Check it
- * loosely, the way it will be checked there: name/namespace are strings (DNS subdomain / label), labels and
- * annotations are string maps; other ObjectMeta fields are allowed.
- */
-const METADATA_SCHEMA: JsonObject = {
-    type: "object",
-    properties: {
-        name: {
-            type: "string",
-            pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-            maxLength: 253,
-        },
-        generateName: { type: "string" },
-        namespace: {
-            type: "string",
-            pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-            maxLength: 63,
-        },
-        labels: { type: "object", additionalProperties: { type: "string" } },
-        annotations: { type: "object", additionalProperties: { type: "string" } },
-    },
-};
-
-/**
- * Translates a structural schema node into a draft-07 JSON schema with the API server's semantics:
- * - `x-kubernetes-int-or-string`: integer or string (the generated `anyOf` restating that is dropped so a
- *   mismatch gives one error, not three);
- * - `nullable`: `null` added to the type (without it, the server prunes nulls, i.e. we must not send them);
- * - `x-kubernetes-preserve-unknown-fields`: unknown members allowed; otherwise any member not in
- *   `properties` (or `additionalProperties`) is an error, because the server would drop it;
- * - `x-kubernetes-embedded-resource`: apiVersion/kind/metadata implied;
- * - `x-kubernetes-list-type: set`: items unique (list-type `map` keys are checked in {@link walkSemantics});
- * - OpenAPI 3.0 boolean `exclusiveMinimum`/`exclusiveMaximum` become draft-07 numbers;
- * - `x-kubernetes-map-type`, `description`, `default` and other annotations are dropped.
- */
-function structuralToJsonSchema(node: StructuralSchema): JsonObject {
-    const out: JsonObject = {};
-    for (const keyword of VALUE_KEYWORDS) {
-        if (node[keyword] !== undefined) out[keyword] = node[keyword];
-    }
-    if (node.exclusiveMinimum === true && node.minimum !== undefined) {
-        delete out.minimum;
-        out.exclusiveMinimum = node.minimum;
-    }
-    if (node.exclusiveMaximum === true && node.maximum !== undefined) {
-        delete out.maximum;
-        out.exclusiveMaximum = node.maximum;
-    }
-    const properties: Record<string, JsonObject> = node.properties
-        ? mapValues(node.properties, structuralToJsonSchema)
-        : {};
-    if (node["x-kubernetes-embedded-resource"] === true) {
-        properties.apiVersion ??= { type: "string" };
-        properties.kind ??= { type: "string" };
-        properties.metadata ??= METADATA_SCHEMA;
-    }
-    if (Object.keys(properties).length > 0) out.properties = properties;
-    if (node.items !== undefined) out.items = structuralToJsonSchema(node.items);
-    if (typeof node.additionalProperties === "boolean") {
-        out.additionalProperties = node.additionalProperties;
-    } else if (node.additionalProperties !== undefined) {
-        out.additionalProperties = structuralToJsonSchema(node.additionalProperties);
-    }
-    for (const keyword of ["allOf", "anyOf", "oneOf"] as const) {
-        const branches = node[keyword];
-        if (branches !== undefined) out[keyword] = branches.map(structuralToJsonSchema);
-    }
-    if (node.not !== undefined) out.not = structuralToJsonSchema(node.not);
-
-    if (node["x-kubernetes-int-or-string"] === true) {
-        out.type = ["integer", "string"];
-        const anyOf = node.anyOf;
-        if (anyOf?.every((branch) => Object.keys(branch).every((k) => k === "type"))) delete out.anyOf;
-    }
-    const isObjectNode = out.type === "object" || node.properties !== undefined;
-    if (
-        isObjectNode &&
-        node["x-kubernetes-preserve-unknown-fields"] !== true &&
-        out.additionalProperties === undefined
-    ) {
-        // Also covers `type: object` with no properties at all: the server prunes every member of it.
-        out.additionalProperties = false;
-    }
-    if (node["x-kubernetes-list-type"] === "set") out.uniqueItems = true;
-    if (node.nullable === true) {
-        if (typeof out.type === "string") out.type = [out.type, "null"];
-        else if (Array.isArray(out.type)) out.type = [...(out.type as unknown[]), "null"];
-        if (Array.isArray(out.enum)) out.enum = [...(out.enum as unknown[]), null];
-    }
-    return out;
-}
-
-const INT32 = 2 ** 31;
-/** RFC 3339 date-time, which is what the API server's `date-time` format accepts. */
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 let loadedCrd: LoadedCrd | undefined;
 
@@ -418,29 +266,7 @@ function quayRegistryCrd(): LoadedCrd {
     };
     root.required = ["apiVersion", "kind"];
 
-    // strict is fine here: the translated schema only carries keywords we chose. Union types come from
-    // nullable and int-or-string; only the formats the CRD uses are registered, so a new upstream format
-    // fails loudly at compile time instead of being skipped.
-    const ajv = new Ajv({
-        allErrors: true,
-        strict: true,
-        allowUnionTypes: true,
-        verbose: true,
-    });
-    // Range checks only: `type: integer` already reports non-integers. int64 beyond 2^53 cannot be exact in
-    // JS, so anything outside the safe range is refused rather than silently rounded.
-    ajv.addFormat("int32", {
-        type: "number",
-        validate: (n: number) => !Number.isInteger(n) || (n >= -INT32 && n < INT32),
-    });
-    ajv.addFormat("int64", {
-        type: "number",
-        validate: (n: number) => !Number.isInteger(n) || Number.isSafeInteger(n),
-    });
-    ajv.addFormat("date-time", {
-        type: "string",
-        validate: (s: string) => RFC3339.test(s) && !Number.isNaN(Date.parse(s)),
-    });
+    const ajv = newCrdAjv();
     loadedCrd = { apiVersion, kind, schema, validate: ajv.compile(root) };
     return loadedCrd;
 }
