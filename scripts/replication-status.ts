@@ -28,7 +28,7 @@ interface Verdict {
     missingLocations: string[];
     blobsInUse: number;
     missingPlacements: Record<string, number>;
-    queue: { alive: number; running: number; waitingRetry: number; dead: number };
+    queue: { alive: number; running: number; waitingRetry: number; dead: number; deadBlocking: number };
     complete: boolean;
 }
 
@@ -113,7 +113,8 @@ function summary(v: Verdict): string {
     const locs = v.required.join(", ");
     if (v.complete) {
         out.push(`replication COMPLETE for ${locs}`);
-        out.push(`  ${v.blobsInUse} blobs in use, present in every location; replication queue empty`);
+        const dead = v.queue.dead > 0 ? `; ${v.queue.dead} dead items block nothing (their blobs are in place)` : "";
+        out.push(`  ${v.blobsInUse} blobs in use, present in every location; no replication item alive${dead}`);
         return out.join("\n");
     }
     out.push(`replication INCOMPLETE for ${locs}`);
@@ -130,10 +131,13 @@ function summary(v: Verdict): string {
     }
     const q = v.queue;
     out.push(
-        `  replication queue: ${q.alive} alive (${q.running} running, ${q.waitingRetry} waiting retry), ${q.dead} dead`,
+        `  replication queue: ${q.alive} alive (${q.running} running, ${q.waitingRetry} waiting retry), ${q.dead} dead (${q.deadBlocking} blocking)`,
     );
-    if (q.dead > 0) {
-        out.push("  dead items are never retried: run `python -m util.backfillreplication` in a Quay pod");
+    if (q.deadBlocking > 0) {
+        out.push(
+            "  blocking dead items (their blobs still lack a required location) are never retried: " +
+                "run `python -m util.backfillreplication` in a Quay pod (lifecycle.backfillRun)",
+        );
     }
     return out.join("\n");
 }

@@ -10,11 +10,14 @@ import * as path from "node:path";
 import {
     BACKFILL_SCRIPT,
     GATE_SCRIPT,
+    REMOVAL_PRECHECK_SCRIPT,
     REMOVE_LOCATION_SCRIPT,
     STATUS_SCRIPT,
     VERIFY_REMOVAL_SCRIPT,
 } from "../lib/jobScripts";
-import { ExecResult, run, STATUS_SQL, TestDatabase } from "./support/postgres";
+import { ExecResult, REPO_ROOT, run, STATUS_SQL, TestDatabase } from "./support/postgres";
+
+const PRECHECK_SQL = path.join(REPO_ROOT, "sql", "removal-precheck.sql");
 
 /** Runs a script with `sh -c`, as the Job containers do. */
 function sh(script: string, env: Record<string, string>): Promise<ExecResult> {
@@ -41,6 +44,46 @@ function fakePython(output: string, code = 0): { dir: string; stdinFile: string 
         { mode: 0o755 },
     );
     return { dir, stdinFile };
+}
+
+/**
+ * A directory with a fake `python` that does to the database what Quay's `util.removelocation`
+ * does (blobupload rows, then placements, then the location row; an "Error removing storage
+ * location" line and exit 0 when the row is gone), and records each run in `runs`.
+ */
+function fakeRemovelocation(databaseUrl: string): { dir: string; runs: () => string[] } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "georep-quay-"));
+    const runs = path.join(dir, "runs");
+    const sql = (text: string) => `printf "${text}\\n" | psql "$DB" -X -qtA -v ON_ERROR_STOP=1 -v loc="$3"`;
+    fs.writeFileSync(
+        path.join(dir, "python"),
+        [
+            "#!/bin/sh",
+            `DB='${databaseUrl}'`,
+            `echo "$@" >> "${runs}"`,
+            "read answer",
+            'printf "WARNING: This is a destructive operation. Are you sure you want to remove %s from your storage locations? [y/n] " "$3"',
+            `n=$(${sql("SELECT count(*) FROM imagestoragelocation WHERE name = :'loc';")})`,
+            'if [ "$n" = 0 ]; then echo "Error removing storage location: ImageStorageLocation matching query does not exist."; exit 0; fi',
+            `u=$(${sql("DELETE FROM blobupload WHERE location_id = (SELECT id FROM imagestoragelocation WHERE name = :'loc') RETURNING 1;")} | wc -l)`,
+            'echo "Removed $u temporary blobs from blobupload table."',
+            `${sql("DELETE FROM imagestorageplacement WHERE location_id = (SELECT id FROM imagestoragelocation WHERE name = :'loc') RETURNING 'Deleted placement ' || id;")}`,
+            `${sql("DELETE FROM imagestoragelocation WHERE name = :'loc';")} >/dev/null`,
+            'echo "Deleted location $3"',
+            "",
+        ].join("\n"),
+        { mode: 0o755 },
+    );
+    return {
+        dir,
+        runs: () => (fs.existsSync(runs) ? fs.readFileSync(runs, "utf8").trim().split("\n") : []),
+    };
+}
+
+/** A fresh emptyDir for one removal Job pod: the state file the precheck writes. */
+function podStateFile(): { path: string; read: () => string | undefined } {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "georep-work-")), "location-state");
+    return { path: file, read: () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined) };
 }
 
 describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
@@ -83,6 +126,29 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
         ]);
     }
 
+    /** A blobupload row for `location`, created `age` ago (an SQL interval) in UTC, the pods' time. */
+    async function upload(uuid: string, location: string, age: string): Promise<void> {
+        await db.query(
+            `INSERT INTO blobupload (repository_id, uuid, location_id, created)
+             SELECT 1, $1, id, (now() AT TIME ZONE 'utc') - $3::interval FROM imagestoragelocation WHERE name = $2`,
+            [uuid, location, age],
+        );
+    }
+
+    /** A dead replication item for the blob with this uuid (five failed claims, long expired). */
+    async function deadItem(uuid: string): Promise<void> {
+        await db.query(
+            `INSERT INTO queueitem (queue_name, body, available_after, available, processing_expires, retries_remaining, state_id)
+             VALUES ($1, $2, (now() AT TIME ZONE 'utc') - interval '2 days', true,
+                     (now() AT TIME ZONE 'utc') - interval '2 days', 0, $3)`,
+            [
+                `imagestoragereplication/${uuid}/`,
+                JSON.stringify({ namespace_user_id: 1, storage_id: uuid }),
+                `dead-${uuid}`,
+            ],
+        );
+    }
+
     const gateEnv = (log: string, locations = "usstorage,apstorage") => ({
         DATABASE_URL: db.url,
         LOCATIONS: locations,
@@ -110,7 +176,31 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
             assert.equal(r.code, 1);
             assert.match(
                 log.read(),
-                /^gate: retiring eustorage would lose data\. Blobs missing per remaining location: \{ ?"usstorage" ?: ?1, ?"apstorage" ?: ?2 ?\}; locations without a row: \[\]; replication queue: \{"alive" ?: ?0, ?"running" ?: ?0, ?"waitingRetry" ?: ?0, ?"dead" ?: ?0\}\./,
+                /^gate: retiring eustorage would lose data\. Blobs missing per remaining location: \{ ?"usstorage" ?: ?1, ?"apstorage" ?: ?2 ?\}; locations without a row: \[\]; replication queue: \{"alive" ?: ?0, ?"running" ?: ?0, ?"waitingRetry" ?: ?0, ?"dead" ?: ?0, ?"deadBlocking" ?: ?0\}\. Let replication finish \(if blobs are missing and nothing is queued for them, bump lifecycle\.backfillRun to run the backfill again\), then run pulumi up again\.\n$/,
+            );
+        });
+
+        it("passes despite a dead item whose blob already is in every remaining location", async () => {
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            await deadItem("a");
+            const log = terminationLog();
+            const r = await sh(GATE_SCRIPT, gateEnv(log.path));
+            assert.equal(r.code, 0, r.stderr);
+            assert.match(r.stdout, /"dead" ?: ?1, ?"deadBlocking" ?: ?0/);
+            assert.equal(log.read(), "");
+        });
+
+        it("fails on a dead item whose blob still lacks a remaining location, naming the fix", async () => {
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            await blob("b", ["usstorage", "eustorage"]);
+            await deadItem("a");
+            await deadItem("b");
+            const log = terminationLog();
+            const r = await sh(GATE_SCRIPT, gateEnv(log.path));
+            assert.equal(r.code, 1);
+            assert.match(
+                log.read(),
+                /^gate: retiring eustorage would lose data\. Blobs missing per remaining location: \{ ?"usstorage" ?: ?0, ?"apstorage" ?: ?1 ?\}; locations without a row: \[\]; replication queue: \{"alive" ?: ?0, ?"running" ?: ?0, ?"waitingRetry" ?: ?0, ?"dead" ?: ?2, ?"deadBlocking" ?: ?1\}\. 1 dead replication item\(s\) block it: their blobs still lack a remaining location and Quay never retries them\. Bump lifecycle\.backfillRun to run the backfill again, let replication finish, then run pulumi up again\.\n$/,
             );
         });
 
@@ -163,10 +253,17 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
     });
 
     describe("removelocation", () => {
-        const removal = (python: { dir: string }, log: string) => ({
+        /** The precheck found the location row: the state file says `present`. */
+        const present = (): string => {
+            const state = podStateFile();
+            fs.writeFileSync(state.path, "present\n");
+            return state.path;
+        };
+        const removal = (python: { dir: string }, log: string, stateFile = present()) => ({
             PATH: `${python.dir}:${process.env.PATH ?? ""}`,
             QUAYDIR: python.dir,
             LOCATION: "eustorage",
+            STATE_FILE: stateFile,
             TERMINATION_LOG: log,
         });
 
@@ -207,7 +304,10 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
                 TERMINATION_LOG: log.path,
             });
             assert.equal(still.code, 1);
-            assert.match(log.read(), /location eustorage still has 1 row\(s\)/);
+            assert.equal(
+                log.read(),
+                "verify: location eustorage still has 1 row(s) in imagestoragelocation, 0 placement(s) in imagestorageplacement and 0 upload(s) in blobupload after removelocation\n",
+            );
             await db.query("DELETE FROM imagestoragelocation WHERE name = 'eustorage'");
             const gone = await sh(VERIFY_REMOVAL_SCRIPT, {
                 DATABASE_URL: db.url,
@@ -215,7 +315,59 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
                 TERMINATION_LOG: log.path,
             });
             assert.equal(gone.code, 0, gone.stderr);
-            assert.deepEqual(JSON.parse(gone.stdout), { removedLocation: "eustorage", verified: true });
+            assert.deepEqual(JSON.parse(gone.stdout), {
+                removedLocation: "eustorage",
+                locationRows: 0,
+                placements: 0,
+                uploads: 0,
+                verified: true,
+            });
+        });
+
+        it("counts the placements and uploads left behind by a removal that stopped half-way", async () => {
+            // util.removelocation runs without a transaction: a crash can leave any prefix done.
+            await blob("a", ["usstorage", "eustorage"]);
+            await blob("b", ["eustorage"]);
+            await upload("u1", "eustorage", "1 hour");
+            const log = terminationLog();
+            const r = await sh(VERIFY_REMOVAL_SCRIPT, {
+                DATABASE_URL: db.url,
+                LOCATION: "eustorage",
+                TERMINATION_LOG: log.path,
+            });
+            assert.equal(r.code, 1);
+            assert.equal(
+                log.read(),
+                "verify: location eustorage still has 1 row(s) in imagestoragelocation, 2 placement(s) in imagestorageplacement and 1 upload(s) in blobupload after removelocation\n",
+            );
+        });
+
+        it("skips the utility when the precheck found the location already gone", async () => {
+            const python = fakePython("Deleted location eustorage\n");
+            const state = podStateFile();
+            fs.writeFileSync(state.path, "absent\n");
+            const log = terminationLog();
+            const r = await sh(REMOVE_LOCATION_SCRIPT, removal(python, log.path, state.path));
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(r.stdout, "location eustorage already removed; verifying\n");
+            assert.equal(fs.existsSync(path.join(python.dir, "args")), false, "python ran");
+            assert.equal(log.read(), "");
+        });
+
+        it("refuses (exit 2) without the precheck's state, and does not run the utility", async () => {
+            for (const content of [undefined, "", "maybe\n"]) {
+                const python = fakePython("Deleted location eustorage\n");
+                const state = podStateFile();
+                if (content !== undefined) fs.writeFileSync(state.path, content);
+                const log = terminationLog();
+                const r = await sh(REMOVE_LOCATION_SCRIPT, removal(python, log.path, state.path));
+                assert.equal(r.code, 2, `state ${JSON.stringify(content)}`);
+                assert.equal(fs.existsSync(path.join(python.dir, "args")), false, "python ran");
+                assert.match(
+                    log.read(),
+                    /^removelocation eustorage: no precheck state in \S+location-state \(found "(maybe)?"\); the precheck init container must run first\n$/,
+                );
+            }
         });
 
         it("treats a quote in the location as data, not SQL", async () => {
@@ -227,6 +379,342 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
             });
             assert.equal(r.code, 0, r.stderr);
             assert.equal((await db.query("SELECT count(*)::int AS n FROM imagestoragelocation"))[0].n, 3);
+        });
+    });
+
+    describe("removal precheck", () => {
+        /** The precheck's env for removing eustorage while usstorage and apstorage remain. */
+        const precheckEnv = (log: string, state: string, extra: Record<string, string> = {}) => ({
+            DATABASE_URL: db.url,
+            LOCATION: "eustorage",
+            LOCATIONS: "usstorage,apstorage",
+            SQL_FILE: PRECHECK_SQL,
+            STATE_FILE: state,
+            TERMINATION_LOG: log,
+            ...extra,
+        });
+        interface Precheck {
+            location: string;
+            locationPresent: boolean;
+            replication: { complete: boolean; queue: Record<string, number> };
+            uploads: { live: number; stale: number; newest: string | null };
+            safe: boolean;
+        }
+        const verdict = (r: ExecResult): Precheck => JSON.parse(r.stdout.split("\n")[0]) as Precheck;
+
+        it("passes when replication is complete and no upload is live, and records the row as present", async () => {
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            const log = terminationLog();
+            const state = podStateFile();
+            const r = await sh(REMOVAL_PRECHECK_SCRIPT, precheckEnv(log.path, state.path));
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(state.read(), "present\n");
+            assert.equal(log.read(), "");
+            const v = verdict(r);
+            assert.deepEqual(Object.keys(v), ["location", "locationPresent", "replication", "uploads", "safe"]);
+            assert.deepEqual(
+                { ...v, replication: v.replication.complete },
+                {
+                    location: "eustorage",
+                    locationPresent: true,
+                    replication: true,
+                    uploads: { live: 0, stale: 0, newest: null },
+                    safe: true,
+                },
+            );
+            assert.match(
+                r.stdout,
+                /\nprecheck: removing eustorage is safe \(location row present\): every blob in use is in usstorage,apstorage and no upload to eustorage is live\n$/,
+            );
+        });
+
+        it("reports the replication verdict exactly as replication-status.sql does", async () => {
+            await blob("a", ["usstorage", "eustorage"]);
+            await blob("b", ["eustorage", "apstorage"]);
+            await deadItem("a");
+            await deadItem("gone");
+            const precheck = await sh(REMOVAL_PRECHECK_SCRIPT, precheckEnv(terminationLog().path, podStateFile().path));
+            const status = await sh(STATUS_SCRIPT, {
+                DATABASE_URL: db.url,
+                LOCATIONS: "usstorage,apstorage",
+                SQL_FILE: STATUS_SQL,
+            });
+            assert.equal(status.code, 0, status.stderr);
+            assert.deepEqual(verdict(precheck).replication, JSON.parse(status.stdout));
+            assert.deepEqual(verdict(precheck).replication.queue, {
+                alive: 0,
+                running: 0,
+                waitingRetry: 0,
+                dead: 2,
+                deadBlocking: 1,
+            });
+        });
+
+        it("fails, naming the live upload and the wait, when an upload to the location was created just now", async () => {
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            await upload("u-live", "eustorage", "0 seconds");
+            await upload("u-other", "usstorage", "0 seconds");
+            const log = terminationLog();
+            const state = podStateFile();
+            const r = await sh(REMOVAL_PRECHECK_SCRIPT, precheckEnv(log.path, state.path));
+            assert.equal(r.code, 1);
+            assert.equal(state.read(), "present\n");
+            assert.deepEqual(verdict(r).uploads.live, 1);
+            assert.match(
+                log.read(),
+                /^removal of eustorage stopped: 1 live upload\(s\) to eustorage \(created within the last 2880 minutes, newest \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\): a push may still be writing there and util\.removelocation deletes uploads; wait until every upload to eustorage is older than 2880 minutes \(Quay's own threshold for abandoned uploads\)\. Then run pulumi up again\.\n$/,
+            );
+        });
+
+        it("passes with a stale upload (three days old), which util.removelocation may delete, and counts it", async () => {
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            await upload("u-stale", "eustorage", "3 days");
+            const log = terminationLog();
+            const state = podStateFile();
+            const r = await sh(REMOVAL_PRECHECK_SCRIPT, precheckEnv(log.path, state.path));
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(state.read(), "present\n");
+            const v = verdict(r);
+            assert.equal(v.uploads.live, 0);
+            assert.equal(v.uploads.stale, 1);
+            assert.match(v.uploads.newest ?? "", /^\d{4}-\d\d-\d\dT/);
+            assert.equal(v.safe, true);
+        });
+
+        it("takes the grace from UPLOAD_GRACE_MINUTES and compares in UTC whatever the session time zone", async () => {
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            // With a 60-minute grace: live (10 minutes old) and stale (70 minutes old). A local-time
+            // comparison would call the first stale in UTC+14 and the second live in UTC-11.
+            await upload("u-10m", "eustorage", "10 minutes");
+            await upload("u-70m", "eustorage", "70 minutes");
+            for (const tz of ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"]) {
+                const r = await sh(
+                    REMOVAL_PRECHECK_SCRIPT,
+                    precheckEnv(terminationLog().path, podStateFile().path, { UPLOAD_GRACE_MINUTES: "60", PGTZ: tz }),
+                );
+                assert.equal(r.code, 1, `session time zone ${tz}`);
+                assert.deepEqual(
+                    { live: verdict(r).uploads.live, stale: verdict(r).uploads.stale },
+                    { live: 1, stale: 1 },
+                    tz,
+                );
+            }
+        });
+
+        it("fails, saying what is missing where and the fix, while replication is incomplete", async () => {
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            await blob("b", ["usstorage", "eustorage"]);
+            const log = terminationLog();
+            const state = podStateFile();
+            const r = await sh(REMOVAL_PRECHECK_SCRIPT, precheckEnv(log.path, state.path));
+            assert.equal(r.code, 1);
+            assert.equal(state.read(), "present\n");
+            assert.match(
+                log.read(),
+                /^removal of eustorage stopped: replication to usstorage,apstorage is not complete \(blobs missing per remaining location: \{ ?"usstorage" ?: ?0, ?"apstorage" ?: ?1 ?\}; locations without a row: \[\]; replication queue: \{"alive" ?: ?0, ?"running" ?: ?0, ?"waitingRetry" ?: ?0, ?"dead" ?: ?0, ?"deadBlocking" ?: ?0\}\): let replication finish \(if blobs are missing and nothing is queued for them, bump lifecycle\.backfillRun to run the backfill again\)\. Then run pulumi up again\.\n$/,
+            );
+        });
+
+        it("names dead blocking items and a live upload together, each with its fix", async () => {
+            await blob("b", ["usstorage", "eustorage"]);
+            await deadItem("b");
+            await upload("u-live", "eustorage", "5 minutes");
+            const log = terminationLog();
+            const r = await sh(REMOVAL_PRECHECK_SCRIPT, precheckEnv(log.path, podStateFile().path));
+            assert.equal(r.code, 1);
+            assert.match(
+                log.read(),
+                /^removal of eustorage stopped: replication to usstorage,apstorage is not complete \(.*"deadBlocking" ?: ?1\}\): 1 dead replication item\(s\) block it and are never retried: bump lifecycle\.backfillRun to run the backfill again and let replication finish\. 1 live upload\(s\) to eustorage \(created within the last 2880 minutes, newest [^)]+\): .* Then run pulumi up again\.\n$/,
+            );
+        });
+
+        it("records the location as absent when its row is already gone, and passes on replication alone", async () => {
+            await blob("a", ["usstorage", "apstorage"]);
+            await db.query("DELETE FROM imagestoragelocation WHERE name = 'eustorage'");
+            const log = terminationLog();
+            const state = podStateFile();
+            const r = await sh(REMOVAL_PRECHECK_SCRIPT, precheckEnv(log.path, state.path));
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(state.read(), "absent\n");
+            const v = verdict(r);
+            assert.equal(v.locationPresent, false);
+            assert.deepEqual(v.uploads, { live: 0, stale: 0, newest: null });
+
+            // Gone, but replication to what remains is not complete: still stopped.
+            await blob("b", ["usstorage"]);
+            const stopped = await sh(REMOVAL_PRECHECK_SCRIPT, precheckEnv(log.path, state.path));
+            assert.equal(stopped.code, 1);
+            assert.equal(state.read(), "absent\n");
+            assert.match(
+                log.read(),
+                /^removal of eustorage stopped: replication to usstorage,apstorage is not complete/,
+            );
+        });
+
+        it("fails closed (exit 2, no state) when the database cannot be read", async () => {
+            const log = terminationLog();
+            const state = podStateFile();
+            fs.writeFileSync(state.path, "present\n"); // whatever was there, it must not survive
+            const r = await sh(
+                REMOVAL_PRECHECK_SCRIPT,
+                precheckEnv(log.path, state.path, { DATABASE_URL: "postgresql://nobody:x@127.0.0.1:1/quay" }),
+            );
+            assert.equal(r.code, 2);
+            assert.equal(state.read(), undefined);
+            assert.match(
+                log.read(),
+                /^removal of eustorage stopped: cannot read the database, so removing it is not safe: .*(Connection refused|could not connect|connection to server)/s,
+            );
+        });
+
+        it("fails closed (exit 2) on bad arguments: a remaining location that is the one removed, a bad grace", async () => {
+            const cases: [Record<string, string>, RegExp][] = [
+                [{ LOCATIONS: "usstorage,eustorage" }, /location "eustorage" is also in "locations"/],
+                [{ UPLOAD_GRACE_MINUTES: "2 days" }, /upload_grace_minutes must be a number of minutes, not "2 days"/],
+                [{ LOCATIONS: " , " }, /the psql variable "locations" names no location/],
+                [{ LOCATION: " " }, /the psql variable "location" is empty/],
+            ];
+            for (const [extra, message] of cases) {
+                const log = terminationLog();
+                const state = podStateFile();
+                const r = await sh(REMOVAL_PRECHECK_SCRIPT, precheckEnv(log.path, state.path, extra));
+                assert.equal(r.code, 2, JSON.stringify(extra));
+                assert.equal(state.read(), undefined);
+                assert.match(log.read(), message);
+            }
+        });
+
+        it("runs read-only in one repeatable-read snapshot", async () => {
+            // A view named blobupload, found first through search_path, reports the transaction.
+            await db.query(`
+        CREATE SCHEMA probe;
+        CREATE FUNCTION probe.txn() RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+        BEGIN
+          RAISE NOTICE 'probe: transaction_read_only=% isolation=%',
+            current_setting('transaction_read_only'), current_setting('transaction_isolation');
+          RETURN true;
+        END $$;
+        CREATE VIEW probe.blobupload AS SELECT * FROM public.blobupload WHERE probe.txn();
+        CREATE VIEW probe.queueitem AS SELECT * FROM public.queueitem WHERE probe.txn();
+      `);
+            try {
+                await upload("u1", "eustorage", "3 days");
+                await db.query(
+                    "INSERT INTO queueitem (queue_name, body, available_after, available, retries_remaining, state_id) VALUES ('imagestoragereplication/x/', '{}', now(), true, 0, 'p')",
+                );
+                const r = await run(
+                    "psql",
+                    [
+                        db.url,
+                        "-X",
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        "-v",
+                        "location=eustorage",
+                        "-v",
+                        "locations=usstorage",
+                        "-f",
+                        PRECHECK_SQL,
+                    ],
+                    { env: { ...process.env, PGOPTIONS: "-c search_path=probe,public" } },
+                );
+                assert.equal(r.code, 0, r.stderr);
+                const notices = r.stderr.match(/probe: .*/g) ?? [];
+                assert.ok(notices.length >= 2, r.stderr);
+                for (const n of notices) assert.equal(n, "probe: transaction_read_only=on isolation=repeatable read");
+                assert.equal(r.stdout.split("\n").filter((l) => l.length > 0).length, 1);
+            } finally {
+                await db.query("DROP SCHEMA probe CASCADE");
+            }
+        });
+    });
+
+    describe("removal Job, end to end (precheck, removelocation, verify)", () => {
+        /** One pod of the removal Job: init containers in order, each must succeed; then verify. */
+        async function removalPod(quay: { dir: string }): Promise<{ step: string; result: ExecResult }[]> {
+            const state = podStateFile();
+            const env = {
+                DATABASE_URL: db.url,
+                LOCATION: "eustorage",
+                LOCATIONS: "usstorage,apstorage",
+                SQL_FILE: PRECHECK_SQL,
+                STATE_FILE: state.path,
+                TERMINATION_LOG: terminationLog().path,
+                PATH: `${quay.dir}:${process.env.PATH ?? ""}`,
+                QUAYDIR: quay.dir,
+            };
+            const steps: [string, string][] = [
+                ["precheck", REMOVAL_PRECHECK_SCRIPT],
+                ["removelocation", REMOVE_LOCATION_SCRIPT],
+                ["verify", VERIFY_REMOVAL_SCRIPT],
+            ];
+            const done: { step: string; result: ExecResult }[] = [];
+            for (const [step, script] of steps) {
+                const result = await sh(script, env);
+                done.push({ step, result });
+                if (result.code !== 0) break;
+            }
+            return done;
+        }
+
+        it("removes the location, and a re-run finds it absent, skips the utility and verifies (idempotent)", async () => {
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            await upload("u-stale", "eustorage", "3 days");
+
+            const quay = fakeRemovelocation(db.url);
+            const first = await removalPod(quay);
+            assert.deepEqual(
+                first.map((s) => [s.step, s.result.code]),
+                [
+                    ["precheck", 0],
+                    ["removelocation", 0],
+                    ["verify", 0],
+                ],
+                first.map((s) => s.result.stderr).join("\n"),
+            );
+            assert.match(
+                first[1].result.stdout,
+                /Removed 1 temporary blobs from blobupload table\.\nDeleted placement \d+\nDeleted location eustorage\n$/,
+            );
+            assert.deepEqual(quay.runs(), ["-m util.removelocation eustorage"]);
+            const [{ n }] = await db.query<{ n: number }>(
+                "SELECT count(*)::int AS n FROM imagestoragelocation WHERE name = 'eustorage'",
+            );
+            assert.equal(n, 0);
+
+            const again = fakeRemovelocation(db.url);
+            const second = await removalPod(again);
+            assert.deepEqual(
+                second.map((s) => [s.step, s.result.code]),
+                [
+                    ["precheck", 0],
+                    ["removelocation", 0],
+                    ["verify", 0],
+                ],
+            );
+            assert.equal(second[1].result.stdout, "location eustorage already removed; verifying\n");
+            assert.deepEqual(again.runs(), [], "the utility must not run again");
+            assert.deepEqual(JSON.parse(second[2].result.stdout), {
+                removedLocation: "eustorage",
+                locationRows: 0,
+                placements: 0,
+                uploads: 0,
+                verified: true,
+            });
+        });
+
+        it("stops before the utility when an upload is live, and leaves everything in place", async () => {
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            await upload("u-live", "eustorage", "1 minute");
+            const quay = fakeRemovelocation(db.url);
+            const pod = await removalPod(quay);
+            assert.deepEqual(
+                pod.map((s) => [s.step, s.result.code]),
+                [["precheck", 1]],
+            );
+            assert.deepEqual(quay.runs(), []);
+            const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM blobupload");
+            assert.equal(n, 1);
         });
     });
 

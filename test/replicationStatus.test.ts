@@ -27,6 +27,8 @@ interface BlobSpec {
 }
 
 interface ItemSpec {
+    /** imagestorage.uuid of the blob the item replicates; names the item as Quay does. */
+    blob?: string;
     queueName?: string;
     retries: number;
     available?: boolean;
@@ -83,7 +85,8 @@ class Seeder {
     /** A queue item shaped the way data/queue.py writes it (UTC timestamps). */
     async item(spec: ItemSpec): Promise<void> {
         this.itemCount += 1;
-        const queueName = spec.queueName ?? `${REPL}/blob-${this.itemCount}/`;
+        const uuid = spec.blob ?? `blob-${this.itemCount}`;
+        const queueName = spec.queueName ?? `${REPL}/${uuid}/`;
         const expires =
             spec.processingExpiresIn === undefined || spec.processingExpiresIn === null
                 ? null
@@ -100,7 +103,7 @@ class Seeder {
                $6, $7)`,
             [
                 queueName,
-                JSON.stringify({ namespace_user_id: 1, storage_id: `blob-${this.itemCount}` }),
+                JSON.stringify({ namespace_user_id: 1, storage_id: uuid }),
                 spec.availableAfterIn ?? "0 seconds",
                 spec.available ?? true,
                 expires,
@@ -111,13 +114,16 @@ class Seeder {
     }
 }
 
-const EMPTY_QUEUE = { alive: 0, running: 0, waitingRetry: 0, dead: 0 };
+/** The verdict with the queue field test/support/postgres.ts does not type (yet). */
+type StatusVerdict = ReplicationVerdict & { queue: ReplicationVerdict["queue"] & { deadBlocking: number } };
+
+const EMPTY_QUEUE = { alive: 0, running: 0, waitingRetry: 0, dead: 0, deadBlocking: 0 };
 
 describe("replication status (real PostgreSQL + psql)", function () {
     let db: TestDatabase;
     let seed: Seeder;
-    const status = (locations: string, env: NodeJS.ProcessEnv = {}): Promise<ReplicationVerdict> =>
-        runStatusSql(db.url, locations, env);
+    const status = async (locations: string, env: NodeJS.ProcessEnv = {}): Promise<StatusVerdict> =>
+        (await runStatusSql(db.url, locations, env)) as StatusVerdict;
 
     before(async function () {
         db = await TestDatabase.create();
@@ -165,7 +171,13 @@ describe("replication status (real PostgreSQL + psql)", function () {
                 "queue",
                 "complete",
             ]);
-            assert.deepEqual(Object.keys(v.queue as object), ["alive", "running", "waitingRetry", "dead"]);
+            assert.deepEqual(Object.keys(v.queue as object), [
+                "alive",
+                "running",
+                "waitingRetry",
+                "dead",
+                "deadBlocking",
+            ]);
         });
 
         it("counts a blob missing in one location for that location only", async function () {
@@ -237,13 +249,76 @@ describe("replication status (real PostgreSQL + psql)", function () {
             assert.deepEqual(v.missingPlacements, { usstorage: 0, eustorage: 1 });
         });
 
-        it("a dead queue item (retries_remaining = 0) makes it incomplete even when placements are complete", async function () {
+        it("a dead item whose blob is in every required location does not block", async function () {
             await seed.blob({ uuid: "a", placedIn: ["usstorage", "eustorage"] });
-            await seed.item({ retries: 0, available: true, processingExpiresIn: "-30 minutes" });
+            // Dead (5 claims, all failed), yet a later item or a backfill copied the blob.
+            await seed.item({ blob: "a", retries: 0, available: true, processingExpiresIn: "-30 minutes" });
 
             const v = await status("usstorage,eustorage");
             assert.deepEqual(v.missingPlacements, { usstorage: 0, eustorage: 0 });
-            assert.deepEqual(v.queue, { alive: 0, running: 0, waitingRetry: 0, dead: 1 });
+            assert.deepEqual(v.queue, { alive: 0, running: 0, waitingRetry: 0, dead: 1, deadBlocking: 0 });
+            assert.equal(v.complete, true);
+        });
+
+        it("a dead item whose blob still lacks a required location blocks (deadBlocking 1)", async function () {
+            await seed.blob({ uuid: "a", placedIn: ["usstorage", "eustorage"] });
+            await seed.blob({ uuid: "b", placedIn: ["usstorage"] });
+            await seed.item({ blob: "a", retries: 0, processingExpiresIn: "-30 minutes" });
+            await seed.item({ blob: "b", retries: 0, processingExpiresIn: "-30 minutes" });
+
+            const v = await status("usstorage,eustorage");
+            assert.deepEqual(v.missingPlacements, { usstorage: 0, eustorage: 1 });
+            assert.deepEqual(v.queue, { alive: 0, running: 0, waitingRetry: 0, dead: 2, deadBlocking: 1 });
+            assert.equal(v.complete, false);
+        });
+
+        it("a dead item for a blob no manifest references still blocks while that blob lacks a required location", async function () {
+            // Not in blobsInUse (no manifestblob row), so only deadBlocking sees it: conservative.
+            await seed.blob({ uuid: "unlinked", placedIn: ["usstorage"], manifests: 0 });
+            await seed.item({ blob: "unlinked", retries: 0, processingExpiresIn: "-30 minutes" });
+
+            const v = await status("usstorage,eustorage");
+            assert.equal(v.blobsInUse, 0);
+            assert.deepEqual(v.missingPlacements, { usstorage: 0, eustorage: 0 });
+            assert.deepEqual(v.queue, { alive: 0, running: 0, waitingRetry: 0, dead: 1, deadBlocking: 1 });
+            assert.equal(v.complete, false);
+        });
+
+        it("a dead item whose uuid matches no imagestorage row (blob garbage-collected) does not block", async function () {
+            await seed.blob({ uuid: "a", placedIn: ["usstorage", "eustorage"] });
+            await seed.item({ blob: "gone", retries: 0, processingExpiresIn: "-2 days" });
+            // Names that are not exactly 'imagestoragereplication/<uuid>/' name no blob either.
+            await seed.item({ queueName: `${REPL}/a`, retries: 0 });
+            await seed.item({ queueName: `${REPL}/a/extra/`, retries: 0 });
+
+            const v = await status("usstorage,eustorage");
+            assert.deepEqual(v.queue, { alive: 0, running: 0, waitingRetry: 0, dead: 3, deadBlocking: 0 });
+            assert.equal(v.complete, true);
+        });
+
+        it("dead items whose blobs lack only a location that is not required do not block", async function () {
+            await seed.locations("apstorage");
+            await seed.blob({ uuid: "a", placedIn: ["usstorage", "eustorage"] });
+            await seed.blob({ uuid: "b", placedIn: ["usstorage", "eustorage"] });
+            await seed.item({ blob: "a", retries: 0 });
+            await seed.item({ blob: "b", retries: 0 });
+
+            // Missing in apstorage only: blocking while apstorage is required, not otherwise.
+            const without = await status("usstorage,eustorage");
+            assert.deepEqual(without.queue, { alive: 0, running: 0, waitingRetry: 0, dead: 2, deadBlocking: 0 });
+            assert.equal(without.complete, true);
+            const withAp = await status("usstorage,eustorage,apstorage");
+            assert.deepEqual(withAp.queue, { alive: 0, running: 0, waitingRetry: 0, dead: 2, deadBlocking: 2 });
+            assert.equal(withAp.complete, false);
+        });
+
+        it("a dead item blocks when a required location has no row at all", async function () {
+            await seed.blob({ uuid: "a", placedIn: ["usstorage", "eustorage"] });
+            await seed.item({ blob: "a", retries: 0 });
+            const v = await status("usstorage,nowhere");
+            assert.deepEqual(v.missingLocations, ["nowhere"]);
+            assert.equal(v.queue.dead, 1);
+            assert.equal(v.queue.deadBlocking, 1);
             assert.equal(v.complete, false);
         });
 
@@ -259,14 +334,14 @@ describe("replication status (real PostgreSQL + psql)", function () {
             });
 
             const v = await status("usstorage,eustorage");
-            assert.deepEqual(v.queue, { alive: 1, running: 0, waitingRetry: 1, dead: 0 });
+            assert.deepEqual(v.queue, { alive: 1, running: 0, waitingRetry: 1, dead: 0, deadBlocking: 0 });
             assert.equal(v.complete, false);
         });
 
         it("a freshly queued item (5 retries, never claimed) is alive but not waiting retry", async function () {
             await seed.item({ retries: 5, available: true, processingExpiresIn: null });
             const v = await status("usstorage");
-            assert.deepEqual(v.queue, { alive: 1, running: 0, waitingRetry: 0, dead: 0 });
+            assert.deepEqual(v.queue, { alive: 1, running: 0, waitingRetry: 0, dead: 0, deadBlocking: 0 });
             assert.equal(v.complete, false);
         });
 
@@ -277,14 +352,14 @@ describe("replication status (real PostgreSQL + psql)", function () {
             await seed.item({ retries: 4, available: false, processingExpiresIn: "15 minutes" });
 
             const v = await status("usstorage,eustorage");
-            assert.deepEqual(v.queue, { alive: 1, running: 1, waitingRetry: 0, dead: 0 });
+            assert.deepEqual(v.queue, { alive: 1, running: 1, waitingRetry: 0, dead: 0, deadBlocking: 0 });
             assert.equal(v.complete, false);
         });
 
         it("a claimed item whose reservation expired (worker died) is waiting retry, not running", async function () {
             await seed.item({ retries: 4, available: false, processingExpiresIn: "-1 minute" });
             const v = await status("usstorage");
-            assert.deepEqual(v.queue, { alive: 1, running: 0, waitingRetry: 1, dead: 0 });
+            assert.deepEqual(v.queue, { alive: 1, running: 0, waitingRetry: 1, dead: 0, deadBlocking: 0 });
         });
 
         it("an item running its last attempt (retries_remaining = 0) is running and alive, not dead", async function () {
@@ -292,7 +367,7 @@ describe("replication status (real PostgreSQL + psql)", function () {
             await seed.item({ retries: 0, available: false, processingExpiresIn: "10 minutes" });
 
             const v = await status("usstorage,eustorage");
-            assert.deepEqual(v.queue, { alive: 1, running: 1, waitingRetry: 0, dead: 0 });
+            assert.deepEqual(v.queue, { alive: 1, running: 1, waitingRetry: 0, dead: 0, deadBlocking: 0 });
             assert.equal(v.complete, false);
         });
 
@@ -308,7 +383,7 @@ describe("replication status (real PostgreSQL + psql)", function () {
                 const v = await status("usstorage", { PGTZ: tz });
                 assert.deepEqual(
                     v.queue,
-                    { alive: 2, running: 1, waitingRetry: 1, dead: 0 },
+                    { alive: 2, running: 1, waitingRetry: 1, dead: 0, deadBlocking: 0 },
                     `session time zone ${tz}`,
                 );
             }
@@ -341,7 +416,7 @@ describe("replication status (real PostgreSQL + psql)", function () {
             await seed.item({ retries: 4, available: false, processingExpiresIn: "10 minutes" });
             await seed.item({ retries: 2, available: true, availableAfterIn: "3 minutes" });
             await seed.item({ retries: 0 });
-            await seed.item({ retries: 0 });
+            await seed.item({ blob: "b", retries: 0 });
 
             const v = await status(" usstorage , eustorage,usstorage,,apstorage ");
             assert.deepEqual(v, {
@@ -349,7 +424,7 @@ describe("replication status (real PostgreSQL + psql)", function () {
                 missingLocations: ["apstorage"],
                 blobsInUse: 3,
                 missingPlacements: { usstorage: 1, eustorage: 1, apstorage: 3 },
-                queue: { alive: 3, running: 1, waitingRetry: 1, dead: 2 },
+                queue: { alive: 3, running: 1, waitingRetry: 1, dead: 2, deadBlocking: 1 },
                 complete: false,
             });
         });
