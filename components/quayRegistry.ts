@@ -68,13 +68,10 @@ export class QuayRegistry extends pulumi.ComponentResource {
             {
                 apiVersion: manifest.apiVersion,
                 kind: manifest.kind,
-                metadata: {
-                    ...manifest.metadata,
-                    namespace,
-                    // A changed digest also nudges the operator to reconcile now, not within a minute.
-                    annotations: { ...manifest.metadata.annotations, [BUNDLE_HASH_ANNOTATION]: this.bundleSha256 },
-                },
-                spec: manifest.spec,
+                metadata: { ...manifest.metadata, namespace },
+                // The bundle's hash is in the spec: a new bundle bumps the generation, which is what
+                // the operator reconciles on (an annotation would not), and rolls the pods.
+                spec: this.bundleSha256.apply((bundleSha256) => quayRegistryManifest({ ...reg, bundleSha256 }).spec),
             },
             { parent: this, provider, dependsOn: [secret, ...(args.registryDependsOn ?? [])] },
         ));

@@ -5,18 +5,24 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { Bundle } from "../lib/quayConfig";
 import {
     BACKFILL_SCRIPT,
     QUAY_CONFIG_MOUNTS,
+    REMOVAL_PRECHECK_SCRIPT,
     REMOVE_LOCATION_SCRIPT,
+    SQL_MOUNT,
     STATUS_SCRIPT,
     VERIFY_REMOVAL_SCRIPT,
 } from "../lib/jobScripts";
 import type { LifecyclePlan } from "../lib/lifecycle";
-import { LIFECYCLE_LABELS, psqlContainer, psqlJobSpec } from "./retirementGate";
+import { kubeName } from "../lib/names";
+import type { Bundle } from "../lib/quayConfig";
+import { LIFECYCLE_LABELS, psqlContainer, psqlJobSpec, RESTRICTED_SECURITY_CONTEXT, timeouts } from "./retirementGate";
 
 const TYPE = "quay-georep:lifecycle:ReplicationJobs";
+
+/** Where the removal's containers pass on whether the location row was still there. */
+const WORK_MOUNT = "/work";
 
 /** Inputs of the lifecycle Jobs. */
 export interface ReplicationJobsArgs {
@@ -30,37 +36,44 @@ export interface ReplicationJobsArgs {
     readonly bundle: pulumi.Input<Bundle>;
     /** The bundle with pushes disabled (a secret), mounted by `util.removelocation` (Quay ≥ 3.17 requires it). */
     readonly maintenanceBundle: pulumi.Input<Bundle>;
-    /** ConfigMap with the status SQL and Secret with `DATABASE_URL` (from `RetirementGate`). */
+    /** ConfigMap with the SQL files and Secret with `DATABASE_URL` (from `RetirementGate`). */
     readonly sqlConfigMap: pulumi.Input<string>;
     readonly databaseSecret: pulumi.Input<string>;
-    /** Quay image the operator runs (same version as the clusters). */
+    /** Quay image the operator runs (checked by the shared cluster's rollout check). */
     readonly quayImage: string;
     /** Image with `psql`. */
     readonly psqlImage: string;
-    /** What every Job waits for: the retirement gates, and the shared cluster's QuayRegistry (its migration). */
+    /** Deadlines, in minutes. */
+    readonly timeouts: { readonly backfill: number; readonly removal: number };
+    /** Uploads younger than this (minutes) may be in progress: they stop a removal. */
+    readonly uploadGraceMinutes: number;
+    /** What every Job waits for: the retirement gates, and the shared cluster's rollout check. */
     readonly after?: readonly pulumi.Resource[];
 }
 
-/** A Job's pod: never restarted in place, the SQL volume mounted, bundle volumes as given. */
+/** A Job's pod: never restarted in place, the SQL volume mounted, other volumes as given. */
 function job(
     name: string,
+    objectName: string,
     parent: pulumi.Resource,
-    provider: k8s.Provider,
     args: ReplicationJobsArgs,
     kind: string,
+    minutes: number,
     pod: Omit<k8s.types.input.core.v1.PodSpec, "restartPolicy">,
-    opts: pulumi.CustomResourceOptions = {},
 ): k8s.batch.v1.Job {
     return new k8s.batch.v1.Job(
         name,
         {
             metadata: {
+                name: objectName,
                 namespace: args.namespace,
                 labels: { ...LIFECYCLE_LABELS, "quay-georep.io/job": kind },
+                // A Job that failed earlier is replaced and run afresh on the next `pulumi up`.
                 annotations: { "pulumi.com/replaceUnready": "true" },
             },
             spec: {
                 backoffLimit: kind === "backfill" ? 2 : 0,
+                activeDeadlineSeconds: minutes * 60,
                 template: {
                     metadata: { labels: LIFECYCLE_LABELS },
                     spec: {
@@ -76,24 +89,32 @@ function job(
         },
         {
             parent,
-            provider,
+            provider: args.provider,
             dependsOn: [...(args.after ?? [])],
-            customTimeouts: { create: "60m", update: "60m" },
-            ...opts,
+            customTimeouts: timeouts(minutes),
         },
     );
 }
 
 /** A Quay container with a bundle Secret mounted where the image reads its config. */
-function quayContainer(name: string, image: string, script: string, env: { name: string; value: string }[]) {
+function quayContainer(
+    name: string,
+    image: string,
+    script: string,
+    env: { name: string; value: string }[],
+    extraMounts: k8s.types.input.core.v1.VolumeMount[] = [],
+) {
     return {
         name,
         image,
         command: ["/bin/sh", "-c", script],
         env: [{ name: "QUAYCONF", value: "/quay-registry/conf" }, ...env],
-        volumeMounts: QUAY_CONFIG_MOUNTS.map((mountPath) => ({ name: "bundle", mountPath, readOnly: true })),
+        volumeMounts: [
+            ...QUAY_CONFIG_MOUNTS.map((mountPath) => ({ name: "bundle", mountPath, readOnly: true })),
+            ...extraMounts,
+        ],
         terminationMessagePolicy: "FallbackToLogsOnError",
-        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+        securityContext: RESTRICTED_SECURITY_CONTEXT,
     };
 }
 
@@ -107,6 +128,10 @@ export class ReplicationJobs extends pulumi.ComponentResource {
      * `kubectl create job --from=cronjob/<name> now` runs it on demand.
      */
     public readonly statusCronJob: pulumi.Output<string>;
+    /** The topology key, once this run's backfill completed; undefined when none runs now. */
+    public readonly backfilled?: pulumi.Output<string>;
+    /** Per site removed in this run: true once the removal was verified. */
+    public readonly removed: Readonly<Record<string, pulumi.Output<boolean>>>;
 
     constructor(name: string, args: ReplicationJobsArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
@@ -156,13 +181,24 @@ export class ReplicationJobs extends pulumi.ComponentResource {
                 },
                 { parent: this, provider },
             );
-            job(`${name}-backfill-${plan.backfill.key}`, this, provider, args, "backfill", {
-                containers: [quayContainer("backfill", args.quayImage, BACKFILL_SCRIPT, [])],
-                volumes: [secretVolume("bundle", bundle.metadata.name)],
-            });
+            // One per topology (and backfillRun): an unchanged topology never runs it again.
+            const backfill = job(
+                `${name}-backfill-${plan.backfill.key}`,
+                kubeName(["quay-georep-backfill", plan.backfill.key]),
+                this,
+                args,
+                "backfill",
+                args.timeouts.backfill,
+                {
+                    containers: [quayContainer("backfill", args.quayImage, BACKFILL_SCRIPT, [])],
+                    volumes: [secretVolume("bundle", bundle.metadata.name)],
+                },
+            );
+            this.backfilled = backfill.id.apply(() => plan.topology);
         }
 
         const removals = plan.removals.filter((r) => r.waitingFor.length === 0);
+        const removed: Record<string, pulumi.Output<boolean>> = {};
         if (removals.length > 0) {
             // Its own config has pushes disabled, as util.removelocation requires since Quay 3.17.
             const maintenance = new k8s.core.v1.Secret(
@@ -174,23 +210,56 @@ export class ReplicationJobs extends pulumi.ComponentResource {
                 },
                 { parent: this, provider },
             );
+            const work = { name: "work", mountPath: WORK_MOUNT };
+            const state = { name: "STATE_FILE", value: `${WORK_MOUNT}/location-state` };
             for (const r of removals) {
-                job(`${name}-removelocation-${r.key}`, this, provider, args, "removelocation", {
-                    // The init container removes; the main container proves the row is gone.
-                    initContainers: [
-                        quayContainer("removelocation", args.quayImage, REMOVE_LOCATION_SCRIPT, [
-                            { name: "LOCATION", value: r.site },
-                        ]),
-                    ],
-                    containers: [
-                        psqlContainer("verify", args.psqlImage, VERIFY_REMOVAL_SCRIPT, args.databaseSecret, [
-                            { name: "LOCATION", value: r.site },
-                        ]),
-                    ],
-                    volumes: [secretVolume("bundle", maintenance.metadata.name)],
-                });
+                const location = { name: "LOCATION", value: r.site };
+                const removal = job(
+                    `${name}-removelocation-${r.key}`,
+                    kubeName(["quay-georep-removelocation", r.site]),
+                    this,
+                    args,
+                    "removelocation",
+                    args.timeouts.removal,
+                    {
+                        // In order: re-check that nothing would be lost and no upload is in progress,
+                        // right before; remove (skipped when an earlier run already did); verify.
+                        initContainers: [
+                            {
+                                ...psqlContainer(
+                                    "precheck",
+                                    args.psqlImage,
+                                    REMOVAL_PRECHECK_SCRIPT,
+                                    args.databaseSecret,
+                                    [
+                                        location,
+                                        { name: "LOCATIONS", value: plan.required.join(",") },
+                                        { name: "UPLOAD_GRACE_MINUTES", value: String(args.uploadGraceMinutes) },
+                                        state,
+                                    ],
+                                ),
+                                volumeMounts: [{ name: "sql", mountPath: SQL_MOUNT, readOnly: true }, work],
+                            },
+                            quayContainer(
+                                "removelocation",
+                                args.quayImage,
+                                REMOVE_LOCATION_SCRIPT,
+                                [location, state],
+                                [work],
+                            ),
+                        ],
+                        containers: [
+                            psqlContainer("verify", args.psqlImage, VERIFY_REMOVAL_SCRIPT, args.databaseSecret, [
+                                location,
+                            ]),
+                        ],
+                        volumes: [secretVolume("bundle", maintenance.metadata.name), { name: "work", emptyDir: {} }],
+                    },
+                );
+                removed[r.site] = removal.id.apply(() => true);
             }
         }
-        this.registerOutputs({ statusCronJob: this.statusCronJob });
+        this.removed = removed;
+        this.registerOutputs({ statusCronJob: this.statusCronJob, backfilled: this.backfilled });
     }
 }

@@ -6,6 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { GATE_SCRIPT, SQL_MOUNT } from "../lib/jobScripts";
+import { kubeName } from "../lib/names";
 
 const TYPE = "quay-georep:lifecycle:RetirementGate";
 
@@ -17,15 +18,21 @@ export interface RetirementGateArgs {
     readonly namespace: pulumi.Input<string>;
     /** Quay's database URL (a secret). */
     readonly databaseUrl: pulumi.Input<string>;
-    /** Text of sql/replication-status.sql. */
-    readonly sql: string;
+    /** The SQL files every lifecycle Job may run, by file name (sql/*.sql), mounted at `/sql`. */
+    readonly sql: Readonly<Record<string, string>>;
     /** Image with `psql` (pinned). */
     readonly psqlImage: string;
-    /** Sites being retired; one gate Job each. */
-    readonly retiring: readonly string[];
-    /** Locations that must hold every blob first (the active sites). */
-    readonly required: readonly string[];
+    /** Sites being retired in this run, each with the locations that must hold every blob first. */
+    readonly retiring: readonly { readonly site: string; readonly required: readonly string[] }[];
+    /** Deadline of a gate, in minutes. */
+    readonly timeoutMinutes: number;
 }
+
+/**
+ * The security context of every lifecycle container: no privilege escalation, no capabilities. No
+ * fixed UID: OpenShift's restricted SCC assigns one from the namespace's range.
+ */
+export const RESTRICTED_SECURITY_CONTEXT = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
 
 /** Labels shared by every lifecycle object, so `kubectl get jobs -l …` finds them. */
 export const LIFECYCLE_LABELS = {
@@ -53,7 +60,7 @@ export class RetirementGate extends pulumi.ComponentResource {
             `${name}-sql`,
             {
                 metadata: { name: "quay-georep-replication-sql", namespace: args.namespace, labels: LIFECYCLE_LABELS },
-                data: { "replication-status.sql": args.sql },
+                data: { ...args.sql },
             },
             { parent: this, provider },
         );
@@ -73,30 +80,40 @@ export class RetirementGate extends pulumi.ComponentResource {
         this.sqlConfigMap = sql.metadata.name;
         this.databaseSecret = db.metadata.name;
 
+        // A gate exists only in the run that drops its site from the bundle (lib/topology.ts), so a
+        // later run never repeats it; one that failed is replaced and run afresh on the next `pulumi up`.
         this.gates = args.retiring.map(
-            (site) =>
+            ({ site, required }) =>
                 new k8s.batch.v1.Job(
                     `${name}-${site}`,
                     {
                         metadata: {
+                            name: kubeName(["quay-georep-gate", site]),
                             namespace: args.namespace,
                             labels: { ...LIFECYCLE_LABELS, "quay-georep.io/job": "retirement-gate" },
-                            // A gate that failed earlier is run afresh on the next `pulumi up`.
                             annotations: { "pulumi.com/replaceUnready": "true" },
                         },
-                        spec: psqlJobSpec(
-                            psqlContainer("gate", args.psqlImage, GATE_SCRIPT, this.databaseSecret, [
-                                { name: "LOCATIONS", value: args.required.join(",") },
-                                { name: "RETIRING", value: site },
-                            ]),
-                            this.sqlConfigMap,
-                        ),
+                        spec: {
+                            ...psqlJobSpec(
+                                psqlContainer("gate", args.psqlImage, GATE_SCRIPT, this.databaseSecret, [
+                                    { name: "LOCATIONS", value: required.join(",") },
+                                    { name: "RETIRING", value: site },
+                                ]),
+                                this.sqlConfigMap,
+                            ),
+                            activeDeadlineSeconds: args.timeoutMinutes * 60,
+                        },
                     },
-                    { parent: this, provider, customTimeouts: { create: "15m", update: "15m" } },
+                    { parent: this, provider, customTimeouts: timeouts(args.timeoutMinutes) },
                 ),
         );
         this.registerOutputs({ sqlConfigMap: this.sqlConfigMap, databaseSecret: this.databaseSecret });
     }
+}
+
+/** Pulumi's wait for a Job: its deadline and five minutes more, so the Job reports why first. */
+export function timeouts(minutes: number): pulumi.CustomTimeouts {
+    return { create: `${minutes + 5}m`, update: `${minutes + 5}m` };
 }
 
 /** A Job spec running one `psql` container once (no retry: a failure must stop `pulumi up`), SQL mounted. */
@@ -135,7 +152,6 @@ export function psqlContainer(
         ],
         volumeMounts: [{ name: "sql", mountPath: SQL_MOUNT, readOnly: true }],
         terminationMessagePolicy: "FallbackToLogsOnError",
-        // No fixed UID: OpenShift's restricted SCC assigns one from the namespace range.
-        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+        securityContext: RESTRICTED_SECURITY_CONTEXT,
     };
 }

@@ -76,7 +76,7 @@ function toYaml(value: unknown): string {
 }
 
 /** Sites whose storage is still configured: every site that is not retired. */
-export function configuredSites(sites: readonly Site[]): Site[] {
+export function configuredSites<S extends Pick<Site, "state">>(sites: readonly S[]): S[] {
     return sites.filter((s) => s.state !== "retired");
 }
 

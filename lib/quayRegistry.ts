@@ -4,9 +4,11 @@
  * Rules from the operator (docs/facts §3): list all 11 component kinds, or the operator writes the
  * missing ones back into spec (a permanent diff); overrides only on managed components; the
  * storage preference env on both `quay` and `mirror`; explicit replicas whenever the HPA is
- * unmanaged, since an override block without them drops the Deployment to 1.
+ * unmanaged, since an override block without them drops the Deployment to 1; the bundle's
+ * hash in the spec, so a new bundle is reconciled at once and rolls the pods.
  */
 import type { ComponentChoices } from "../stacks/config";
+import { BUNDLE_HASH_ENV } from "./rolloutCheck";
 
 /** Every component kind the operator knows, in the CRD's order. */
 export const COMPONENT_KINDS = [
@@ -50,6 +52,12 @@ export interface QuayRegistryInput {
     readonly components: ComponentChoices;
     /** Set when the HPA is unmanaged. */
     readonly replicas?: { readonly quay: number; readonly mirror: number };
+    /**
+     * SHA-256 of the bundle the pods must run. In the spec (not an annotation), so a bundle change
+     * bumps the generation: the operator reconciles only on generation changes
+     * (`GenerationChangedPredicate`), and the env value rolls both Deployments.
+     */
+    readonly bundleSha256?: string;
 }
 
 /** The `spec.components` list, all 11 kinds in a fixed order. */
@@ -57,7 +65,10 @@ export function registryComponents(input: QuayRegistryInput): Component[] {
     if (input.storagePreference.length === 0) {
         throw new Error("a QuayRegistry needs at least one location in its storage preference");
     }
-    const env = [{ name: PREFERENCE_ENV, value: input.storagePreference.join(" ") }];
+    const env = [
+        { name: PREFERENCE_ENV, value: input.storagePreference.join(" ") },
+        ...(input.bundleSha256 !== undefined ? [{ name: BUNDLE_HASH_ENV, value: input.bundleSha256 }] : []),
+    ];
     return COMPONENT_KINDS.map((kind): Component => {
         switch (kind) {
             case "quay":

@@ -3,14 +3,16 @@
  * runtime and writes what each stack would deploy to `rendered/<stack>/`. No CLI, cloud or
  * credentials. The shared stack runs first; its outputs feed the others' StackReferences.
  *
- * Usage: npm run render [-- --stack NAME] [--dir PROJECT_DIR] [--out OUT_DIR]
+ * Usage: npm run render [-- --stack NAME] [--dir PROJECT_DIR] [--out OUT_DIR] [--deployed RENDERED_DIR]
+ * `--deployed` reads an earlier render (e.g. the base branch's `rendered/`) as what is deployed, so
+ * the render shows the lifecycle step the change triggers.
  * Exit codes: 0 rendered; 1 a stack's config or program failed; 2 bad usage.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
-import { ORGANIZATION, plain, RecordedResource, redacted, RunResult, runProgram } from "./runtime";
-import { listStacks, readStackConfig } from "./stackConfig";
+import { ORGANIZATION, plain, RecordedResource, redacted, RunResult, runProgram, SECRET_PLACEHOLDER } from "./runtime";
+import { listStacks, readProject, readStackConfig } from "./stackConfig";
 
 /** The files one stack's rendering consists of. */
 export interface RenderedStack {
@@ -34,7 +36,7 @@ function findResource(result: RunResult, type: string): RecordedResource | undef
  */
 export function bundleSecretOf(result: RunResult): RecordedResource | undefined {
     return result.resources.find(
-        (r) => r.type === "kubernetes:core/v1:Secret" && (r.parent ?? "").includes("$quay-georep:quay:QuayRegistry::"),
+        (r) => r.type === "kubernetes:core/v1:Secret" && /(::|\$)quay-georep:quay:QuayRegistry::/.test(r.parent ?? ""),
     );
 }
 
@@ -109,10 +111,56 @@ export function summarize(stack: string, result: RunResult, outDir: string, file
     return lines.join("\n");
 }
 
-/** Renders the requested stacks (all by default), shared stack first. Throws nothing: errors are in the results. */
+/** What was deployed, as an earlier render wrote it: per stack, its outputs and its resources. */
+export interface DeployedRenders {
+    /** Outputs by fully qualified stack name (secrets as secret placeholders). */
+    readonly outputs: Record<string, Record<string, unknown>>;
+    /** URN and type of each resource in the stack's state, by fully qualified stack name. */
+    readonly resources: Record<string, { urn: string; type: string }[]>;
+}
+
+/** Turns the redacted `<secret>` of a rendered output back into a secret (placeholder) value. */
+function unredact(value: unknown): unknown {
+    if (value === "<secret>") return { secret: SECRET_PLACEHOLDER };
+    if (Array.isArray(value)) return value.map(unredact);
+    if (value !== null && typeof value === "object") {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unredact(v)]));
+    }
+    return value;
+}
+
+/**
+ * Reads `<dir>/<stack>/outputs.json` and `resources.json` (an earlier render, e.g. the base branch's
+ * `rendered/`) as the last deployed outputs and state of each stack. A stack without a folder reads
+ * as initialized and never deployed.
+ */
+export function readDeployedRenders(dir: string, project: string): DeployedRenders {
+    if (!fs.existsSync(dir)) throw new Error(`--deployed: no folder ${dir}`);
+    const outputs: DeployedRenders["outputs"] = {};
+    const resources: DeployedRenders["resources"] = {};
+    for (const stack of fs.readdirSync(dir).sort()) {
+        const name = `${ORGANIZATION}/${project}/${stack}`;
+        const out = path.join(dir, stack, "outputs.json");
+        const res = path.join(dir, stack, "resources.json");
+        if (fs.existsSync(out))
+            outputs[name] = unredact(JSON.parse(fs.readFileSync(out, "utf8"))) as Record<string, unknown>;
+        if (fs.existsSync(res)) {
+            const list = JSON.parse(fs.readFileSync(res, "utf8")) as { urn: string; type: string }[];
+            resources[name] = list.map((r) => ({ urn: r.urn, type: r.type }));
+        }
+    }
+    return { outputs, resources };
+}
+
+/**
+ * Renders the requested stacks (all by default), shared stack first, each reading what the stacks
+ * before it in this run produced (the deploy order) and otherwise what `deployed` says was
+ * deployed. Throws nothing for a stack's failure: errors are in the results.
+ */
 export async function renderStacks(
     dir: string,
     only?: string,
+    deployed: DeployedRenders = { outputs: {}, resources: {} },
 ): Promise<{ rendered: RenderedStack[]; failed: { stack: string; errors: string[] }[] }> {
     const stacks = listStacks(dir);
     if (stacks.length === 0) throw new Error(`no Pulumi.<stack>.yaml files in ${dir}`);
@@ -122,13 +170,17 @@ export async function renderStacks(
     const first = readStackConfig(dir, stacks[0]);
     const sharedStack = first.config[`${first.project}:sharedStack`] ?? "us";
     const order = [...stacks.filter((s) => s === sharedStack), ...stacks.filter((s) => s !== sharedStack)];
-    const stackOutputs: Record<string, Record<string, unknown>> = {};
+    const stackOutputs: Record<string, Record<string, unknown>> = { ...deployed.outputs };
     const rendered: RenderedStack[] = [];
     const failed: { stack: string; errors: string[] }[] = [];
     for (const stack of order) {
         if (only !== undefined && stack !== only && stack !== sharedStack) continue;
         const cfg = readStackConfig(dir, stack);
-        const result = await runProgram({ ...cfg, stackOutputs });
+        const result = await runProgram({
+            ...cfg,
+            stackOutputs: { ...stackOutputs },
+            stackResources: deployed.resources,
+        });
         if (result.errors.length > 0) {
             failed.push({ stack, errors: [...new Set(result.errors.map((e) => e.message))] });
             continue;
@@ -142,7 +194,9 @@ export async function renderStacks(
 }
 
 function usage(message: string): never {
-    process.stderr.write(`${message}\nusage: npm run render [-- --stack NAME] [--dir PROJECT_DIR] [--out OUT_DIR]\n`);
+    process.stderr.write(
+        `${message}\nusage: npm run render [-- --stack NAME] [--dir PROJECT_DIR] [--out OUT_DIR] [--deployed RENDERED_DIR]\n`,
+    );
     process.exit(2);
 }
 
@@ -150,7 +204,7 @@ async function main(argv: string[]): Promise<number> {
     const args: Record<string, string> = {};
     for (let i = 0; i < argv.length; i += 2) {
         const [flag, value] = [argv[i], argv[i + 1]];
-        if (!["--stack", "--dir", "--out"].includes(flag) || value === undefined)
+        if (!["--stack", "--dir", "--out", "--deployed"].includes(flag) || value === undefined)
             usage(`unknown or incomplete argument "${flag}"`);
         args[flag.slice(2)] = value;
     }
@@ -158,7 +212,10 @@ async function main(argv: string[]): Promise<number> {
     const out = path.resolve(args.out ?? path.join(dir, "rendered"));
     let outcome;
     try {
-        outcome = await renderStacks(dir, args.stack);
+        const deployed = args.deployed
+            ? readDeployedRenders(path.resolve(args.deployed), readProject(dir).name)
+            : undefined;
+        outcome = await renderStacks(dir, args.stack, deployed);
     } catch (err) {
         usage((err as Error).message);
     }

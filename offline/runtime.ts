@@ -5,6 +5,9 @@
  * their inputs back as state, plus a visible placeholder for every value only the cloud knows
  * after creation, and `__secret__` for every secret the cloud would generate.
  */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -149,6 +152,16 @@ export interface RunOptions {
     /** Outputs of other stacks, by fully qualified stack name, for StackReferences. */
     readonly stackOutputs?: Readonly<Record<string, Record<string, unknown>>>;
     /**
+     * Resources in other stacks' state (URN and type), by fully qualified stack name, for the
+     * engine's `pulumi:pulumi:readStackResourceOutputs` invoke; a stack not given holds none.
+     */
+    readonly stackResources?: Readonly<Record<string, readonly { readonly urn: string; readonly type: string }[]>>;
+    /**
+     * The text of `Pulumi.yaml` as the CLI would find it in the project root (the program compares
+     * project-level config with it); written to a folder of its own, which becomes the root.
+     */
+    readonly projectFile?: string;
+    /**
      * The program: a module path (default: the repo's `index.ts`), or a function that creates
      * resources and returns the stack outputs (for testing one component on its own).
      */
@@ -202,9 +215,45 @@ async function settle(value: unknown): Promise<unknown> {
     return value;
 }
 
+/**
+ * A URN as the engine writes it. The engine leaves the root stack's type out of a top-level
+ * resource's URN (pulumi/pulumi `pkg/resource/deploy/deployment.go`, `generateURN`: "don't use the
+ * root stack type"); the SDK's mock monitor puts it in (`…::pulumi:pulumi:Stack$type::name`).
+ */
+export function engineUrn(urn: string): string {
+    return urn.replace(/^(urn:pulumi:[^:]*::[^:]*::)pulumi:pulumi:Stack\$/, "$1");
+}
+
 function urnOf(resource: pulumi.Resource | undefined): Promise<string | undefined> {
     if (resource === undefined) return Promise.resolve(undefined);
-    return new Promise((resolve) => resource.urn.apply((u) => (resolve(u), u)));
+    return new Promise((resolve) => resource.urn.apply((u) => (resolve(engineUrn(u)), u)));
+}
+
+/** A folder holding `Pulumi.yaml` with this text (one per distinct text, reused). */
+function projectRoot(text: string): string {
+    const dir = path.join(
+        os.tmpdir(),
+        `quay-georep-project-${createHash("sha256").update(text).digest("hex").slice(0, 16)}`,
+    );
+    const file = path.join(dir, "Pulumi.yaml");
+    if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) {
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(file, text);
+    }
+    return dir;
+}
+
+/**
+ * Sets the project root `pulumi.getRootDirectory()` returns. The CLI's language host passes it to
+ * the program (PULUMI_NODEJS_ROOT_DIRECTORY, read once when the SDK's store is created); mocks
+ * keep whatever that was, so the offline runtime sets it in the store, as it sets the config.
+ */
+function setRootDirectory(dir: string): void {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const state = require("@pulumi/pulumi/runtime/state") as {
+        getStore(): { settings: { options: { rootDirectory?: string } } };
+    };
+    state.getStore().settings.options.rootDirectory = dir;
 }
 
 /**
@@ -266,6 +315,11 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
             return { id: args.custom ? `${args.name}-id` : undefined, state };
         },
         call(args) {
+            if (args.token === "pulumi:pulumi:readStackResourceOutputs") {
+                const name = String(args.inputs.stackName);
+                const held = opts.stackResources?.[name] ?? [];
+                return { name, outputs: Object.fromEntries(held.map((r) => [r.urn, { type: r.type, outputs: {} }])) };
+            }
             const stub = INVOKE_RESULTS[args.token];
             if (stub === undefined)
                 throw new Error(`no offline result for invoke ${args.token}; add one to INVOKE_RESULTS`);
@@ -283,6 +337,7 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
     const options: { resource: pulumi.Resource; type: string; name: string; opts: pulumi.CustomResourceOptions }[] = [];
     try {
         await pulumi.runtime.setMocks(mocks, opts.project, opts.stack, false, ORGANIZATION);
+        setRootDirectory(opts.projectFile === undefined ? "" : projectRoot(opts.projectFile));
         pulumi.runtime.setAllConfig({ ...opts.config }, [...(opts.secretKeys ?? [])]);
         let outputs: Record<string, unknown> = {};
         let exported: Record<string, unknown> = {};
@@ -331,7 +386,7 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
                 name: o.name,
                 custom: rec.custom,
                 parent: (await urnOf(o.opts.parent)) ?? stackUrn,
-                provider: rec.provider ? rec.provider.split("::").slice(0, -1).join("::") : undefined,
+                provider: rec.provider ? engineUrn(rec.provider.split("::").slice(0, -1).join("::")) : undefined,
                 inputs: rec.inputs,
                 protect: o.opts.protect === true,
                 retainOnDelete: o.opts.retainOnDelete === true,

@@ -17,6 +17,8 @@ export interface StackConfig {
     readonly config: Readonly<Record<string, string>>;
     /** Full keys whose values are (or contain) secrets. */
     readonly secretKeys: readonly string[];
+    /** The text of `Pulumi.yaml` (the program compares project-level values with it). */
+    readonly projectFile: string;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -53,9 +55,10 @@ function fullKey(project: string, key: string): string {
 }
 
 /** Reads the project file. */
-export function readProject(dir: string): { name: string; config: Record<string, unknown> } {
-    const doc = parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
-    return { name: String(doc.name), config: isObject(doc.config) ? doc.config : {} };
+export function readProject(dir: string): { name: string; config: Record<string, unknown>; text: string } {
+    const text = fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8");
+    const doc = parse(text) as Record<string, unknown>;
+    return { name: String(doc.name), config: isObject(doc.config) ? doc.config : {}, text };
 }
 
 /** Stack names that have a `Pulumi.<stack>.yaml` in `dir`, sorted. */
@@ -92,5 +95,5 @@ export function readStackConfig(dir: string, stack: string): StackConfig {
     const doc = parse(fs.readFileSync(file, "utf8")) as Record<string, unknown> | null;
     const stackConfig = isObject(doc?.config) ? doc.config : {};
     for (const [key, value] of Object.entries(stackConfig)) set(key, value);
-    return { project: project.name, stack, config, secretKeys: [...secretKeys].sort() };
+    return { project: project.name, stack, config, secretKeys: [...secretKeys].sort(), projectFile: project.text };
 }

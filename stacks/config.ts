@@ -9,7 +9,8 @@ import { LifecycleSettings, parseLifecycle, parseLifecycleJobs } from "./lifecyc
 import { LoadBalancerConfig, parseLoadBalancer } from "./loadBalancer";
 import { OperatorSettings, parseOperator } from "./operator";
 import { parseSites, Site } from "./sites";
-import { ConfigError, isDnsLabel, isDnsName, ObjectReader, Problems, SecretValue } from "./validate";
+import { maxSiteNameLength, siteNameProblems } from "../lib/names";
+import { ConfigError, isDnsLabel, isDnsName, isRecord, ObjectReader, Problems, SecretValue } from "./validate";
 
 export { Cloud, Site, SiteState } from "./sites";
 export { ConfigError } from "./validate";
@@ -60,8 +61,14 @@ export interface StackSettings {
     readonly registryName: string;
     /** Name of the bundle Secret (default `georep-config-bundle`). */
     readonly bundleSecretName: string;
-    /** Ordered location IDs for `QUAY_DISTRIBUTED_STORAGE_PREFERENCE`. */
+    /**
+     * Ordered location IDs for `QUAY_DISTRIBUTED_STORAGE_PREFERENCE`, as configured or (by default)
+     * own site first, then the other active sites of config; the program uses the active sites of
+     * the bundle actually deployed (stacks/resolve.ts).
+     */
     readonly storagePreference: readonly string[];
+    /** Whether `storagePreference` was set explicitly (the default follows the deployed bundle). */
+    readonly explicitPreference: boolean;
     /** Managed flags of the optional components. */
     readonly components: ComponentChoices;
     /** Replica counts, set only when the HPA is unmanaged (so the operator does not drop to 1). */
@@ -143,6 +150,20 @@ export const KNOWN_KEYS = [
     "storageCredentials",
 ] as const;
 
+/** Keys that describe the whole deployment: set in `Pulumi.yaml` only, the same for every stack. */
+export const PROJECT_KEYS = [
+    "hostname",
+    "sharedStack",
+    "sites",
+    "database",
+    "redis",
+    "storage",
+    "quay",
+    "loadBalancer",
+    "lifecycle",
+    "operator",
+] as const;
+
 /** Keys that must be stored with `pulumi config set --secret`. */
 export const SECRET_KEYS: readonly string[] = [
     "kubeconfig",
@@ -169,11 +190,18 @@ const EXPIRATION = /^[0-9]+(w|m|d|h|s)$/;
  */
 export function parseConfig(
     raw: RawConfig,
-    ctx: { project: string; stack: string; plaintextKeys?: readonly string[] },
+    ctx: {
+        project: string;
+        stack: string;
+        plaintextKeys?: readonly string[];
+        /** The project-level values as `Pulumi.yaml` sets them (bare keys); when given, a stack may not override them. */
+        projectValues?: Readonly<Record<string, unknown>>;
+    },
 ): QuayGeorepConfig {
     const problems = new Problems();
     const warnings: string[] = [];
     const top = new ObjectReader("", raw as Record<string, unknown>, problems, KNOWN_KEYS);
+    if (ctx.projectValues !== undefined) checkProjectKeys(raw, ctx.projectValues, ctx.stack, problems);
 
     const hostname = top.string("hostname", {
         required: true,
@@ -189,6 +217,16 @@ export function parseConfig(
     }
     const sharedStack = top.string("sharedStack") ?? "us";
     const { sites, rejected } = parseSites(top, problems);
+    sites.forEach((site) => {
+        for (const problem of siteNameProblems(ctx.project, site.name)) {
+            problems.add(
+                `sites[${siteIndex(raw, site.name)}].name`,
+                site.name,
+                problem,
+                `use a name of at most ${maxSiteNameLength(ctx.project)} characters`,
+            );
+        }
+    });
     // An invalid site is reported once; its bucket and credentials would only repeat the news.
     const scoped = problems.except((path) =>
         [...rejected].some(
@@ -245,6 +283,49 @@ export function parseConfig(
     } as QuayGeorepConfig);
 }
 
+/** Index of a site in the raw `sites` list, for messages. */
+function siteIndex(raw: RawConfig, name: string): number {
+    const list = Array.isArray(raw.sites) ? (raw.sites as unknown[]) : [];
+    return list.findIndex((s) => isRecord(s) && s.name === name);
+}
+
+/** JSON with sorted keys, to compare config values however they were written. */
+function canonical(value: unknown): string {
+    const sort = (v: unknown): unknown =>
+        Array.isArray(v)
+            ? v.map(sort)
+            : isRecord(v)
+              ? Object.fromEntries(
+                    Object.keys(v)
+                        .sort()
+                        .map((k) => [k, sort(v[k])]),
+                )
+              : v;
+    return JSON.stringify(sort(value)) ?? "undefined";
+}
+
+/**
+ * Refuses a project-level key whose value differs from `Pulumi.yaml`'s: a stack file (or an
+ * environment) that overrides `sites` would run one cluster with another topology, and every
+ * stack must agree on the shared services and the entry point.
+ */
+function checkProjectKeys(
+    raw: RawConfig,
+    project: Readonly<Record<string, unknown>>,
+    stack: string,
+    problems: Problems,
+): void {
+    for (const key of PROJECT_KEYS) {
+        if (canonical(raw[key]) === canonical(project[key])) continue;
+        problems.add(
+            key,
+            raw[key] instanceof SecretValue ? "<secret>" : raw[key],
+            `is set for stack "${stack}" but differs from Pulumi.yaml (a stack file or environment overrides it); project-level keys are the same for every stack`,
+            `remove it from the stack (pulumi config rm quay-georep:${key} -s ${stack}) and set it in Pulumi.yaml`,
+        );
+    }
+}
+
 function parseQuay(top: ObjectReader): QuaySettings {
     const q = top.object("quay", ["authenticationType", "defaultTagExpiration", "tagExpirationOptions", "superUsers"]);
     const authenticationType =
@@ -290,14 +371,8 @@ function parseStack(
     const own = sites.filter((s) => s.stack === stackName);
     const site = own.find((s) => s.state !== "retired");
     const retiredSite = own.find((s) => s.state === "retired");
-    if (own.length === 0 && !isShared && sites.length > 0) {
-        problems.add(
-            "sites",
-            sites.map((s) => s.stack),
-            `names no site deployed by stack "${stackName}", and "${stackName}" is not the shared stack "${sharedStack}"`,
-            `add a site with stack: ${stackName} to quay-georep:sites in Pulumi.yaml, or select another stack`,
-        );
-    }
+    // A stack with no site in config may still be a deployed site's, being retired after its
+    // removal from `sites`: judged against what is deployed (stacks/resolve.ts).
 
     const namespace = top.string("namespace") ?? "quay-enterprise";
     const createNamespace = top.boolean("createNamespace", true);
@@ -353,6 +428,7 @@ function parseStack(
         registryName,
         bundleSecretName,
         storagePreference,
+        explicitPreference: top.has("storagePreference"),
         components,
         replicas,
     };
@@ -535,7 +611,11 @@ function parseStorageCredentials(
     }
     for (const [siteName, creds] of Object.entries(given)) {
         const site = sites.find((s) => s.name === siteName);
-        if (site === undefined) {
+        // A site no longer configured may still drain from its bucket (judged in stacks/resolve.ts).
+        const cloud = site?.cloud ?? storage.buckets[siteName]?.cloud;
+        const allowed =
+            cloud === "aws" ? ["accessKey", "secretKey"] : cloud === "azure" ? ["accountKey", "sasToken"] : [];
+        if (cloud === undefined) {
             problems.add(
                 `storageCredentials.${siteName}`,
                 siteName,
@@ -544,7 +624,6 @@ function parseStorageCredentials(
             );
             continue;
         }
-        const allowed = site.cloud === "aws" ? ["accessKey", "secretKey"] : ["accountKey", "sasToken"];
         const entry: Record<string, SecretValue> = {};
         for (const [k, v] of Object.entries(
             creds !== null && typeof creds === "object" ? (creds as Record<string, unknown>) : {},
@@ -553,7 +632,7 @@ function parseStorageCredentials(
                 problems.add(
                     `storageCredentials.${siteName}.${k}`,
                     k,
-                    `is not a credential of a ${site.cloud} bucket`,
+                    `is not a credential of a ${cloud} bucket`,
                     `use ${allowed.join(" or ")}`,
                 );
             } else if (typeof v === "string" || v instanceof SecretValue) {

@@ -1,7 +1,7 @@
 /**
- * The shared stack's part of the region lifecycle: read what every other stack deployed, plan the
- * Jobs (lib/lifecycle.ts), gate retirements, and run backfill and `util.removelocation` when the
- * other stacks are ready. The site stacks' part is only to report what they deployed.
+ * The shared stack's part of the region lifecycle: plan the Jobs for the topology it deploys
+ * (lib/lifecycle.ts), gate retirements, and run backfill and `util.removelocation` when the
+ * other stacks are ready. The site stacks' part is only to report what their pods run.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -9,57 +9,37 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ReplicationJobs } from "../components/replicationJobs";
 import { RetirementGate } from "../components/retirementGate";
-import { DeployedStack, LifecyclePlan, planLifecycle } from "../lib/lifecycle";
+import { LifecyclePlan, planLifecycle } from "../lib/lifecycle";
 import type { Bundle } from "../lib/quayConfig";
+import type { StackRecord, TopologyPlan } from "../lib/topology";
 import type { QuayGeorepConfig } from "./config";
-import { stackName } from "./site";
 
-/** The status SQL the Jobs run: the same file operators run with psql. */
-const STATUS_SQL = path.join(__dirname, "..", "sql", "replication-status.sql");
+/**
+ * The SQL the Jobs run, mounted from one ConfigMap: the status (the same file operators run with
+ * psql) and the check the removal runs right before `util.removelocation`.
+ */
+const SQL_FILES = ["replication-status.sql", "removal-precheck.sql"].map((f) => path.join(__dirname, "..", "sql", f));
 
 /** What the lifecycle adds to the shared stack's outputs. */
 export interface LifecycleOutputs {
-    /** The topology key the bundle was rendered for (site stacks re-export it as `deployedTopology`). */
-    readonly topology: string;
-    /** Jobs waiting for other stacks, with what to run first; empty when nothing waits. */
+    /** Jobs waiting for other stacks, and steps still to come, with what to run; empty when nothing waits. */
     readonly lifecyclePending: readonly string[];
     /** `<namespace>/<cronjob>` reporting the replication status of the active sites, and how to read it. */
     readonly replicationStatus?: pulumi.Output<{ cronJob: string; locations: string; read: string }>;
+    /** The topology whose backfill has run (resolves once this run's backfill completed). */
+    readonly backfilledTopology?: pulumi.Input<string>;
 }
 
-/**
- * Reads the `role` and `deployedTopology` outputs of every other stack that deploys a site.
- * Awaited at program time, because they decide which Jobs exist (never inside an `apply`).
- * A stack must exist (`pulumi stack init`) before the shared stack runs; one never deployed
- * reports nothing and runs no Quay.
- */
-export async function readDeployedStacks(cfg: QuayGeorepConfig): Promise<Record<string, DeployedStack | undefined>> {
-    // One reference per other stack, named after its site (live first), like every per-site child.
-    const bySite = [...cfg.sites].sort((a, b) => Number(a.state === "retired") - Number(b.state === "retired"));
-    const stacks = new Map<string, string>();
-    for (const site of bySite)
-        if (site.stack !== cfg.stack.name && !stacks.has(site.stack)) stacks.set(site.stack, site.name);
-    const entries = await Promise.all(
-        [...stacks].map(async ([stack, siteName]) => {
-            const ref = new pulumi.StackReference(`${cfg.project}-${siteName}-stack`, { name: stackName(cfg, stack) });
-            const [role, topology] = await Promise.all([
-                ref.getOutputDetails("role"),
-                ref.getOutputDetails("deployedTopology"),
-            ]);
-            const deployed: DeployedStack | undefined =
-                role.value === undefined
-                    ? undefined
-                    : { role: String(role.value), deployedTopology: topology.value as string | undefined };
-            return [stack, deployed] as const;
-        }),
-    );
-    return Object.fromEntries(entries);
+/** What `deployReplicationJobs` also tells the caller: the removals verified in this run. */
+export interface LifecycleResult extends LifecycleOutputs {
+    /** Per site whose removal Job runs now: resolves to true once it verified the removal. */
+    readonly removedNow: Readonly<Record<string, pulumi.Output<boolean>>>;
 }
 
-/** Human notes for the Jobs that wait, also logged so `pulumi preview` shows them. */
-function pendingNotes(cfg: QuayGeorepConfig, plan: LifecyclePlan): string[] {
+/** Human notes for what waits, also logged so `pulumi preview` shows them. */
+function pendingNotes(cfg: QuayGeorepConfig, plan: LifecyclePlan, topology: TopologyPlan): string[] {
     const up = (stacks: readonly string[]) => stacks.map((s) => `pulumi up -s ${s}`).join(", then ");
-    const notes: string[] = [];
+    const notes = [...topology.notes];
     if (plan.backfill && plan.backfill.waitingFor.length > 0) {
         notes.push(
             `backfill for topology "${plan.topology}" waits for ${plan.backfill.waitingFor.join(", ")}: ` +
@@ -82,8 +62,8 @@ export interface LifecycleInputs {
     readonly bundle: pulumi.Input<Bundle>;
     readonly maintenanceBundle: pulumi.Input<Bundle>;
     readonly databaseUrl: pulumi.Input<string>;
-    /** The shared cluster's QuayRegistry, when there is one: Jobs run after its migration. */
-    readonly registry?: pulumi.Resource;
+    /** What the Jobs start after: the shared cluster's rollout check (its pods run this bundle). */
+    readonly after: readonly pulumi.Resource[];
 }
 
 /**
@@ -93,16 +73,16 @@ export interface LifecycleInputs {
 export function deployGates(
     cfg: QuayGeorepConfig,
     plan: LifecyclePlan,
-    inputs: Omit<LifecycleInputs, "registry" | "bundle" | "maintenanceBundle">,
+    inputs: Pick<LifecycleInputs, "provider" | "namespace" | "databaseUrl">,
 ): RetirementGate {
     return new RetirementGate(`${cfg.project}-retirement-gate`, {
         provider: inputs.provider,
         namespace: inputs.namespace,
         databaseUrl: inputs.databaseUrl,
-        sql: fs.readFileSync(STATUS_SQL, "utf8"),
+        sql: Object.fromEntries(SQL_FILES.map((f) => [path.basename(f), fs.readFileSync(f, "utf8")])),
         psqlImage: cfg.lifecycle.psqlImage,
-        retiring: plan.gates.map((g) => g.site),
-        required: plan.required,
+        retiring: plan.gates.map((g) => ({ site: g.site, required: g.required })),
+        timeoutMinutes: cfg.lifecycle.timeouts.gate,
     });
 }
 
@@ -110,10 +90,12 @@ export function deployGates(
 export function deployReplicationJobs(
     cfg: QuayGeorepConfig,
     plan: LifecyclePlan,
+    topology: TopologyPlan,
+    last: StackRecord | undefined,
     gate: RetirementGate,
     inputs: LifecycleInputs,
-): LifecycleOutputs {
-    const pending = pendingNotes(cfg, plan);
+): LifecycleResult {
+    const pending = pendingNotes(cfg, plan, topology);
     for (const note of pending) pulumi.log.info(note);
     const jobs = new ReplicationJobs(`${cfg.project}-replication`, {
         provider: inputs.provider,
@@ -125,11 +107,12 @@ export function deployReplicationJobs(
         databaseSecret: gate.databaseSecret,
         quayImage: cfg.lifecycle.quayImage,
         psqlImage: cfg.lifecycle.psqlImage,
-        after: [...gate.gates, ...(inputs.registry ? [inputs.registry] : [])],
+        timeouts: cfg.lifecycle.timeouts,
+        uploadGraceMinutes: cfg.lifecycle.uploadGraceMinutes,
+        after: [...gate.gates, ...inputs.after],
     });
     const locations = plan.required.join(",");
     return {
-        topology: plan.topology,
         lifecyclePending: pending,
         replicationStatus: jobs.statusCronJob.apply((cronJob) => {
             const [ns, name] = cronJob.split("/");
@@ -139,16 +122,18 @@ export function deployReplicationJobs(
                 read: `kubectl -n ${ns} create job --from=cronjob/${name} ${name}-now && kubectl -n ${ns} logs -f job/${name}-now`,
             };
         }),
+        // A backfill that ran (now or before, for this topology) says so; otherwise the last record stands.
+        backfilledTopology: jobs.backfilled ?? last?.backfilledTopology,
+        removedNow: jobs.removed,
     };
 }
 
-/** Plans the lifecycle for this shared stack from what the other stacks report. */
-export async function planForStack(cfg: QuayGeorepConfig): Promise<LifecyclePlan> {
-    return planLifecycle(
-        cfg.sites,
-        cfg.stack.name,
-        await readDeployedStacks(cfg),
-        cfg.stack.site !== undefined,
-        cfg.lifecycle.backfillRun,
-    );
+/** Plans the lifecycle Jobs for the topology this shared stack deploys. */
+export function planForStack(
+    cfg: QuayGeorepConfig,
+    topology: TopologyPlan,
+    deployed: Readonly<Record<string, StackRecord | undefined>>,
+    sharedDeploysSite: boolean,
+): LifecyclePlan {
+    return planLifecycle(topology, cfg.stack.name, deployed, sharedDeploysSite, cfg.lifecycle.backfillRun);
 }

@@ -5,34 +5,85 @@
 import type { Site } from "./sites";
 import { ObjectReader, Problems } from "./validate";
 
-/** Images of the lifecycle Jobs (pinned; the Quay one should match what the operator runs). */
+/** How long each lifecycle Job may run, in minutes (its `activeDeadlineSeconds`; Pulumi waits 5 minutes more). */
+export interface LifecycleTimeouts {
+    /** The rollout check: the operator rolls the pods after a bundle change (default 30). */
+    readonly rollout: number;
+    /** A retirement gate: the status SQL over every blob (default 60). */
+    readonly gate: number;
+    /** `util.backfillreplication`: one query per blob, hours for millions of blobs (default 720). */
+    readonly backfill: number;
+    /** `util.removelocation`: one DELETE per placement, hours for millions of blobs (default 720). */
+    readonly removal: number;
+}
+
+/** Images, deadlines and knobs of the lifecycle Jobs. */
 export interface LifecycleSettings {
-    /** Quay image for `util.backfillreplication` and `util.removelocation` (default `quay.io/projectquay/quay:v3.17.3`). */
+    /**
+     * The Quay image the operator runs (required): the backfill and `util.removelocation` run it,
+     * and the rollout check (which runs its `python3`) verifies it against the cluster's quay-app.
+     */
     readonly quayImage: string;
     /** Image with `psql` for the status, gate and verification Jobs (default `docker.io/library/postgres:17.6-alpine`). */
     readonly psqlImage: string;
     /** Bump to run the backfill again for the same topology, e.g. for dead replication items (default 0). */
     readonly backfillRun: number;
+    /** Deadlines of the Jobs. */
+    readonly timeouts: LifecycleTimeouts;
+    /**
+     * A `blobupload` younger than this may still be in progress and stops `util.removelocation`
+     * (default 2880: Quay's own `BLOBUPLOAD_DELETION_DATE_THRESHOLD`, after which its cleanup
+     * worker treats an upload as abandoned).
+     */
+    readonly uploadGraceMinutes: number;
 }
 
 /** A pinned image reference: a tag other than `latest`, or a digest. */
 const PINNED_IMAGE = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(@sha256:[0-9a-f]{64}|:(?!latest$)[A-Za-z0-9._-]+)$/;
 
+/** Default deadlines, in minutes. */
+export const DEFAULT_TIMEOUTS: LifecycleTimeouts = { rollout: 30, gate: 60, backfill: 720, removal: 720 };
+
 /** Parses `lifecycle`; problems are recorded, never thrown. */
 export function parseLifecycle(top: ObjectReader): LifecycleSettings {
-    const l = top.object("lifecycle", ["quayImage", "psqlImage", "backfillRun"]);
+    const l = top.object("lifecycle", ["quayImage", "psqlImage", "backfillRun", "timeouts", "uploadGraceMinutes"]);
+    const quayImage = l?.string("quayImage", {
+        required: true,
+        fix:
+            'set it to the Quay image your operator runs, e.g. "registry.redhat.io/quay/quay-rhel9:v3.18.0" ' +
+            "(kubectl get deployment <registry>-quay-app -o jsonpath='{.spec.template.spec.containers[0].image}'); the rollout check verifies it",
+    });
+    if (l === undefined) {
+        top.problems.add(
+            "lifecycle.quayImage",
+            undefined,
+            "is required",
+            'set quay-georep:lifecycle in Pulumi.yaml with quayImage: the Quay image your operator runs, e.g. "registry.redhat.io/quay/quay-rhel9:v3.18.0"',
+        );
+    }
+    const t = l?.object("timeouts", ["rollout", "gate", "backfill", "removal"]);
+    const minutes = (key: keyof LifecycleTimeouts) =>
+        t?.integer(key, DEFAULT_TIMEOUTS[key], 1, 10080) ?? DEFAULT_TIMEOUTS[key];
     const settings = {
-        quayImage: l?.string("quayImage") ?? "quay.io/projectquay/quay:v3.17.3",
+        quayImage: quayImage ?? "",
         psqlImage: l?.string("psqlImage") ?? "docker.io/library/postgres:17.6-alpine",
         backfillRun: l?.integer("backfillRun", 0, 0, 1000000) ?? 0,
+        timeouts: {
+            rollout: minutes("rollout"),
+            gate: minutes("gate"),
+            backfill: minutes("backfill"),
+            removal: minutes("removal"),
+        },
+        uploadGraceMinutes: l?.integer("uploadGraceMinutes", 2880, 0, 525600) ?? 2880,
     };
+    t?.done();
     for (const key of ["quayImage", "psqlImage"] as const) {
-        if (!PINNED_IMAGE.test(settings[key])) {
+        if (settings[key] !== "" && !PINNED_IMAGE.test(settings[key])) {
             top.problems.add(
                 `lifecycle.${key}`,
                 settings[key],
                 "is not a pinned image reference",
-                'give registry/repository with a version tag or digest, e.g. "quay.io/projectquay/quay:v3.17.3"',
+                'give registry/repository with a version tag or digest, e.g. "registry.redhat.io/quay/quay-rhel9:v3.18.0"',
             );
         }
     }

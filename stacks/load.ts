@@ -2,7 +2,10 @@
  * Reads this stack's `quay-georep:*` config from Pulumi and hands it to the pure parser.
  * This is the only module that touches `pulumi.Config`; components never read config.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
 import { parseConfig, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config";
 import { ConfigError, SecretValue } from "./validate";
 
@@ -73,6 +76,34 @@ export function readRawConfig(
 }
 
 /**
+ * The project-level values of namespace `project` as `Pulumi.yaml` declares them (bare keys): a
+ * plain value, or a declaration's `value` (or `default`). Pure, given the file's text.
+ */
+export function projectValues(project: string, text: string): Record<string, unknown> {
+    const doc = parse(text) as { config?: Record<string, unknown> } | null;
+    const values: Record<string, unknown> = {};
+    for (const [fullKey, decl] of Object.entries(doc?.config ?? {})) {
+        const key = fullKey.startsWith(`${project}:`) ? fullKey.slice(project.length + 1) : fullKey;
+        if (key.includes(":")) continue; // another namespace (a provider's)
+        const declared = decl !== null && typeof decl === "object" && !Array.isArray(decl);
+        if (!declared) values[key] = decl;
+        else if ("value" in decl) values[key] = (decl as { value: unknown }).value;
+        else if ("default" in decl) values[key] = (decl as { default: unknown }).default;
+    }
+    return values;
+}
+
+/**
+ * `Pulumi.yaml`'s project-level values, from the project root the CLI gives the program
+ * (`pulumi.getRootDirectory()`); undefined when there is no such file to compare with.
+ */
+function readProjectValues(project: string): Record<string, unknown> | undefined {
+    const file = path.join(pulumi.getRootDirectory(), "Pulumi.yaml");
+    if (!fs.existsSync(file)) return undefined;
+    return projectValues(project, fs.readFileSync(file, "utf8"));
+}
+
+/**
  * Loads and validates this stack's config. Invalid config ends the program with one clean message
  * listing every problem (a `RunError`: no stack trace), before any resource is registered.
  */
@@ -81,7 +112,7 @@ export function loadConfig(): QuayGeorepConfig {
     const stack = pulumi.getStack();
     const { raw, plaintextKeys } = readRawConfig(project, pulumi.runtime.allConfig(), isConfigSecret);
     try {
-        const config = parseConfig(raw, { project, stack, plaintextKeys });
+        const config = parseConfig(raw, { project, stack, plaintextKeys, projectValues: readProjectValues(project) });
         for (const warning of config.warnings) pulumi.log.warn(warning);
         return config;
     } catch (err) {

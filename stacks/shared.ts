@@ -14,8 +14,10 @@ import { RedisAzureVm } from "../components/redis/azure";
 import { S3SiteBucket } from "../components/storage/aws";
 import { S3Access } from "../components/storage/awsAccess";
 import { AzureSiteContainer } from "../components/storage/azure";
+import { siteStorageName } from "../lib/names";
 import { configuredSites, ResolvedBucket } from "../lib/quayConfig";
-import type { QuayGeorepConfig, SharedSecrets } from "./config";
+import type { EffectiveSite } from "../lib/topology";
+import type { QuayGeorepConfig, SharedSecrets, Site } from "./config";
 import type { CreatedStorage } from "./services";
 import type { SecretValue } from "./validate";
 
@@ -128,10 +130,14 @@ function sharedRedis(cfg: QuayGeorepConfig, secrets: SharedSecrets) {
 }
 
 /** The bucket entry for each configured site, from `storage` and the stack's credentials. */
-function existingBuckets(cfg: QuayGeorepConfig, secrets: SharedSecrets): Record<string, pulumi.Input<ResolvedBucket>> {
+function existingBuckets(
+    cfg: QuayGeorepConfig,
+    secrets: SharedSecrets,
+    sites: readonly Site[],
+): Record<string, pulumi.Input<ResolvedBucket>> {
     if (cfg.storage.mode !== "existing") throw new Error("not existing storage");
     const buckets: Record<string, pulumi.Input<ResolvedBucket>> = {};
-    for (const site of configuredSites(cfg.sites)) {
+    for (const site of configuredSites(sites)) {
         const bucket = cfg.storage.buckets[site.name];
         const creds = secrets.storageCredentials[site.name] ?? {};
         const reveal = (key: string) => (creds[key] ? pulumi.secret(creds[key].reveal()) : undefined);
@@ -157,29 +163,30 @@ function existingBuckets(cfg: QuayGeorepConfig, secrets: SharedSecrets): Record<
  * declared, retired ones too (unprotected, still retained), so retiring never deletes data and a
  * later removal from config only forgets it. The bundle lists configured sites only.
  */
-function createdBuckets(cfg: QuayGeorepConfig, storage: CreatedStorage) {
+function createdBuckets(cfg: QuayGeorepConfig, storage: CreatedStorage, sites: readonly EffectiveSite[]) {
     const s3: Record<string, S3SiteBucket> = {};
     const azure: Record<string, AzureSiteContainer> = {};
-    for (const site of cfg.sites) {
-        const b = storage.buckets[site.name];
-        const name = `${cfg.project}-storage-${site.name}`;
+    for (const site of sites) {
+        // A site no longer configured keeps the bucket it was deployed with (its record).
+        const name = siteStorageName(cfg.project, site.name);
         const common = {
-            region: b.region,
-            versioning: b.versioning,
+            region: site.region,
+            versioning: storage.versioning,
             protect: site.state !== "retired",
             site: site.name,
             state: site.state,
         };
-        if (b.cloud === "aws") s3[site.name] = new S3SiteBucket(name, common);
+        if (site.cloud === "aws") s3[site.name] = new S3SiteBucket(name, common);
         else {
             azure[site.name] = new AzureSiteContainer(name, {
                 ...common,
                 ...storage.azure,
+                container: site.storage.container ?? storage.azure.container,
                 accountPrefix: `qg${site.name.replace(/[^a-z0-9]/g, "")}`,
             });
         }
     }
-    const configured = configuredSites(cfg.sites);
+    const configured = configuredSites(sites);
     const s3Configured = configured.filter((s) => s3[s.name] !== undefined);
     const access =
         s3Configured.length > 0
@@ -192,7 +199,7 @@ function createdBuckets(cfg: QuayGeorepConfig, storage: CreatedStorage) {
     const buckets: Record<string, pulumi.Input<ResolvedBucket>> = {};
     const endpoints: Record<string, pulumi.Input<Record<string, string>>> = {};
     for (const site of configured) {
-        const storagePath = storage.buckets[site.name].storagePath;
+        const storagePath = site.storage.storagePath;
         if (s3[site.name]) {
             const bucket = s3[site.name].bucket;
             buckets[site.name] = pulumi.output({
@@ -224,19 +231,25 @@ function createdBuckets(cfg: QuayGeorepConfig, storage: CreatedStorage) {
     return { buckets, endpoints, roleArn: access?.roleArn };
 }
 
-/** Creates the shared stack's resources and returns what site stacks consume. */
-export function deployShared(cfg: QuayGeorepConfig): SharedOutputs & { readonly internal: SharedInternals } {
+/**
+ * Creates the shared stack's resources for the sites this run deploys (`resolveTopology`: the
+ * configured ones, plus deployed ones still being retired) and returns what site stacks consume.
+ */
+export function deployShared(
+    cfg: QuayGeorepConfig,
+    sites: readonly EffectiveSite[],
+): SharedOutputs & { readonly internal: SharedInternals } {
     const secrets = cfg.secrets;
     if (secrets === undefined) throw new Error("the shared stack's secrets were not validated");
     const database = sharedDatabase(cfg, secrets);
     const redis = sharedRedis(cfg, secrets);
     const storage =
         cfg.storage.mode === "create"
-            ? createdBuckets(cfg, cfg.storage)
-            : { buckets: existingBuckets(cfg, secrets), endpoints: undefined, roleArn: undefined };
+            ? createdBuckets(cfg, cfg.storage, sites)
+            : { buckets: existingBuckets(cfg, secrets, sites), endpoints: undefined, roleArn: undefined };
     const bundle = new ConfigBundle(`${cfg.project}-bundle`, {
         hostname: cfg.hostname,
-        sites: cfg.sites,
+        sites: sites.map(siteOf),
         quay: cfg.quay,
         database,
         redis,
@@ -247,24 +260,29 @@ export function deployShared(cfg: QuayGeorepConfig): SharedOutputs & { readonly 
     const services = pulumi.output({
         database: { mode: cfg.database.mode, host: database.host, port: database.port },
         redis: { mode: cfg.redis.mode, host: redis.host, port: redis.port },
-        buckets: storage.endpoints ?? existingEndpoints(cfg),
+        buckets: storage.endpoints ?? existingEndpoints(cfg, sites),
         ...(storage.roleArn ? { s3RoleArn: storage.roleArn } : {}),
     });
     return {
         bundle: bundle.bundle,
         bundleSha256: bundle.sha256,
-        locations: configuredSites(cfg.sites).map((s) => s.name),
-        activeLocations: cfg.sites.filter((s) => s.state === "active").map((s) => s.name),
+        locations: configuredSites(sites).map((s) => s.name),
+        activeLocations: sites.filter((s) => s.state === "active").map((s) => s.name),
         services,
         internal: { maintenanceBundle: bundle.maintenanceBundle, databaseUrl: bundle.databaseUrl },
     };
 }
 
+/** A plain site (the bundle's view of an effective site). */
+function siteOf(s: EffectiveSite): Site {
+    return { name: s.name, stack: s.stack, cloud: s.cloud, region: s.region, state: s.state, endpoint: s.endpoint };
+}
+
 /** The endpoints of existing buckets, from config. */
-function existingEndpoints(cfg: QuayGeorepConfig): Record<string, Record<string, string>> {
+function existingEndpoints(cfg: QuayGeorepConfig, sites: readonly Site[]): Record<string, Record<string, string>> {
     if (cfg.storage.mode !== "existing") return {};
     const result: Record<string, Record<string, string>> = {};
-    for (const site of configuredSites(cfg.sites)) {
+    for (const site of configuredSites(sites)) {
         const b = cfg.storage.buckets[site.name];
         result[site.name] =
             b.cloud === "aws"

@@ -1,21 +1,26 @@
 /**
- * A site stack's role: one cluster's namespace, operator, bundle Secret and QuayRegistry.
+ * A site stack's role: one cluster's namespace, operator, bundle Secret and QuayRegistry, and the
+ * proof that its pods run the bundle before the stack says so in its outputs.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { QuayOperator } from "../components/quayOperator";
 import { QuayRegistry } from "../components/quayRegistry";
+import { RolloutCheck } from "../components/rolloutCheck";
 import type { Bundle } from "../lib/quayConfig";
 import type { QuayGeorepConfig, Site } from "./config";
+import { stackName } from "./deployed";
+
+export { stackName } from "./deployed";
 
 /** What the site stack exports. */
 export interface SiteOutputs {
-    /** SHA-256 of the bundle deployed to this cluster. */
+    /** SHA-256 of the bundle this cluster's pods run (resolved only once they run it). */
     readonly deployedBundleSha256: pulumi.Output<string>;
     /** The location IDs of this cluster's storage preference. */
     readonly storagePreference: readonly string[];
-    /** The topology key of the bundle deployed (the shared stack waits for it before lifecycle Jobs). */
-    readonly deployedTopology: pulumi.Input<string>;
+    /** The topology key of the bundle the pods run (the shared stack waits for it before lifecycle Jobs). */
+    readonly deployedTopology: pulumi.Output<string>;
 }
 
 /** The shared stack's bundle and the topology it was rendered for. */
@@ -24,29 +29,14 @@ export interface SharedBundle {
     readonly topology: pulumi.Input<string>;
 }
 
-/** The fully qualified name a StackReference uses for a stack of this project. */
-export function stackName(cfg: QuayGeorepConfig, stack: string): string {
-    return `${pulumi.getOrganization()}/${cfg.project}/${stack}`;
-}
-
-/** The bundle of the shared stack, read through a StackReference and checked against this stack's topology. */
-export function bundleFromSharedStack(cfg: QuayGeorepConfig, site: Site): SharedBundle {
-    const name = stackName(cfg, cfg.sharedStack);
-    const ref = new pulumi.StackReference(`${cfg.project}-shared-stack`, { name });
-    const locations = ref.getOutput("locations");
-    const bundle = pulumi.all([ref.getOutput("bundle"), locations]).apply(([b, locs]) => {
-        const known: unknown[] = Array.isArray(locs) ? locs : [];
-        const missing = [...new Set([site.name, ...cfg.stack.storagePreference])].filter((n) => !known.includes(n));
-        if (b === undefined || missing.length > 0) {
-            // A clear ordering mistake: this stack knows a site the shared stack has not rendered yet.
-            throw new pulumi.RunError(
-                `the shared stack "${name}" has no bundle for location(s) ${missing.join(", ") || site.name}; ` +
-                    `its bundle lists [${known.join(", ")}]. Run "pulumi up -s ${cfg.sharedStack}" first, then this stack.`,
-            );
-        }
-        return b as Bundle;
-    });
-    return { bundle, topology: ref.getOutput("topology").apply((t) => String(t ?? "")) };
+/** The bundle of the shared stack, read through the StackReference `readDeployed` made. */
+export function bundleFromSharedStack(
+    cfg: QuayGeorepConfig,
+    ref: pulumi.StackReference | undefined,
+    topology: string,
+): SharedBundle {
+    if (ref === undefined) throw new Error(`no StackReference to the shared stack ${stackName(cfg, cfg.sharedStack)}`);
+    return { bundle: ref.getOutput("bundle") as pulumi.Output<Bundle>, topology };
 }
 
 /** The cluster's explicit Kubernetes provider: `clusterIdentifier` keeps it stable across kubeconfig rotations. */
@@ -79,15 +69,28 @@ export interface Cluster {
     readonly namespace: pulumi.Output<string>;
 }
 
-/** Deploys one site's cluster resources; `bundleDependsOn` holds the bundle Secret back (retirement gates). */
+/** How one site's cluster is deployed. */
+export interface SiteDeployment {
+    /** The site, in the state the bundle gives it. */
+    readonly site: Site;
+    /** Its storage preference (resolved against the bundle). */
+    readonly storagePreference: readonly string[];
+    /** The bundle and its topology. */
+    readonly shared: SharedBundle;
+    /** What the bundle Secret waits for (retirement gates: the bundle changes only once they pass). */
+    readonly bundleDependsOn?: readonly pulumi.Resource[];
+    /** The Quay image the lifecycle Jobs run here, checked against the operator's (shared stack only). */
+    readonly expectQuayImage?: string;
+}
+
+/** Deploys one site's cluster resources and waits until its pods run the bundle. */
 export function deploySite(
     cfg: QuayGeorepConfig,
-    site: Site,
-    shared: SharedBundle,
+    d: SiteDeployment,
     cluster: Cluster,
-    bundleDependsOn: readonly pulumi.Resource[] = [],
-): SiteOutputs & { readonly registry: QuayRegistry } {
+): SiteOutputs & { readonly registry: QuayRegistry; readonly rollout: RolloutCheck } {
     const s = cfg.stack;
+    const site = d.site;
     const operator = cfg.operator.install
         ? new QuayOperator(`${cfg.project}-${site.name}-operator`, {
               provider: cluster.provider,
@@ -97,22 +100,34 @@ export function deploySite(
     const registry = new QuayRegistry(`${cfg.project}-${site.name}`, {
         provider: cluster.provider,
         namespace: cluster.namespace,
-        bundle: shared.bundle,
-        bundleDependsOn,
+        bundle: d.shared.bundle,
+        bundleDependsOn: d.bundleDependsOn,
         registryDependsOn: operator ? [operator.subscription] : [],
         registry: {
             name: s.registryName,
             namespace: s.namespace,
             bundleSecretName: s.bundleSecretName,
-            storagePreference: s.storagePreference,
+            storagePreference: d.storagePreference,
             components: s.components,
             replicas: s.replicas,
         },
     });
+    const rollout = new RolloutCheck(`${cfg.project}-${site.name}-rollout`, {
+        provider: cluster.provider,
+        namespace: cluster.namespace,
+        registryName: s.registryName,
+        bundleSha256: registry.bundleSha256,
+        image: cfg.lifecycle.quayImage,
+        timeoutMinutes: cfg.lifecycle.timeouts.rollout,
+        expectImage: d.expectQuayImage,
+        after: [registry.registry],
+    });
+    const verified = rollout.verifiedBundleSha256;
     return {
-        deployedBundleSha256: registry.bundleSha256,
-        storagePreference: s.storagePreference,
-        deployedTopology: shared.topology,
+        deployedBundleSha256: verified,
+        storagePreference: d.storagePreference,
+        deployedTopology: pulumi.all([verified, d.shared.topology]).apply(([, topology]) => topology),
         registry,
+        rollout,
     };
 }

@@ -4,7 +4,7 @@
  */
 import { checkRegion, openModal } from "./serviceFields";
 import { Cloud, Site } from "./sites";
-import { ObjectReader, Problems } from "./validate";
+import { isRecord, ObjectReader, Problems } from "./validate";
 
 /** An existing S3 bucket (or S3-compatible endpoint) of an `aws` site. */
 export interface ExistingS3Bucket {
@@ -66,6 +66,10 @@ export interface AzureAccountConfig {
 /** One bucket created per site (every site, so a retired site's bucket stays declared and retained). */
 export interface CreatedStorage {
     readonly mode: "create";
+    /** Prefix inside every created bucket (default `/datastorage/registry`). */
+    readonly storagePath: string;
+    /** Keep old object versions (default false). */
+    readonly versioning: boolean;
     readonly buckets: Readonly<Record<string, CreatedBucket>>;
     readonly aws: S3AccessConfig;
     readonly azure: AzureAccountConfig;
@@ -154,7 +158,14 @@ function parseCreatedStorage(r: ObjectReader, sites: readonly Site[]): CreatedSt
     z?.done();
     const buckets: Record<string, CreatedBucket> = {};
     for (const site of sites) buckets[site.name] = { cloud: site.cloud, region: site.region, storagePath, versioning };
-    return { mode: "create", buckets, aws: { credentials, trustedPrincipals, iamRegion }, azure: { sku, container } };
+    return {
+        mode: "create",
+        storagePath,
+        versioning,
+        buckets,
+        aws: { credentials, trustedPrincipals, iamRegion },
+        azure: { sku, container },
+    };
 }
 
 function checkRegionOptional(r: ObjectReader, key: string, fallback: string): string {
@@ -167,14 +178,24 @@ function parseExistingStorage(
     sites: readonly Site[],
 ): ExistingStorage {
     const buckets: Record<string, BucketConfig> = {};
-    const all = r?.object(
-        "buckets",
-        sites.map((x) => x.name),
-        {
-            required: true,
-            fix: "give every site a bucket under storage.buckets.<site name>",
-        },
-    );
+    // Entries for sites no longer configured are kept: a removed site drains from its bucket
+    // until retired (stacks/resolve.ts refuses entries that name no site, configured or deployed).
+    const given = r?.peek("buckets");
+    const extra = (isRecord(given) ? Object.keys(given) : []).filter((n) => !sites.some((s) => s.name === n));
+    const all = r?.object("buckets", [...sites.map((x) => x.name), ...extra], {
+        required: true,
+        fix: "give every site a bucket under storage.buckets.<site name>",
+    });
+    for (const name of extra) {
+        const entry = (given as Record<string, unknown>)[name];
+        const cloud: Cloud = isRecord(entry) && "bucket" in entry ? "aws" : "azure";
+        const path = `storage.buckets.${name}`;
+        const site = { name, cloud };
+        buckets[name] =
+            cloud === "aws"
+                ? existingS3(all as ObjectReader, site, path)
+                : existingContainer(all as ObjectReader, site, path);
+    }
     for (const site of sites) {
         const path = `storage.buckets.${site.name}`;
         if (!all?.has(site.name)) {
@@ -194,7 +215,7 @@ function parseExistingStorage(
     return { mode: "existing", buckets };
 }
 
-function existingS3(all: ObjectReader, site: Site, path: string): ExistingS3Bucket {
+function existingS3(all: ObjectReader, site: Pick<Site, "name">, path: string): ExistingS3Bucket {
     const b = all.object(site.name, ["bucket", "storagePath", "endpointUrl"]);
     const bucket = b?.string("bucket", { required: true, fix: "name the existing S3 bucket" });
     if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
@@ -216,7 +237,7 @@ function existingS3(all: ObjectReader, site: Site, path: string): ExistingS3Buck
     return result;
 }
 
-function existingContainer(all: ObjectReader, site: Site, path: string): ExistingAzureContainer {
+function existingContainer(all: ObjectReader, site: Pick<Site, "name">, path: string): ExistingAzureContainer {
     const b = all.object(site.name, ["container", "accountName", "storagePath", "endpointUrl"]);
     const container = b?.string("container", { required: true, fix: "name the existing blob container" });
     if (container !== undefined && !/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(container)) {

@@ -144,6 +144,11 @@ export class ObjectReader {
         return this.path ? `${this.path}.${key}` : key;
     }
 
+    /** The raw value, without marking the key as read. */
+    peek(key: string): unknown {
+        return this.raw[key];
+    }
+
     /** The raw value, marking the key as read. */
     raw_(key: string): unknown {
         this.seen.add(key);

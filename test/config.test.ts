@@ -29,6 +29,7 @@ function fixture(): Record<string, unknown> {
                 eustorage: { container: "quay", accountName: "quayeu" },
             },
         },
+        lifecycle: { quayImage: "registry.redhat.io/quay/quay-rhel9:v3.18.0" },
         tlsCertificate: "CERT",
         tlsKey: "KEY",
         databasePassword: "dbpass",
@@ -277,12 +278,6 @@ describe("config validation messages", () => {
         ]);
         assert.deepEqual(problems({ storagePreference: ["usstorage", "usstorage"] }), [
             'storagePreference[1]: "usstorage" is listed twice; list each site once',
-        ]);
-    });
-
-    it("rejects a stack that deploys no site and is not the shared stack", () => {
-        assert.deepEqual(problems({}, "ap"), [
-            'sites: ["us","eu"] names no site deployed by stack "ap", and "ap" is not the shared stack "us"; add a site with stack: ap to quay-georep:sites in Pulumi.yaml, or select another stack',
         ]);
     });
 

@@ -1,22 +1,31 @@
 /**
- * The lifecycle plan: which Jobs the shared stack runs, and which stacks each one waits for.
+ * The lifecycle plan: which Jobs the shared stack runs for the sites it deploys, and which stacks
+ * each one waits for.
  */
 import { strict as assert } from "node:assert";
-import { planLifecycle, shortHash, topologyKey } from "../lib/lifecycle";
+import { planLifecycle, shortHash } from "../lib/lifecycle";
+import { EffectiveSite, topologyKey, TopologyPlan } from "../lib/topology";
 import type { Site } from "../stacks/config";
 
-const site = (name: string, stack: string, state: Site["state"] = "active"): Site => ({
+const site = (name: string, stack: string, state: Site["state"] = "active"): EffectiveSite => ({
     name,
     stack,
     cloud: "aws",
     region: "us-east-1",
     state,
     endpoint: `${name}.example.com`,
+    desired: state,
+    last: state,
+    storage: { mode: "create", storagePath: "/datastorage/registry" },
+    removed: false,
 });
 
 const US = site("usstorage", "us");
 const EU = site("eustorage", "eu");
 const AP = site("apstorage", "ap");
+
+/** A topology plan of these sites, gating the given ones on the given locations. */
+const plan = (sites: EffectiveSite[], gates: TopologyPlan["gates"] = []) => ({ sites, gates });
 
 describe("lifecycle plan", () => {
     it("keys the topology by every site and its state, in config order", () => {
@@ -24,60 +33,59 @@ describe("lifecycle plan", () => {
     });
 
     it("needs no backfill with a single location", () => {
-        assert.equal(planLifecycle([US], "us", {}, true).backfill, undefined);
+        assert.equal(planLifecycle(plan([US]), "us", {}, true).backfill, undefined);
     });
 
     it("runs the backfill for a new topology once every other running stack has deployed it", () => {
         const sites = [US, EU, AP];
         const topology = topologyKey(sites);
-        const plan = planLifecycle(
-            sites,
+        const p = planLifecycle(
+            plan(sites),
             "us",
             { eu: { role: "site", deployedTopology: topology }, ap: undefined },
             true,
         );
-        assert.deepEqual(plan.backfill, { key: shortHash(topology), waitingFor: [] });
-        assert.deepEqual(plan.required, ["usstorage", "eustorage", "apstorage"]);
+        assert.deepEqual(p.backfill, { key: shortHash(topology), waitingFor: [] });
+        assert.deepEqual(p.required, ["usstorage", "eustorage", "apstorage"]);
     });
 
     it("runs the backfill again for the same topology when lifecycle.backfillRun is bumped", () => {
-        const first = planLifecycle([US, EU], "us", {}, true).backfill?.key;
-        const again = planLifecycle([US, EU], "us", {}, true, 1).backfill?.key;
+        const first = planLifecycle(plan([US, EU]), "us", {}, true).backfill?.key;
+        const again = planLifecycle(plan([US, EU]), "us", {}, true, 1).backfill?.key;
         assert.equal(first, shortHash(topologyKey([US, EU])), "run 0 keeps the topology's own key");
         assert.notEqual(again, first);
-        assert.equal(planLifecycle([US, EU], "us", {}, true, 1).backfill?.key, again, "stable per run number");
+        assert.equal(planLifecycle(plan([US, EU]), "us", {}, true, 1).backfill?.key, again, "stable per run number");
     });
 
     it("makes the backfill wait for a stack still running the previous topology", () => {
-        const plan = planLifecycle(
-            [US, EU, AP],
+        const p = planLifecycle(
+            plan([US, EU, AP]),
             "us",
             { eu: { role: "site", deployedTopology: "usstorage:active,eustorage:active" } },
             true,
         );
-        assert.deepEqual(plan.backfill?.waitingFor, ["eu"]);
+        assert.deepEqual(p.backfill?.waitingFor, ["eu"]);
     });
 
     it("does not wait for a stack that was never deployed (it runs no Quay)", () => {
-        const plan = planLifecycle([US, EU], "us", { eu: undefined }, true);
-        assert.deepEqual(plan.backfill?.waitingFor, []);
+        assert.deepEqual(planLifecycle(plan([US, EU]), "us", { eu: undefined }, true).backfill?.waitingFor, []);
     });
 
     it("waits for some cluster to run Quay when the shared stack deploys none (the schema must exist)", () => {
-        const plan = planLifecycle([US, EU], "global", { us: undefined, eu: undefined }, false);
-        assert.deepEqual(plan.backfill?.waitingFor, ["us", "eu"]);
+        const p = planLifecycle(plan([US, EU]), "global", { us: undefined, eu: undefined }, false);
+        assert.deepEqual(p.backfill?.waitingFor, ["us", "eu"]);
     });
 
-    it("gates each retired site on the active sites, and removes it once no cluster lists it", () => {
-        const sites = [US, { ...EU, state: "retired" as const }, AP];
+    it("gates each retiring site on the locations the topology names, and removes it once no cluster lists it", () => {
+        const sites = [US, { ...EU, state: "retired" as const, last: "retired" as const }, AP];
         const topology = topologyKey(sites);
         const ready = planLifecycle(
-            sites,
+            plan(sites, [{ site: "eustorage", required: ["usstorage"] }]),
             "us",
             { eu: { role: "retired" }, ap: { role: "site", deployedTopology: topology } },
             true,
         );
-        assert.deepEqual(ready.gates, [{ site: "eustorage", key: "eustorage" }]);
+        assert.deepEqual(ready.gates, [{ site: "eustorage", key: "eustorage", required: ["usstorage"] }]);
         assert.deepEqual(ready.required, ["usstorage", "apstorage"]);
         assert.deepEqual(ready.removals, [{ site: "eustorage", key: "eustorage", waitingFor: [] }]);
     });
@@ -85,12 +93,17 @@ describe("lifecycle plan", () => {
     it("holds util.removelocation while the retired cluster or a survivor still has the old bundle", () => {
         const sites = [US, { ...EU, state: "retired" as const }, AP];
         const old = "usstorage:active,eustorage:draining,apstorage:active";
-        const plan = planLifecycle(
-            sites,
+        const p = planLifecycle(
+            plan(sites),
             "us",
             { eu: { role: "site", deployedTopology: old }, ap: { role: "site", deployedTopology: old } },
             true,
         );
-        assert.deepEqual(plan.removals[0].waitingFor, ["ap", "eu"]);
+        assert.deepEqual(p.removals[0].waitingFor, ["ap", "eu"]);
+    });
+
+    it("never removes a location again once its removal was verified", () => {
+        const sites = [US, { ...EU, state: "retired" as const, removed: true }];
+        assert.deepEqual(planLifecycle(plan(sites), "us", { eu: { role: "retired" } }, true).removals, []);
     });
 });

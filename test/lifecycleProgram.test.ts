@@ -1,44 +1,38 @@
 /**
- * The region lifecycle through the whole program: a new site, draining, retiring, with the other
- * stacks in each state they can be in. What the shared stack deploys (gates, backfill,
- * removelocation, status), what the site stacks deploy, and what a reviewer sees.
+ * The region lifecycle through the whole program, deployed stack by stack (test/support/world.ts):
+ * each `pulumi up` reads what every stack deployed last, its own outputs included. Adding a site,
+ * draining it, retiring it and removing it from `sites`, and the edits refused on the way.
  */
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
-import { topologyKey } from "../lib/lifecycle";
+import { isKubeName } from "../lib/names";
 import { isSecretInput, plain, RecordedResource, RunResult } from "../offline/runtime";
-import { StackConfig } from "../offline/stackConfig";
 import { checkRun } from "../policy/offline";
-import type { Site } from "../stacks/config";
-import {
-    assertClean,
-    bundleSecret,
-    exampleConfig,
-    exampleSites,
-    inputsOf,
-    one,
-    ofType,
-    runStack,
-    stackRef,
-    TYPES,
-    urnDiff,
-    withConfig,
-} from "./mocks";
+import { bundleSecret, exampleConfig, exampleSites, inputsOf, one, ofType, TYPES } from "./mocks";
+import { SiteEntry, World } from "./support/world";
 
-type SiteEntry = Record<string, unknown>;
-
-/** The example's sites with some states changed, and a probe address for any new site (route53). */
-function topology(
-    states: Record<string, Site["state"]>,
-    extra: SiteEntry[] = [],
-): { sites: SiteEntry[]; changes: Record<string, unknown> } {
-    const sites = [...exampleSites(), ...extra].map((s) => ({ ...s, state: states[s.name as string] ?? "active" }));
+/** The example's load balancer with a probe address for each extra site (and none for dropped ones). */
+function loadBalancer(sites: SiteEntry[]): Record<string, unknown> {
     const lb = JSON.parse(exampleConfig("us").config["quay-georep:loadBalancer"]) as {
         healthCheckAddresses: Record<string, string>;
+        latencyRegions: Record<string, string>;
     };
-    const addresses = { ...lb.healthCheckAddresses };
-    extra.forEach((s, i) => (addresses[s.name as string] = `192.0.2.${40 + i}`));
-    return { sites, changes: { sites, loadBalancer: { ...lb, healthCheckAddresses: addresses } } };
+    const names = sites.map((s) => s.name as string);
+    const keep = (m: Record<string, string>) =>
+        Object.fromEntries(Object.entries(m).filter(([k]) => names.includes(k)));
+    const addresses = keep(lb.healthCheckAddresses);
+    const regions = keep(lb.latencyRegions);
+    sites.forEach((s, i) => {
+        addresses[s.name as string] ??= `192.0.2.${40 + i}`;
+        // Route 53 latency routing needs an AWS region for a site on another cloud.
+        if (s.cloud === "azure") regions[s.name as string] ??= "eu-central-1";
+    });
+    return { ...lb, healthCheckAddresses: addresses, latencyRegions: regions };
+}
+
+/** Project config for these sites. */
+function project(sites: SiteEntry[]): Record<string, unknown> {
+    return { sites, loadBalancer: loadBalancer(sites) };
 }
 
 const AP: SiteEntry = {
@@ -48,15 +42,9 @@ const AP: SiteEntry = {
     region: "ap-southeast-2",
     endpoint: "router.apps.ap.example.com",
 };
-
-function key(sites: SiteEntry[]): string {
-    return topologyKey(sites.map((s) => ({ ...s, state: (s.state as Site["state"]) ?? "active" })) as Site[]);
-}
-
-/** Outputs a site stack reports after deploying the bundle of `sites` (or after retiring). */
-function deployed(role: string, sites: SiteEntry[]): Record<string, unknown> {
-    return role === "retired" ? { role } : { role, deployedTopology: key(sites) };
-}
+const EXAMPLE = exampleSites();
+const withState = (sites: SiteEntry[], name: string, state: string) =>
+    sites.map((s) => (s.name === name ? { ...s, state } : s));
 
 const jobs = (r: RunResult, kind: string): RecordedResource[] =>
     ofType(r, TYPES.job).filter(
@@ -71,15 +59,22 @@ function env(job: RecordedResource, container = 0, init = false): Record<string,
     return Object.fromEntries(c.env.map((e) => [e.name, e.value ?? "(from secret)"]));
 }
 
-async function shared(cfg: StackConfig, others: Record<string, Record<string, unknown>>): Promise<RunResult> {
-    const refs = Object.fromEntries(Object.entries(others).map(([stack, out]) => [stackRef(stack), out]));
-    return assertClean(await runStack(cfg, refs));
+const configYaml = (r: RunResult) =>
+    parse((inputsOf(bundleSecret(r)).stringData as Record<string, string>)["config.yaml"]) as Record<string, unknown>;
+const errors = (r: RunResult) => r.errors.map((e) => e.message).join("\n");
+
+/** The example deployed: us, then eu. */
+async function deployedExample(): Promise<World> {
+    const w = new World();
+    await w.upClean("us");
+    await w.upClean("eu");
+    return w;
 }
 
 describe("lifecycle: the shared stack's Jobs", () => {
     it("reports replication status from a CronJob for the active sites, with DATABASE_URL from a Secret", async () => {
-        const t = topology({});
-        const r = await shared(withConfig(exampleConfig("us"), t.changes), { eu: deployed("site", t.sites) });
+        const w = await deployedExample();
+        const r = await w.upClean("us");
         const cron = one(r, "kubernetes:batch/v1:CronJob");
         const spec = inputsOf(cron).spec as {
             schedule: string;
@@ -102,25 +97,113 @@ describe("lifecycle: the shared stack's Jobs", () => {
         });
     });
 
-    it("mounts the status SQL the operators run, unchanged", async () => {
-        const r = await shared(exampleConfig("us"), {});
-        const sql = (inputsOf(one(r, "kubernetes:core/v1:ConfigMap")).data as Record<string, string>)[
-            "replication-status.sql"
-        ];
+    it("mounts the SQL the operators run, unchanged", async () => {
+        const r = await new World().upClean("us");
+        const data = inputsOf(one(r, "kubernetes:core/v1:ConfigMap")).data as Record<string, string>;
         const fs = await import("node:fs");
-        assert.equal(sql, fs.readFileSync("sql/replication-status.sql", "utf8"));
+        assert.equal(data["replication-status.sql"], fs.readFileSync("sql/replication-status.sql", "utf8"));
+        assert.equal(data["removal-precheck.sql"], fs.readFileSync("sql/removal-precheck.sql", "utf8"));
+    });
+
+    it("records every site it deployed, with where its blobs are", async () => {
+        const w = await deployedExample();
+        assert.deepEqual(w.out("us").sites, [
+            {
+                name: "usstorage",
+                stack: "us",
+                cloud: "aws",
+                region: "us-east-1",
+                state: "active",
+                endpoint: "router.apps.us.example.com",
+                storage: { mode: "create", storagePath: "/datastorage/registry" },
+            },
+            {
+                name: "eustorage",
+                stack: "eu",
+                cloud: "azure",
+                region: "westeurope",
+                state: "active",
+                endpoint: "router.apps.eu.example.com",
+                storage: { mode: "create", storagePath: "/datastorage/registry", container: "quay" },
+            },
+        ]);
+        assert.equal(w.out("us").sharedStack, "us");
+        assert.equal(w.out("eu").sharedStack, "us");
+    });
+});
+
+describe("lifecycle: a bundle reaches every pod before anything relies on it", () => {
+    it("puts the bundle's hash in each QuayRegistry's spec, on quay and mirror", async () => {
+        const w = await deployedExample();
+        for (const stack of ["us", "eu"]) {
+            const r = await w.upClean(stack);
+            const spec = inputsOf(one(r, TYPES.quayRegistry)).spec as {
+                components: { kind: string; overrides?: { env: { name: string; value: string }[] } }[];
+            };
+            for (const kind of ["quay", "mirror"]) {
+                const e = spec.components.find((c) => c.kind === kind)?.overrides?.env ?? [];
+                assert.equal(
+                    e.find((x) => x.name === "QUAY_GEOREP_BUNDLE_SHA256")?.value,
+                    w.out("us").bundleSha256,
+                    kind,
+                );
+            }
+        }
+    });
+
+    it("waits for the rollout of both Deployments with a Job allowed only to read them", async () => {
+        const w = await deployedExample();
+        const r = await w.upClean("eu");
+        const check = one(r, TYPES.job);
+        assert.equal((inputsOf(check).metadata as { name: string }).name, "quay-georep-rollout-quay");
+        assert.deepEqual(
+            check.dependsOn,
+            [one(r, TYPES.quayRegistry).urn, one(r, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").urn].sort(),
+        );
+        const e = env(check);
+        assert.equal(e.DEPLOYMENTS, "quay-quay-app,quay-quay-mirror");
+        assert.equal(e.BUNDLE_SHA256, w.out("us").bundleSha256);
+        assert.equal(e.NAMESPACE, "quay-enterprise");
+        assert.equal(e.EXPECT_IMAGE, undefined, "only the cluster that runs the lifecycle Jobs checks the image");
+        const role = inputsOf(one(r, "kubernetes:rbac.authorization.k8s.io/v1:Role"));
+        assert.deepEqual(role.rules, [
+            {
+                apiGroups: ["apps"],
+                resources: ["deployments"],
+                resourceNames: ["quay-quay-app", "quay-quay-mirror"],
+                verbs: ["get"],
+            },
+        ]);
+        const pod = (inputsOf(check).spec as { template: { spec: { serviceAccountName: string } } }).template.spec;
+        assert.equal(pod.serviceAccountName, "quay-georep-rollout-quay");
+    });
+
+    it("checks the lifecycle Jobs' Quay image against the operator's where they run", async () => {
+        const r = await new World().upClean("us");
+        assert.equal(
+            env(one(r, TYPES.job, "quay-georep-usstorage-rollout-job")).EXPECT_IMAGE,
+            "registry.redhat.io/quay/quay-rhel9:v3.18.0",
+        );
+    });
+
+    it("makes the lifecycle Jobs wait for the shared cluster's rollout, not just its QuayRegistry", async () => {
+        const w = new World(project([...EXAMPLE, AP]));
+        const r = await w.upClean("us");
+        const [backfill] = jobs(r, "backfill");
+        assert.ok(
+            backfill.dependsOn.includes(one(r, "quay-georep:quay:RolloutCheck").urn),
+            backfill.dependsOn.join(", "),
+        );
     });
 });
 
 describe("lifecycle: adding a site", () => {
-    const before = topology({});
-    const after = topology({}, [AP]);
-    const cfg = () => withConfig(exampleConfig("us"), after.changes);
-
-    it("adds the location to the one bundle, and the new site's bucket and entry-point record", async () => {
-        const r = await shared(cfg(), { eu: deployed("site", before.sites) });
-        const config = parse((inputsOf(bundleSecret(r)).stringData as Record<string, string>)["config.yaml"]);
-        assert.deepEqual(Object.keys(config.DISTRIBUTED_STORAGE_CONFIG).sort(), [
+    it("adds the location to the one bundle, the bucket and the entry point, and holds the backfill for the running clusters", async () => {
+        const w = await deployedExample();
+        w.project = project([...EXAMPLE, AP]);
+        const r = await w.upClean("us");
+        const config = configYaml(r);
+        assert.deepEqual(Object.keys(config.DISTRIBUTED_STORAGE_CONFIG as object).sort(), [
             "apstorage",
             "eustorage",
             "usstorage",
@@ -128,252 +211,382 @@ describe("lifecycle: adding a site", () => {
         assert.deepEqual(config.DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS, ["usstorage", "eustorage", "apstorage"]);
         assert.ok(r.resources.some((x) => x.name === "quay-georep-storage-apstorage-bucket"));
         assert.ok(r.resources.some((x) => x.name === "quay-georep-entrypoint-apstorage-record"));
-    });
-
-    it("holds the backfill until every running cluster has the new bundle, and says which stack to run", async () => {
-        const r = await shared(cfg(), { eu: deployed("site", before.sites) });
         assert.equal(jobs(r, "backfill").length, 0);
+        const topology = "usstorage:active,eustorage:active,apstorage:active";
         assert.deepEqual(r.outputs.lifecyclePending, [
-            `backfill for topology "${key(after.sites)}" waits for eu: run pulumi up -s eu, then pulumi up -s us again`,
+            `backfill for topology "${topology}" waits for eu: run pulumi up -s eu, then pulumi up -s us again`,
         ]);
     });
 
-    it("runs the backfill in the Quay image with the bundle mounted once they have", async () => {
-        const r = await shared(cfg(), { eu: deployed("site", after.sites), ap: deployed("site", after.sites) });
+    it("refuses the new site's stack until the shared stack's bundle lists it", async () => {
+        const w = await deployedExample();
+        w.project = project([...EXAMPLE, AP]);
+        const ap = await w.up("ap");
+        assert.equal(
+            errors(ap),
+            'quay-georep configuration for stack "ap" has 1 problem:\n  - sites: "apstorage" is not in the shared stack "us"\'s bundle yet (it lists usstorage, eustorage); run "pulumi up -s us" first, then this stack',
+        );
+        assert.equal(ofType(ap, TYPES.secret).length, 0, "refused before any resource is registered");
+    });
+
+    it("runs the backfill in the Quay image with the bundle mounted once every running cluster has the bundle", async () => {
+        const w = await deployedExample();
+        w.project = project([...EXAMPLE, AP]);
+        await w.upClean("us");
+        await w.upClean("eu");
+        const r = await w.upClean("us");
         const [backfill] = jobs(r, "backfill");
-        const pod = (
-            inputsOf(backfill).spec as {
-                template: {
-                    spec: {
-                        containers: { image: string; command: string[]; volumeMounts: { mountPath: string }[] }[];
-                        volumes: { name: string; secret?: { secretName: string } }[];
-                    };
-                };
-            }
-        ).template.spec;
-        assert.equal(pod.containers[0].image, "quay.io/projectquay/quay:v3.17.3");
-        assert.match(pod.containers[0].command[2], /python -m util\.backfillreplication/);
+        const pod = inputsOf(backfill).spec as {
+            activeDeadlineSeconds: number;
+            template: {
+                spec: { containers: { image: string; command: string[]; volumeMounts: { mountPath: string }[] }[] };
+            };
+        };
+        assert.equal(pod.template.spec.containers[0].image, "registry.redhat.io/quay/quay-rhel9:v3.18.0");
+        assert.match(pod.template.spec.containers[0].command[2], /python -m util\.backfillreplication/);
         assert.deepEqual(
-            pod.containers[0].volumeMounts.map((m) => m.mountPath),
+            pod.template.spec.containers[0].volumeMounts.map((m) => m.mountPath),
             ["/quay-registry/conf/stack", "/conf/stack"],
         );
+        assert.equal(pod.activeDeadlineSeconds, 720 * 60, "hours, for registries of millions of blobs");
         assert.deepEqual(r.outputs.lifecyclePending, []);
-        // After the migration: the backfill waits for the shared cluster's QuayRegistry to be Available.
-        assert.deepEqual(backfill.dependsOn, [one(r, TYPES.quayRegistry).urn]);
-        assert.equal(backfill.parent, one(r, "quay-georep:lifecycle:ReplicationJobs").urn);
-    });
-
-    it("does not wait for the new site's stack before it first runs Quay", async () => {
-        const r = await shared(cfg(), { eu: deployed("site", after.sites) });
-        assert.equal(jobs(r, "backfill").length, 1);
-    });
-
-    it("refuses the new site's stack until the shared stack's bundle lists it", async () => {
-        const old = await shared(exampleConfig("us"), {});
-        const ap = await runStack(
-            { ...withConfig(exampleConfig("eu"), after.changes), stack: "ap" },
-            { [stackRef("us")]: old.outputs },
-        );
-        assert.match(
-            ap.errors.map((e) => e.message).join("\n"),
-            /has no bundle for location\(s\) apstorage; .*Run "pulumi up -s us" first/,
-        );
+        assert.equal(r.outputs.backfilledTopology, "usstorage:active,eustorage:active,apstorage:active");
+        // ap was never deployed, so it runs no Quay and nothing waits for it; then it deploys.
+        const ap = await w.upClean("ap");
+        assert.equal(ap.outputs.deployedTopology, "usstorage:active,eustorage:active,apstorage:active");
     });
 });
 
 describe("lifecycle: draining a site", () => {
-    const t = topology({ eustorage: "draining" });
+    const draining = withState(EXAMPLE, "eustorage", "draining");
 
     it("keeps the site readable in the bundle but out of the default locations and preferences", async () => {
-        const r = await shared(withConfig(exampleConfig("us"), t.changes), {});
-        const config = parse((inputsOf(bundleSecret(r)).stringData as Record<string, string>)["config.yaml"]);
-        assert.ok("eustorage" in config.DISTRIBUTED_STORAGE_CONFIG);
+        const w = await deployedExample();
+        w.project = project(draining);
+        const r = await w.upClean("us");
+        const config = configYaml(r);
+        assert.ok("eustorage" in (config.DISTRIBUTED_STORAGE_CONFIG as object));
         assert.deepEqual(config.DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS, ["usstorage"]);
         assert.deepEqual(config.DISTRIBUTED_STORAGE_PREFERENCE, ["usstorage"]);
+        assert.ok(!r.resources.some((x) => x.name === "quay-georep-entrypoint-eustorage-record"));
+        assert.equal(one(r, "azure-native:storage:StorageAccount").protect, true);
     });
 
     it("switches the draining cluster's own preference to the surviving site", async () => {
-        const s = await shared(withConfig(exampleConfig("us"), t.changes), {});
-        const eu = assertClean(
-            await runStack(withConfig(exampleConfig("eu"), t.changes), { [stackRef("us")]: s.outputs }),
-        );
+        const w = await deployedExample();
+        w.project = project(draining);
+        await w.upClean("us");
+        const eu = await w.upClean("eu");
         const spec = inputsOf(one(eu, TYPES.quayRegistry)).spec as {
             components: { kind: string; overrides?: { env: { value: string }[] } }[];
         };
         for (const kind of ["quay", "mirror"]) {
             assert.equal(spec.components.find((c) => c.kind === kind)?.overrides?.env[0].value, "usstorage");
         }
-        assert.equal(eu.outputs.deployedTopology, key(t.sites));
-    });
-
-    it("takes the site out of the entry point's rotation and keeps its bucket protected", async () => {
-        const r = await shared(withConfig(exampleConfig("us"), t.changes), {});
-        assert.ok(!r.resources.some((x) => x.name === "quay-georep-entrypoint-eustorage-record"));
-        assert.equal(one(r, "azure-native:storage:StorageAccount").protect, true);
-    });
-
-    it("backfills the remaining sites once every cluster has the drain, and reports their status", async () => {
-        const r = await shared(withConfig(exampleConfig("us"), t.changes), { eu: deployed("site", t.sites) });
-        assert.equal(jobs(r, "backfill").length, 1);
-        assert.deepEqual((r.outputs.replicationStatus as { locations: string }).locations, "usstorage");
+        assert.equal(eu.outputs.deployedTopology, "usstorage:active,eustorage:draining");
+        const us = await w.upClean("us");
+        assert.equal(jobs(us, "backfill").length, 1);
+        assert.equal((us.outputs.replicationStatus as { locations: string }).locations, "usstorage");
     });
 });
 
-describe("lifecycle: retiring a site", () => {
-    const draining = topology({ eustorage: "draining" });
-    const retired = topology({ eustorage: "retired" });
-    const cfg = () => withConfig(exampleConfig("us"), retired.changes);
-
-    it("gates the retirement on the remaining sites before the bundle Secret changes", async () => {
-        const r = await shared(cfg(), { eu: deployed("site", draining.sites) });
-        const [gate] = jobs(r, "retirement-gate");
-        assert.deepEqual(env(gate), { DATABASE_URL: "(from secret)", LOCATIONS: "usstorage", RETIRING: "eustorage" });
-        const spec = inputsOf(gate).spec as { backoffLimit: number };
-        assert.equal(spec.backoffLimit, 0, "a failed gate must fail at once");
-        assert.ok(bundleSecret(r).dependsOn.includes(gate.urn), "the bundle Secret waits for the gate");
+describe("lifecycle: retiring a site (state: retired)", () => {
+    it("drains it first when it was active, however the config says retired", async () => {
+        const w = await deployedExample();
+        w.project = project(withState(EXAMPLE, "eustorage", "retired"));
+        const r = await w.upClean("us");
+        assert.equal(jobs(r, "retirement-gate").length, 0);
+        assert.deepEqual(configYaml(r).DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS, ["usstorage"]);
+        assert.ok("eustorage" in (configYaml(r).DISTRIBUTED_STORAGE_CONFIG as object), "still readable");
+        assert.match((r.outputs.lifecyclePending as string[])[0], /^eustorage drains first/);
+        assert.equal(one(r, "azure-native:storage:StorageAccount").protect, true);
     });
 
-    it("drops the location from the bundle, and keeps the bucket unprotected but retained", async () => {
-        const r = await shared(cfg(), { eu: deployed("site", draining.sites) });
-        const config = parse((inputsOf(bundleSecret(r)).stringData as Record<string, string>)["config.yaml"]);
-        assert.deepEqual(Object.keys(config.DISTRIBUTED_STORAGE_CONFIG), ["usstorage"]);
+    it("gates, drops, empties the site's stack, removes the location once, then never again", async () => {
+        const w = await deployedExample();
+        w.project = project(withState(EXAMPLE, "eustorage", "retired"));
+        await w.upClean("us"); // drained
+        await w.upClean("eu");
+        await w.upClean("us"); // backfill of the drained topology
+        const retire = await w.upClean("us");
+        const [gate] = jobs(retire, "retirement-gate");
+        assert.deepEqual(env(gate), { DATABASE_URL: "(from secret)", LOCATIONS: "usstorage", RETIRING: "eustorage" });
+        assert.equal((inputsOf(gate).spec as { backoffLimit: number }).backoffLimit, 0, "a failed gate fails at once");
+        assert.ok(bundleSecret(retire).dependsOn.includes(gate.urn), "the bundle Secret waits for the gate");
+        assert.deepEqual(Object.keys(configYaml(retire).DISTRIBUTED_STORAGE_CONFIG as object), ["usstorage"]);
         for (const type of ["azure-native:storage:StorageAccount", "azure-native:storage:BlobContainer"]) {
-            const kept = one(r, type);
+            const kept = one(retire, type);
             assert.deepEqual([kept.protect, kept.retainOnDelete], [false, true], type);
         }
-    });
-
-    it("holds util.removelocation while the retired cluster still runs the old bundle", async () => {
-        const r = await shared(cfg(), { eu: deployed("site", draining.sites) });
-        assert.equal(jobs(r, "removelocation").length, 0);
-        assert.deepEqual(r.outputs.lifecyclePending, [
+        assert.equal(jobs(retire, "removelocation").length, 0);
+        assert.deepEqual(retire.outputs.lifecyclePending, [
             "util.removelocation eustorage waits until no cluster lists it: run pulumi up -s eu, then pulumi up -s us again",
         ]);
-    });
 
-    it("empties the retired site's stack: no Secret, no QuayRegistry", async () => {
-        const s = await shared(cfg(), { eu: deployed("site", draining.sites) });
-        const eu = assertClean(
-            await runStack(withConfig(exampleConfig("eu"), retired.changes), { [stackRef("us")]: s.outputs }),
-        );
+        const eu = await w.upClean("eu");
         assert.equal(eu.outputs.role, "retired");
-        assert.deepEqual(
-            eu.resources.map((x) => x.type),
-            ["pulumi:pulumi:Stack"],
-        );
-    });
+        assert.deepEqual(ofType(eu, TYPES.quayRegistry), []);
+        assert.deepEqual(ofType(eu, TYPES.secret), []);
 
-    it("then runs util.removelocation with pushes disabled, answering y, and verifies the row is gone", async () => {
-        const r = await shared(cfg(), { eu: deployed("retired", retired.sites) });
-        const [removal] = jobs(r, "removelocation");
-        assert.deepEqual(env(removal, 0, true), { QUAYCONF: "/quay-registry/conf", LOCATION: "eustorage" });
+        const remove = await w.upClean("us");
+        assert.equal(jobs(remove, "retirement-gate").length, 0, "the gate ran once, with the bundle change");
+        const [removal] = jobs(remove, "removelocation");
+        assert.deepEqual(env(removal, 0, true), {
+            DATABASE_URL: "(from secret)",
+            LOCATION: "eustorage",
+            LOCATIONS: "usstorage",
+            UPLOAD_GRACE_MINUTES: "2880",
+            STATE_FILE: "/work/location-state",
+        });
+        assert.deepEqual(env(removal, 1, true), {
+            QUAYCONF: "/quay-registry/conf",
+            LOCATION: "eustorage",
+            STATE_FILE: "/work/location-state",
+        });
         assert.deepEqual(env(removal), { DATABASE_URL: "(from secret)", LOCATION: "eustorage" });
         const pod = inputsOf(removal).spec as {
             backoffLimit: number;
-            template: {
-                spec: {
-                    initContainers: { command: string[] }[];
-                    volumes: { name: string; secret?: { secretName: string } }[];
-                };
-            };
+            template: { spec: { initContainers: { name: string; command: string[] }[] } };
         };
         assert.equal(pod.backoffLimit, 0);
+        assert.deepEqual(
+            pod.template.spec.initContainers.map((c) => c.name),
+            ["precheck", "removelocation"],
+        );
         assert.match(
-            pod.template.spec.initContainers[0].command[2],
+            pod.template.spec.initContainers[1].command[2],
             /echo y \| python -m util\.removelocation "\$LOCATION"/,
         );
-        const maintenance = one(r, TYPES.secret, "quay-georep-replication-maintenance-bundle");
+        const maintenance = one(remove, TYPES.secret, "quay-georep-replication-maintenance-bundle");
         assert.ok(isSecretInput(maintenance.inputs.stringData));
         const config = parse((plain(maintenance.inputs.stringData) as Record<string, string>)["config.yaml"]);
         assert.equal(config.DISABLE_PUSHES, true);
-        const normal = parse((inputsOf(bundleSecret(r)).stringData as Record<string, string>)["config.yaml"]);
-        assert.equal(normal.DISABLE_PUSHES, undefined, "only the maintenance pod has pushes disabled");
-        assert.deepEqual(r.outputs.lifecyclePending, []);
-    });
+        assert.equal(configYaml(remove).DISABLE_PUSHES, undefined, "only the maintenance pod has pushes disabled");
+        assert.deepEqual(remove.outputs.lifecyclePending, []);
+        assert.equal((w.out("us").sites as { name: string; removed?: boolean }[])[1].removed, true);
 
-    it("renames nothing of the surviving site's resources on the way", async () => {
-        const before = await shared(withConfig(exampleConfig("us"), draining.changes), {});
-        const after = await shared(cfg(), { eu: deployed("retired", retired.sites) });
-        const d = urnDiff(before, after);
-        assert.ok(
-            d.removed.every((u) => /eustorage|replication-bundle$/.test(u)), // one location left: nothing to backfill
-            d.removed.join("\n"),
-        );
-        assert.ok(
-            d.added.every((u) => /eustorage|retirement-gate|removelocation|maintenance-bundle/.test(u)),
-            d.added.join("\n"),
+        const after = await w.upClean("us");
+        assert.equal(jobs(after, "removelocation").length, 0, "a verified removal is not run again");
+        assert.equal(
+            one(after, "azure-native:storage:StorageAccount").retainOnDelete,
+            true,
+            "listed as retired: still declared",
         );
     });
 
     it("meets every policy, the retired bucket's deliberate unprotection included", async () => {
-        const r = await shared(cfg(), { eu: deployed("retired", retired.sites) });
-        assert.deepEqual(checkRun(r), []);
+        const w = new World(project(withState(EXAMPLE, "eustorage", "retired")));
+        w.outputs["organization/quay-georep/us"] = {
+            role: "shared+site",
+            topology: "usstorage:active,eustorage:retired",
+            sites: [
+                { ...EXAMPLE[0], state: "active", storage: { mode: "create", storagePath: "/datastorage/registry" } },
+                {
+                    ...EXAMPLE[1],
+                    state: "retired",
+                    storage: { mode: "create", storagePath: "/datastorage/registry", container: "quay" },
+                },
+            ],
+        };
+        assert.deepEqual(checkRun(await w.upClean("us")), []);
     });
 });
 
-describe("lifecycle: validation", () => {
-    it("refuses to retire the shared stack's own site", async () => {
-        const t = topology({ usstorage: "retired" });
-        const r = await runStack(withConfig(exampleConfig("us"), t.changes));
+describe("lifecycle: removing a site from sites is a safe teardown", () => {
+    it("drains, gates, drops and removes it in order, then forgets it and its bucket (retained in the cloud)", async () => {
+        const w = await deployedExample();
+        w.project = project(EXAMPLE.filter((s) => s.name !== "eustorage"));
+        const steps: string[] = [];
+        for (const stack of ["us", "eu", "us", "us", "eu", "us", "us"]) {
+            const r = await w.upClean(stack);
+            const sites = w.out("us").sites as { name: string; state: string; removed?: boolean }[];
+            const kinds = ofType(r, TYPES.job)
+                .map((j) => (inputsOf(j).metadata as { labels: Record<string, string> }).labels["quay-georep.io/job"])
+                .filter((k) => k !== "rollout-check");
+            steps.push(
+                `${stack}: ${sites.map((x) => `${x.name}:${x.state}${x.removed ? "+removed" : ""}`).join(",")} [${kinds.join("+")}]`,
+            );
+        }
+        assert.deepEqual(steps, [
+            "us: usstorage:active,eustorage:draining []",
+            "eu: usstorage:active,eustorage:draining []",
+            "us: usstorage:active,eustorage:draining [backfill]",
+            "us: usstorage:active,eustorage:retired [retirement-gate]",
+            "eu: usstorage:active,eustorage:retired []",
+            "us: usstorage:active,eustorage:retired+removed [removelocation]",
+            "us: usstorage:active []",
+        ]);
+        const last = await w.upClean("us");
+        assert.equal(last.resources.filter((r) => r.name.includes("eustorage")).length, 0, "dropped from state");
+        assert.equal(w.out("eu").role, "retired");
+    });
+
+    it("keeps a removed site's location and bucket while the shared stack's bundle still lists it", async () => {
+        const w = await deployedExample();
+        w.project = project(EXAMPLE.filter((s) => s.name !== "eustorage"));
+        const r = await w.upClean("us");
+        assert.ok("eustorage" in (configYaml(r).DISTRIBUTED_STORAGE_CONFIG as object));
+        const account = one(r, "azure-native:storage:StorageAccount");
+        assert.deepEqual([account.protect, account.retainOnDelete], [true, true]);
+        // Its stack keeps running the drained cluster until the site is retired.
+        const eu = await w.upClean("eu");
+        assert.equal(eu.outputs.role, "site");
+        assert.equal(eu.outputs.deployedTopology, "usstorage:active,eustorage:draining");
+    });
+
+    it("refuses removing the shared stack's own site", async () => {
+        const w = await deployedExample();
+        w.project = project(EXAMPLE.filter((s) => s.name !== "usstorage"));
+        const r = await w.up("us");
         assert.match(
-            r.errors.map((e) => e.message).join("\n"),
-            /sites\[0\]\.state: "retired" cannot retire the shared stack's own site "usstorage" \(its cluster runs the gate and util\.removelocation\); first make another stack the shared stack/,
+            errors(r),
+            /- sites: "usstorage" is the shared stack's own site and cannot be removed \(its cluster runs the gate and util\.removelocation\); first make another stack the shared stack/,
         );
     });
 
-    it("refuses a retirement when the shared stack runs no lifecycle Jobs", async () => {
-        const t = topology({ eustorage: "retired" });
-        const r = await runStack(withConfig(exampleConfig("us"), { ...t.changes, lifecycleJobs: "false" }));
-        assert.match(
-            r.errors.map((e) => e.message).join("\n"),
-            /lifecycleJobs: false leaves nobody to gate the retirement of eustorage/,
+    it("walks three sites with long names through add, drain, retire and remove, with only valid derived names", async () => {
+        const long = (name: string, stack: string, cloud: string, region: string, i: number): SiteEntry => ({
+            name,
+            stack,
+            cloud,
+            region,
+            endpoint: `router.apps.${stack}.example.com`,
+            _i: i,
+        });
+        const sites = [
+            long("us_east_primary_storage_01", "us", "aws", "us-east-1", 0),
+            long("eu_west_secondary_storage_02", "eu", "azure", "westeurope", 1),
+            long("ap_southeast_tertiary_storage", "ap", "aws", "ap-southeast-2", 2),
+        ].map(({ _i, ...s }) => s);
+        const w = new World(project(sites.slice(0, 2)));
+        await w.upClean("us");
+        await w.upClean("eu");
+        const runs: RunResult[] = [];
+        const up = async (stack: string) => runs.push(await w.upClean(stack));
+        w.project = project(sites); // add
+        for (const s of ["us", "eu", "ap", "us"]) await up(s);
+        w.project = project(withState(sites, "eu_west_secondary_storage_02", "draining")); // drain
+        for (const s of ["us", "eu", "ap", "us"]) await up(s);
+        w.project = project(withState(sites, "eu_west_secondary_storage_02", "retired")); // gate, drop, remove
+        for (const s of ["us", "eu", "ap", "us"]) await up(s);
+        w.project = project(sites.filter((s) => s.name !== "eu_west_secondary_storage_02")); // forget
+        await up("us");
+        assert.deepEqual(
+            (w.out("us").sites as { name: string }[]).map((s) => s.name),
+            ["us_east_primary_storage_01", "ap_southeast_tertiary_storage"],
         );
-    });
-
-    it("refuses an unpinned Job image", async () => {
-        const r = await runStack(
-            withConfig(exampleConfig("us"), { lifecycle: { quayImage: "quay.io/projectquay/quay:latest" } }),
-        );
-        assert.match(
-            r.errors.map((e) => e.message).join("\n"),
-            /lifecycle\.quayImage: "quay\.io\/projectquay\/quay:latest" is not a pinned image reference/,
-        );
+        const kinds = new Set<string>();
+        for (const r of runs) {
+            for (const k of r.resources.filter(
+                (x) => x.type.startsWith("kubernetes:") && !x.type.startsWith("kubernetes:quay"),
+            )) {
+                const name = (inputsOf(k).metadata as { name?: string } | undefined)?.name;
+                if (name !== undefined) {
+                    assert.ok(isKubeName(name), `${k.type} ${k.name}: "${name}" is not a valid Kubernetes name`);
+                    kinds.add(k.type);
+                }
+            }
+            for (const b of ofType(r, "aws:s3/bucket:Bucket")) {
+                const prefix = inputsOf(b).bucketPrefix as string | undefined;
+                assert.ok(prefix === undefined || /^[a-z0-9][a-z0-9-]{0,35}-$/.test(prefix), `bucket prefix ${prefix}`);
+                assert.ok(prefix !== undefined, "a site name with _ gets a valid bucket prefix");
+            }
+        }
+        assert.ok(kinds.has(TYPES.job), "the Jobs of every step were checked");
     });
 });
 
-describe("Quay Operator", () => {
-    it("subscribes each cluster to the same channel with manual approval, and waits for the install", async () => {
-        const r = await shared(exampleConfig("us"), {});
-        const sub = inputsOf(one(r, TYPES.subscription));
-        assert.deepEqual(sub.spec, {
-            channel: "stable-3.18",
-            name: "quay-operator",
-            source: "redhat-operators",
-            sourceNamespace: "openshift-marketplace",
-            installPlanApproval: "Manual",
-        });
-        assert.deepEqual((sub.metadata as { annotations: Record<string, string> }).annotations, {
-            "pulumi.com/waitFor": "jsonpath={.status.state}=AtLatestKnown",
-        });
+describe("lifecycle: edits refused against what is deployed", () => {
+    it("refuses moving a deployed location to another cloud or region, before registering anything", async () => {
+        const w = await deployedExample();
+        w.project = project(
+            EXAMPLE.map((s) => (s.name === "eustorage" ? { ...s, cloud: "aws", region: "eu-west-1" } : s)),
+        );
+        const r = await w.up("us");
+        assert.match(errors(r), /- sites\[1\]\.cloud: "aws" would move deployed location eustorage from cloud "azure"/);
+        assert.match(
+            errors(r),
+            /- sites\[1\]\.region: "eu-west-1" would move deployed location eustorage from region "westeurope"/,
+        );
+        assert.deepEqual([...new Set(r.resources.map((x) => x.type))].sort(), [
+            "pulumi:pulumi:Stack",
+            "pulumi:pulumi:StackReference",
+        ]);
+        const eu = await w.up("eu");
+        assert.match(
+            errors(eu),
+            /sites\[1\]\.cloud: "aws" would move deployed location eustorage/,
+            "every stack refuses it",
+        );
     });
 
-    it("leaves the operator alone where it is managed elsewhere", async () => {
-        const r = await shared(withConfig(exampleConfig("us"), { installOperator: "false" }), {});
-        assert.equal(ofType(r, TYPES.subscription).length, 0);
-        assert.deepEqual(one(r, TYPES.quayRegistry).dependsOn, [bundleSecret(r).urn]);
+    it("refuses pointing an existing-mode location at another bucket", async () => {
+        const buckets = { usstorage: { bucket: "quay-us" }, eustorage: { container: "quay", accountName: "quayeu" } };
+        const existing = {
+            storage: { mode: "existing", buckets },
+            storageCredentials: { usstorage: { accessKey: "AKIA", secretKey: "s" }, eustorage: { accountKey: "k" } },
+        };
+        const w = new World({ storage: existing.storage });
+        w.stackChanges.us = { storageCredentials: existing.storageCredentials };
+        await w.upClean("us");
+        w.project = { storage: { mode: "existing", buckets: { ...buckets, usstorage: { bucket: "quay-us-new" } } } };
+        const r = await w.up("us");
+        assert.match(
+            errors(r),
+            /- storage\.buckets\.usstorage: "bucket quay-us-new at \/datastorage\/registry" would point deployed location usstorage away from bucket quay-us at \/datastorage\/registry/,
+        );
     });
 
-    it("adds an OperatorGroup in a namespace of its own", async () => {
-        const r = await shared(
-            withConfig(exampleConfig("us"), {
-                operator: { namespace: "quay-operator", startingCSV: "quay-operator.v3.18.0" },
-            }),
-            {},
+    it("refuses bringing back a retired location", async () => {
+        const w = await deployedExample();
+        w.outputs["organization/quay-georep/us"] = {
+            ...w.out("us"),
+            sites: (w.out("us").sites as Record<string, unknown>[]).map((s) =>
+                s.name === "eustorage" ? { ...s, state: "retired" } : s,
+            ),
+        };
+        const r = await w.up("us");
+        assert.match(errors(r), /- sites\[1\]\.state: "active" cannot bring back location eustorage: it was retired/);
+    });
+
+    it("refuses a project-level key set in a stack file", async () => {
+        const w = await deployedExample();
+        w.stackChanges.eu = { sites: EXAMPLE.filter((s) => s.name !== "usstorage") };
+        const r = await w.up("eu");
+        assert.match(
+            errors(r),
+            /- sites: \[.* is set for stack "eu" but differs from Pulumi\.yaml \(a stack file or environment overrides it\); project-level keys are the same for every stack; remove it from the stack \(pulumi config rm quay-georep:sites -s eu\) and set it in Pulumi\.yaml/,
         );
-        assert.equal(ofType(r, "kubernetes:operators.coreos.com/v1:OperatorGroup").length, 1);
-        assert.equal(
-            (inputsOf(one(r, TYPES.subscription)).spec as { startingCSV: string }).startingCSV,
-            "quay-operator.v3.18.0",
+    });
+
+    it("refuses a new sharedStack while the old one still holds the shared services, and lets it go once they moved", async () => {
+        const w = await deployedExample();
+        w.project = { sharedStack: "eu" };
+        w.stackChanges.eu = { tlsCertificate: "CERT", tlsKey: "KEY" };
+        const refused = await w.up("eu");
+        assert.match(
+            errors(refused),
+            /- sharedStack: "eu" is not the stack that holds the shared services: stack "us" still has \d+ of them in its state \(quay-georep-bundle, .*\); move them first: pulumi state move --source us --dest eu --include-parents 'urn:pulumi:us::quay-georep::quay-georep:bundle:ConfigBundle::quay-georep-bundle'/,
         );
+        const old = await w.up("us");
+        assert.match(
+            errors(old),
+            /sharedStack: "eu" is not the stack that holds the shared services: stack "us" still has/,
+        );
+        // `pulumi state move` takes the shared components (and their children) to eu.
+        const moved = w.resources["organization/quay-georep/us"].filter((r) =>
+            /quay-georep:(bundle|database|redis|storage|entrypoint):/.test(r.urn),
+        );
+        w.resources["organization/quay-georep/us"] = w.resources["organization/quay-georep/us"].filter(
+            (r) => !moved.includes(r),
+        );
+        w.resources["organization/quay-georep/eu"] = moved.map((r) => ({
+            ...r,
+            urn: r.urn.replace("urn:pulumi:us::", "urn:pulumi:eu::"),
+        }));
+        const now = await w.upClean("eu");
+        assert.equal(now.outputs.role, "shared+site");
+        const before = await w.upClean("us");
+        assert.equal(before.outputs.role, "site");
     });
 });

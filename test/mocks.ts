@@ -7,7 +7,9 @@
  * change at a time, and finders over the recorded resources.
  */
 import * as path from "node:path";
+import { parse, stringify } from "yaml";
 import { bundleSecretOf } from "../offline/render";
+import { PROJECT_KEYS } from "../stacks/config";
 import { ORGANIZATION, plain, RecordedResource, RunResult, runProgram } from "../offline/runtime";
 import { readStackConfig, StackConfig } from "../offline/stackConfig";
 
@@ -28,11 +30,16 @@ export function withConfig(
     base: StackConfig,
     changes: Record<string, unknown>,
     secretKeys: readonly string[] = [],
+    opts: { inStackFile?: boolean } = {},
 ): StackConfig {
     const config: Record<string, string> = { ...base.config };
     const secrets = new Set(base.secretKeys);
+    const project: [string, unknown][] = [];
     for (const [key, value] of Object.entries(changes)) {
         const full = key.includes(":") ? key : `${PROJECT}:${key}`;
+        const bare = full.slice(PROJECT.length + 1);
+        // A project-level key is edited where it lives, in Pulumi.yaml, unless the test says otherwise.
+        if (!opts.inStackFile && (PROJECT_KEYS as readonly string[]).includes(bare)) project.push([bare, value]);
         if (value === undefined) {
             delete config[full];
             secrets.delete(full);
@@ -41,7 +48,25 @@ export function withConfig(
         }
     }
     for (const key of secretKeys) secrets.add(key.includes(":") ? key : `${PROJECT}:${key}`);
-    return { ...base, config, secretKeys: [...secrets].sort() };
+    return {
+        ...base,
+        config,
+        secretKeys: [...secrets].sort(),
+        projectFile: editProjectFile(base.projectFile, project),
+    };
+}
+
+/** `Pulumi.yaml`'s text with some project-level values set (`undefined` removes one). */
+function editProjectFile(text: string, changes: readonly [string, unknown][]): string {
+    if (changes.length === 0) return text;
+    const doc = parse(text) as { config?: Record<string, unknown> };
+    const config = { ...(doc.config ?? {}) };
+    for (const [key, value] of changes) {
+        delete config[`${PROJECT}:${key}`];
+        if (value === undefined) delete config[key];
+        else config[key] = typeof value === "string" ? value : { value };
+    }
+    return stringify({ ...doc, config });
 }
 
 /** The example's project-level `sites`, parsed (to edit one site in a test). */
@@ -59,11 +84,12 @@ const runs = new Map<string, Promise<RunResult>>();
 export function runStack(
     cfg: StackConfig,
     stackOutputs: Record<string, Record<string, unknown>> = {},
+    stackResources: Record<string, { urn: string; type: string }[]> = {},
 ): Promise<RunResult> {
-    const key = JSON.stringify([cfg, stackOutputs]);
+    const key = JSON.stringify([cfg, stackOutputs, stackResources]);
     let run = runs.get(key);
     if (run === undefined) {
-        run = runProgram({ ...cfg, stackOutputs });
+        run = runProgram({ ...cfg, stackOutputs, stackResources });
         runs.set(key, run);
     }
     return run;

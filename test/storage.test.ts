@@ -271,7 +271,9 @@ describe("storage: adding and removing a site", () => {
         const three = await runOnce(withSites([...exampleSites(), AP_SITE]));
         const added = urnDiff(two, three);
         assert.deepEqual(added.removed, []);
-        assert.ok(added.added.length > 0 && added.added.every((u) => u.includes("apstorage")), added.added.join("\n"));
+        // The site's resources, and the shared stack's reference to the site's stack (`ap`).
+        const ofSite = (u: string) => u.includes("apstorage") || u.endsWith("::quay-georep-ap-stack");
+        assert.ok(added.added.length > 0 && added.added.every(ofSite), added.added.join("\n"));
         assert.ok(added.added.some((u) => u.endsWith("aws:s3/bucket:Bucket::quay-georep-storage-apstorage-bucket")));
         const removed = urnDiff(three, two);
         assert.deepEqual(removed, { added: [], removed: added.added });

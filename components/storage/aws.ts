@@ -4,6 +4,7 @@
 import { Provider } from "@pulumi/aws/provider";
 import * as s3 from "@pulumi/aws/s3";
 import * as pulumi from "@pulumi/pulumi";
+import { s3BucketPrefix } from "../../lib/names";
 import { keep, siteTags, SiteBucketArgs } from "./bucket";
 
 const TYPE = "quay-georep:storage:S3SiteBucket";
@@ -27,9 +28,11 @@ export class S3SiteBucket extends pulumi.ComponentResource {
         super(TYPE, name, {}, opts);
         const provider = new Provider(`${name}-aws`, { region: args.region }, { parent: this });
         const kept = keep(this, provider, args.protect);
+        // Autonamed from the logical name, unless that would not be a valid bucket name (an `_`).
+        const bucketPrefix = s3BucketPrefix(`${name}-bucket`);
         const bucket = new s3.Bucket(
             `${name}-bucket`,
-            { forceDestroy: false, tags: { Name: name, ...siteTags(args) } },
+            { forceDestroy: false, ...(bucketPrefix ? { bucketPrefix } : {}), tags: { Name: name, ...siteTags(args) } },
             kept,
         );
 

@@ -1,0 +1,103 @@
+/**
+ * What is deployed: the last outputs of this stack and of the stacks it depends on, read through
+ * StackReferences and awaited at program time, before any other resource is registered (they
+ * decide which resources exist, and what an edit is refused for).
+ *
+ * Reading the running stack's own outputs is sound during its update: both backends answer a
+ * StackReference from the stack's latest checkpoint (pulumi/pulumi `pkg/backend/diy/state.go`
+ * `getSnapshotStackOutputs`, `pkg/backend/httpstate/state.go` `getSnapshotStackOutputs`, through
+ * the builtin provider's `readStackReference` in `pkg/resource/deploy/builtins.go`), and the root
+ * Stack resource keeps its old outputs in that checkpoint until the program registers new ones at
+ * its very end (`pkg/resource/deploy/step.go` `SameStep.Apply` copies `old.Outputs`). An update
+ * that fails before the end therefore leaves the last successful outputs in place.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { recordFromOutputs, StackRecord } from "../lib/topology";
+import type { QuayGeorepConfig } from "./config";
+
+/** Component type modules that make up the shared services: whoever holds them is the shared stack. */
+export const SHARED_MODULES = ["bundle", "database", "redis", "storage", "entrypoint"] as const;
+
+/** The shared-service components (top-level URNs) a stack's state holds, from its resource URNs. */
+export function sharedServiceUrns(urns: readonly string[]): string[] {
+    return urns.filter((urn) => {
+        const type = urn.split("::")[2] ?? "";
+        return !type.includes("$") && SHARED_MODULES.some((m) => type.startsWith(`quay-georep:${m}:`));
+    });
+}
+
+/** What the program knows about deployed stacks. */
+export interface DeployedState {
+    /** This stack's own last outputs (undefined: never deployed). */
+    readonly self: StackRecord | undefined;
+    /** Other stacks' last outputs, by stack name. */
+    readonly stacks: Readonly<Record<string, StackRecord | undefined>>;
+    /** Per stack other than the shared one that was shared before: the shared-service components its state holds. */
+    readonly holders: Readonly<Record<string, readonly string[]>>;
+    /** Stacks whose state could not be read, with the reason. */
+    readonly unreadable: Readonly<Record<string, string>>;
+    /** The StackReference of each stack read, for outputs that flow into resources (the bundle). */
+    readonly refs: ReadonlyMap<string, pulumi.StackReference>;
+}
+
+/** Output names read from every stack (see `StackRecord`). */
+const RECORD_OUTPUTS = ["role", "sharedStack", "site", "deployedTopology", "topology", "sites", "backfilledTopology"];
+
+/** The fully qualified name a StackReference uses for a stack of this project. */
+export function stackName(cfg: Pick<QuayGeorepConfig, "project">, stack: string): string {
+    return `${pulumi.getOrganization()}/${cfg.project}/${stack}`;
+}
+
+/**
+ * Reads the last outputs of this stack, the shared stack, every stack of a configured or recorded
+ * site (shared stack only), and any stack a record names as shared; then, for every stack that
+ * was or is now the shared stack, which shared services its state holds.
+ */
+export async function readDeployed(cfg: QuayGeorepConfig): Promise<DeployedState> {
+    const refs = new Map<string, pulumi.StackReference>();
+    const records: Record<string, StackRecord | undefined> = {};
+    const read = async (stacks: Iterable<string>) => {
+        const todo = [...new Set(stacks)].filter((s) => !refs.has(s));
+        await Promise.all(
+            todo.map(async (stack) => {
+                const ref = new pulumi.StackReference(`${cfg.project}-${stack}-stack`, { name: stackName(cfg, stack) });
+                refs.set(stack, ref);
+                const details = await Promise.all(RECORD_OUTPUTS.map((k) => ref.getOutputDetails(k)));
+                const outputs = Object.fromEntries(RECORD_OUTPUTS.map((k, i) => [k, details[i].value]));
+                records[stack] = recordFromOutputs(outputs);
+            }),
+        );
+    };
+    const me = cfg.stack.name;
+    await read([me, cfg.sharedStack]);
+    if (cfg.stack.isShared) {
+        const recorded = records[me]?.sites ?? [];
+        await read([...cfg.sites.map((s) => s.stack), ...recorded.map((s) => s.stack)]);
+    }
+    // Stacks named as shared by what is deployed: the old shared stack after `sharedStack` changed.
+    await read(Object.values(records).flatMap((r) => (r?.sharedStack ? [r.sharedStack] : [])));
+
+    // Who else holds the shared services: a stack whose outputs say it was the shared stack. Its
+    // state, not its outputs, decides: after `pulumi state move` the outputs still say "shared".
+    const candidates = Object.entries(records)
+        .filter(([stack, r]) => stack !== cfg.sharedStack && (r?.role ?? "").split("+").includes("shared"))
+        .map(([stack]) => stack);
+    const holders: Record<string, readonly string[]> = {};
+    const unreadable: Record<string, string> = {};
+    await Promise.all(
+        candidates.map(async (stack) => {
+            try {
+                // The engine's builtin invoke (pkg/resource/deploy/builtins.go, readStackResourceOutputs):
+                // every resource of the stack's latest checkpoint, keyed by URN.
+                const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackResourceOutputs", {
+                    stackName: stackName(cfg, stack),
+                })) as { outputs?: Record<string, unknown> };
+                holders[stack] = sharedServiceUrns(Object.keys(result?.outputs ?? {}));
+            } catch (err) {
+                unreadable[stack] = (err as Error).message.split("\n")[0];
+            }
+        }),
+    );
+    const { [me]: self, ...stacks } = records;
+    return { self, stacks, holders, unreadable, refs };
+}

@@ -1,0 +1,281 @@
+/**
+ * The config judged against what is deployed: which sites this stack deploys, in which state, and
+ * which edits are refused. Pure (plain data in, plain data out), run after the last deployed
+ * outputs are read and before any resource is registered; refusals end the program with the
+ * usual one-line-per-problem message (`ConfigError`).
+ */
+import type { StorageConfig } from "./storage";
+import {
+    EffectiveSite,
+    recordedSites,
+    refusedEdits,
+    resolveTopology,
+    StackRecord,
+    StorageRecord,
+    TopologyPlan,
+} from "../lib/topology";
+import type { QuayGeorepConfig, Site } from "./config";
+import type { DeployedState } from "./deployed";
+import { ConfigError, Problems } from "./validate";
+
+/** What this stack deploys, given what is deployed. */
+export interface Resolution {
+    /** The shared stack's plan (its sites in the states this run deploys); shared stack only. */
+    readonly topology?: TopologyPlan;
+    /** The site whose cluster this stack deploys, in the state the bundle gives it. */
+    readonly site?: Site;
+    /** Its `QUAY_DISTRIBUTED_STORAGE_PREFERENCE`. */
+    readonly storagePreference: readonly string[];
+    /** Site stacks: the topology key of the shared stack's bundle they deploy. */
+    readonly sharedTopology?: string;
+    /** What happens and what to run next (logged; the shared stack exports them). */
+    readonly notes: readonly string[];
+}
+
+/** Where a configured site's blobs would be, from the storage config (no secrets). */
+export function storageRecordOf(storage: StorageConfig, site: Site): StorageRecord | undefined {
+    if (storage.mode === "create") {
+        const b = storage.buckets[site.name];
+        if (b === undefined) return undefined;
+        return {
+            mode: "create",
+            storagePath: b.storagePath,
+            ...(site.cloud === "azure" ? { container: storage.azure.container } : {}),
+        };
+    }
+    const b = storage.buckets[site.name];
+    if (b === undefined) return undefined;
+    const endpoint = b.endpointUrl ? { endpointUrl: b.endpointUrl } : {};
+    return b.cloud === "aws"
+        ? { mode: "existing", storagePath: b.storagePath, bucket: b.bucket, ...endpoint }
+        : {
+              mode: "existing",
+              storagePath: b.storagePath,
+              accountName: b.accountName,
+              container: b.container,
+              ...endpoint,
+          };
+}
+
+/**
+ * The shared stack's last record, as every stack reads it: its own, for the shared stack; a new
+ * shared stack (after `sharedStack` moved and the state with it) takes the old one's, where the
+ * topology's history is.
+ */
+function sharedRecord(cfg: QuayGeorepConfig, deployed: DeployedState): StackRecord | undefined {
+    if (!cfg.stack.isShared) return deployed.stacks[cfg.sharedStack];
+    const self = deployed.self;
+    if (self?.topology !== undefined) return self;
+    const previous = self?.sharedStack;
+    return previous !== undefined && previous !== cfg.stack.name ? deployed.stacks[previous] : self;
+}
+
+/**
+ * Resolves this stack's deployment.
+ *
+ * @throws ConfigError listing every refused edit
+ */
+export function resolveDeployment(cfg: QuayGeorepConfig, deployed: DeployedState): Resolution {
+    const problems = new Problems();
+    const paths = Object.fromEntries(cfg.sites.map((s, i) => [s.name, `sites[${i}]`]));
+    const storageOf = (site: Site) => storageRecordOf(cfg.storage, site);
+    const last = sharedRecord(cfg, deployed);
+    movedSharedStack(cfg, deployed, problems);
+
+    let topology: TopologyPlan | undefined;
+    if (cfg.stack.isShared) {
+        topology = resolveTopology({
+            sites: cfg.sites,
+            storageOf,
+            sharedStack: cfg.sharedStack,
+            last,
+            deployed: deployed.stacks,
+            paths,
+        });
+        checkSharedTopology(cfg, topology.sites, problems);
+    }
+    const refusals =
+        topology?.refusals ?? refusedEdits({ sites: cfg.sites, storageOf, sharedStack: cfg.sharedStack, last, paths });
+    for (const r of refusals) problems.add(r.path, r.value, r.problem, r.fix);
+
+    const site = ownSite(cfg, deployed, topology, problems);
+    const bundleSites = topology?.sites ?? recordedSites(last) ?? [];
+    const active = bundleSites.filter((s) => s.state === "active").map((s) => s.name);
+    const storagePreference = preference(cfg, site, active, problems);
+    if (problems.all.length > 0) throw new ConfigError(problems.all, cfg.stack.name);
+    return {
+        topology,
+        site,
+        storagePreference,
+        sharedTopology: cfg.stack.isShared ? undefined : last?.topology,
+        notes: topology?.notes ?? [],
+    };
+}
+
+/**
+ * Refuses a `sharedStack` that is not the stack holding the shared services: a new shared stack
+ * would create a second, empty set (a new database, a new `DATABASE_SECRET_KEY`) and point every
+ * cluster at it. Their state must be moved first (`pulumi state move`, which takes children along).
+ */
+function movedSharedStack(cfg: QuayGeorepConfig, deployed: DeployedState, problems: Problems): void {
+    for (const [stack, urns] of Object.entries(deployed.holders)) {
+        if (urns.length === 0) continue;
+        problems.add(
+            "sharedStack",
+            cfg.sharedStack,
+            `is not the stack that holds the shared services: stack "${stack}" still has ${urns.length} of them in its state (${urns
+                .map((u) => u.split("::").slice(-1)[0])
+                .join(", ")})`,
+            `move them first: pulumi state move --source ${stack} --dest ${cfg.sharedStack} --include-parents ${urns
+                .map((u) => `'${u}'`)
+                .join(
+                    " ",
+                )}; then pulumi up -s ${cfg.sharedStack}, then every other stack (README, "Moving the shared stack"); or set sharedStack back to "${stack}"`,
+        );
+    }
+    for (const [stack, reason] of Object.entries(deployed.unreadable)) {
+        problems.add(
+            "sharedStack",
+            cfg.sharedStack,
+            `cannot be checked: stack "${stack}" was the shared stack and its state cannot be read (${reason})`,
+            `make its state readable with this stack's credentials, or set sharedStack back to "${stack}"`,
+        );
+    }
+}
+
+/** Refusals only the shared stack can judge: its own site, and who runs the lifecycle Jobs. */
+function checkSharedTopology(cfg: QuayGeorepConfig, sites: readonly EffectiveSite[], problems: Problems): void {
+    for (const s of sites.filter((x) => x.desired === "removed" && x.stack === cfg.stack.name)) {
+        problems.add(
+            "sites",
+            s.name,
+            `is the shared stack's own site and cannot be removed (its cluster runs the gate and util.removelocation)`,
+            "first make another stack the shared stack (quay-georep:sharedStack), deploy it, then remove this site",
+        );
+    }
+    const leaving = sites.filter((s) => s.desired === "removed" && !s.removed).map((s) => s.name);
+    if (!cfg.stack.lifecycleJobs && leaving.length > 0) {
+        problems.add(
+            "lifecycleJobs",
+            false,
+            `leaves nobody to retire ${leaving.join(", ")} (no longer in sites)`,
+            `set quay-georep:lifecycleJobs: true on stack "${cfg.stack.name}" (with its kubeContext or kubeconfig)`,
+        );
+    }
+    // A site that left `sites` while its blobs are still read needs its bucket entry until retired.
+    const storage = cfg.storage;
+    if (storage.mode === "existing") {
+        for (const s of sites.filter((x) => x.desired === "removed" && x.state !== "retired")) {
+            if (storage.buckets[s.name] === undefined) {
+                problems.add(
+                    `storage.buckets.${s.name}`,
+                    undefined,
+                    `is required while ${s.name} drains (it left sites, but clusters still read its blobs from that bucket)`,
+                    `keep the entry (and its storageCredentials) until ${s.name} is retired`,
+                );
+            }
+        }
+        const known = new Set([...cfg.sites.map((s) => s.name), ...sites.map((s) => s.name)]);
+        for (const name of Object.keys(storage.buckets).filter((n) => !known.has(n))) {
+            problems.add(`storage.buckets.${name}`, name, "is not a site", `use one of: ${[...known].join(", ")}`);
+        }
+    }
+}
+
+/**
+ * The site this stack deploys: for a site stack, whatever the shared stack's bundle gives its site
+ * (the shared stack deploys first, and may hold a site back in `draining` while it retires); for
+ * the shared stack, its own site as planned.
+ */
+function ownSite(
+    cfg: QuayGeorepConfig,
+    deployed: DeployedState,
+    topology: TopologyPlan | undefined,
+    problems: Problems,
+): Site | undefined {
+    const me = cfg.stack.name;
+    const configured = cfg.sites.find((s) => s.stack === me && s.state !== "retired");
+    const toSite = (s: Site): Site => ({
+        name: s.name,
+        stack: s.stack,
+        cloud: s.cloud,
+        region: s.region,
+        state: s.state,
+        endpoint: s.endpoint,
+    });
+    if (topology !== undefined) {
+        const mine = topology.sites.find((s) => s.stack === me && s.state !== "retired");
+        return mine && toSite(mine);
+    }
+    const recorded = recordedSites(deployed.stacks[cfg.sharedStack]);
+    const shared = cfg.sharedStack;
+    if (recorded === undefined) {
+        if (configured !== undefined) {
+            problems.add(
+                "sharedStack",
+                shared,
+                `has not deployed a bundle yet, so stack "${me}" has none for ${configured.name}`,
+                `run "pulumi up -s ${shared}" first, then this stack`,
+            );
+        } else if (deployed.self === undefined && !cfg.sites.some((s) => s.stack === me)) {
+            problems.add(
+                "sites",
+                cfg.sites.map((s) => s.stack),
+                `names no site deployed by stack "${me}", and "${me}" is not the shared stack "${shared}"`,
+                `add a site with stack: ${me} to quay-georep:sites in Pulumi.yaml, or select another stack`,
+            );
+        }
+        return undefined;
+    }
+    // Records before site records name no stacks: match this stack's configured site by name.
+    const mine = recorded.find(
+        (r) => ("stack" in r ? r.stack === me : r.name === configured?.name) && r.state !== "retired",
+    );
+    if (configured !== undefined && !recorded.some((r) => r.name === configured.name)) {
+        problems.add(
+            "sites",
+            configured.name,
+            `is not in the shared stack "${shared}"'s bundle yet (it lists ${recorded.map((r) => r.name).join(", ") || "nothing"})`,
+            `run "pulumi up -s ${shared}" first, then this stack`,
+        );
+        return undefined;
+    }
+    if (mine === undefined) {
+        if (configured === undefined && deployed.self === undefined && !cfg.sites.some((s) => s.stack === me)) {
+            problems.add(
+                "sites",
+                cfg.sites.map((s) => s.stack),
+                `names no site deployed by stack "${me}", and "${me}" is not the shared stack "${shared}"`,
+                `add a site with stack: ${me} to quay-georep:sites in Pulumi.yaml, or select another stack`,
+            );
+        }
+        return undefined;
+    }
+    if ("cloud" in mine) return toSite(mine);
+    // An old record: cloud, region and endpoint come from config.
+    return configured && toSite({ ...configured, state: mine.state });
+}
+
+/** The stack's storage preference: explicit (checked against the bundle), or its site then the other active ones. */
+function preference(
+    cfg: QuayGeorepConfig,
+    site: Site | undefined,
+    active: readonly string[],
+    problems: Problems,
+): readonly string[] {
+    if (site === undefined) return [];
+    if (!cfg.stack.explicitPreference) {
+        return site.state === "active" ? [site.name, ...active.filter((n) => n !== site.name)] : active;
+    }
+    cfg.stack.storagePreference.forEach((name, i) => {
+        if (!active.includes(name)) {
+            problems.add(
+                `storagePreference[${i}]`,
+                name,
+                `is not an active location of the shared stack "${cfg.sharedStack}"'s bundle (${active.join(", ")})`,
+                `run "pulumi up -s ${cfg.sharedStack}" first, or remove it`,
+            );
+        }
+    });
+    return cfg.stack.storagePreference;
+}

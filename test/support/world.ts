@@ -1,0 +1,65 @@
+/**
+ * A deployment simulated stack by stack: what each stack last deployed (its outputs and the URNs
+ * and types in its state), and `up(stack)`, which runs the real program for that stack under mocks
+ * with the current config and records its outputs and resources when it succeeded, as
+ * `pulumi up -s <stack>` would. The offline renderer's `--deployed` does the same from files.
+ */
+import { ORGANIZATION, RunResult } from "../../offline/runtime";
+import { StackConfig } from "../../offline/stackConfig";
+import { SECRET_KEYS } from "../../stacks/config";
+import { exampleConfig, PROJECT, runStack, withConfig } from "../mocks";
+
+/** One site entry of `quay-georep:sites`, as written in Pulumi.yaml. */
+export type SiteEntry = Record<string, unknown>;
+
+/** The fully qualified name of a stack of this project, as StackReferences name it. */
+export function fq(stack: string): string {
+    return `${ORGANIZATION}/${PROJECT}/${stack}`;
+}
+
+export class World {
+    /** Last deployed outputs, by fully qualified stack name. */
+    readonly outputs: Record<string, Record<string, unknown>> = {};
+    /** URN and type of each resource in each stack's state. */
+    readonly resources: Record<string, { urn: string; type: string }[]> = {};
+    /** Project-level config changes applied to the example (e.g. `sites`). */
+    project: Record<string, unknown>;
+    /** Per-stack config changes (e.g. `lifecycleJobs`), by stack name. */
+    readonly stackChanges: Record<string, Record<string, unknown>> = {};
+
+    constructor(project: Record<string, unknown> = {}) {
+        this.project = project;
+    }
+
+    /** The config `pulumi up -s <stack>` would read: the example's, for a new site stack the eu one's. */
+    config(stack: string): StackConfig {
+        const base = stack === "us" ? exampleConfig("us") : { ...exampleConfig("eu"), stack };
+        const changes = this.stackChanges[stack] ?? {};
+        const secrets = Object.keys(changes).filter((k) => SECRET_KEYS.includes(k));
+        const withStack = withConfig(base, changes, secrets, { inStackFile: true });
+        return withConfig(withStack, this.project);
+    }
+
+    /** Runs the program for a stack; on success its outputs and state become what is deployed. */
+    async up(stack: string): Promise<RunResult> {
+        const result = await runStack(this.config(stack), { ...this.outputs }, { ...this.resources });
+        if (result.errors.length === 0) {
+            this.outputs[fq(stack)] = result.outputs;
+            this.resources[fq(stack)] = result.resources.map((r) => ({ urn: r.urn, type: r.type }));
+        }
+        return result;
+    }
+
+    /** Like `up`, but fails the test with the program's errors. */
+    async upClean(stack: string): Promise<RunResult> {
+        const r = await this.up(stack);
+        if (r.errors.length > 0)
+            throw new Error(`pulumi up -s ${stack} failed:\n${r.errors.map((e) => e.message).join("\n")}`);
+        return r;
+    }
+
+    /** Deployed outputs of a stack. */
+    out(stack: string): Record<string, unknown> {
+        return this.outputs[fq(stack)] ?? {};
+    }
+}
