@@ -72,9 +72,10 @@ echo '{"backfill":"enqueued"}'
  * The removal Job's first init container (psql image): runs sql/removal-precheck.sql right before
  * the removal, writes \`present\` or \`absent\` (is the location row still there?) to STATE_FILE
  * for the next container, and exits 0 when removing LOCATION is safe: replication to LOCATIONS is
- * complete and no upload to LOCATION is live. Otherwise it writes "removal of <LOCATION> stopped:
- * …" (what is missing or live, and the fix) to the termination log and exits 1; it exits 2 when
- * the database cannot be read (and then writes no state).
+ * complete, no upload to LOCATION is live and no namespace has it as a replication region (a
+ * userregion row, which util.removelocation cannot delete past). Otherwise it writes "removal of
+ * <LOCATION> stopped: …" (what is missing, live or in the way, and the fix) to the termination
+ * log and exits 1; it exits 2 when the database cannot be read (and then writes no state).
  * Env: DATABASE_URL, LOCATION, LOCATIONS; optional UPLOAD_GRACE_MINUTES (2880), SQL_FILE
  * (/sql/removal-precheck.sql, with replication-status.sql beside it), STATE_FILE
  * (/work/location-state), TERMINATION_LOG.
@@ -119,6 +120,10 @@ live=$(printf '%s' "$out" | sed -n 's/.*"uploads" \\{0,1\\}: \\{0,1\\}{"live" \\
 if [ "\${live:-0}" -gt 0 ]; then
   newest=$(printf '%s' "$out" | sed -n 's/.*"newest" \\{0,1\\}: \\{0,1\\}"\\{0,1\\}\\([^",}]*\\).*/\\1/p')
   why="$why$live live upload(s) to $LOCATION (created within the last $grace minutes, newest $newest): a push may still be writing there and util.removelocation deletes uploads; wait until every upload to $LOCATION is older than $grace minutes (Quay's own threshold for abandoned uploads). "
+fi
+regions=$(printf '%s' "$out" | sed -n 's/.*"userRegions" \\{0,1\\}: \\{0,1\\}\\([0-9][0-9]*\\).*/\\1/p')
+if [ "\${regions:-0}" -gt 0 ]; then
+  why="$why$regions userregion row(s) make $LOCATION a namespace's replication region and util.removelocation never deletes them: it would delete the uploads and placements, then fail to delete the location row, on every re-run too. Quay has no UI for them; list the namespaces with SELECT u.username FROM userregion r JOIN \\"user\\" u ON u.id = r.user_id JOIN imagestoragelocation l ON l.id = r.location_id WHERE l.name = '$LOCATION'; and delete the rows with DELETE FROM userregion WHERE location_id = (SELECT id FROM imagestoragelocation WHERE name = '$LOCATION'); "
 fi
 echo "removal of $LOCATION stopped: \${why}Then run pulumi up again." | tee "$log" >&2
 exit 1

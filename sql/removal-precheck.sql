@@ -1,4 +1,5 @@
--- removal-precheck.sql: may `util.removelocation <location>` run now, or would it lose data?
+-- removal-precheck.sql: may `util.removelocation <location>` run now, or would it lose data or
+-- stop half-way?
 --
 -- USAGE (psql >= 10, against the shared Quay database; this file and replication-status.sql must
 -- sit in the same directory, because this one includes that one):
@@ -21,7 +22,7 @@
 --
 --   {"location":"apstorage","locationPresent":true,
 --    "replication":{"required":["usstorage","eustorage"],...,"complete":true},
---    "uploads":{"live":0,"stale":2,"newest":"2025-01-31T08:12:00.5"},"safe":true}
+--    "uploads":{"live":0,"stale":2,"newest":"2025-01-31T08:12:00.5"},"userRegions":0,"safe":true}
 --
 --   location          the `location` variable.
 --   locationPresent   whether an imagestoragelocation row has that name. false means an earlier
@@ -43,13 +44,32 @@
 --                     delete (after the same threshold), except that it cannot once the location
 --                     has left the config. Deleting them is right; they never block.
 --     newest          the greatest `created` (ISO 8601, no zone), or null when there is none.
---   safe              true iff replication.complete and uploads.live = 0. With the location row
---                     already gone there are no uploads, so it depends on replication alone.
+--   userRegions       userregion rows whose location is `location` (0 when the row is gone:
+--                     fk_userregion_location_id_imagestoragelocation). Each makes the location a
+--                     replication region of one namespace (Quay's UserRegion; the replication
+--                     worker and util.backfillreplication copy that namespace's blobs to its
+--                     regions besides DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS). Any such row
+--                     blocks: util.removelocation (util/removelocation.py at quay ffba0c70)
+--                     deletes the uploads, then the placements one by one, then the location
+--                     row, in no transaction and never touching userregion, so that last DELETE
+--                     fails on this foreign key after the uploads and placements are gone; it
+--                     prints "Error removing storage location: ..." and exits 0, and every re-run
+--                     fails the same way. Quay has no UI or API for these rows (only initdb.py and
+--                     tests create them), so the fix is SQL. The namespaces:
+--                       SELECT u.username FROM userregion r JOIN "user" u ON u.id = r.user_id
+--                       JOIN imagestoragelocation l ON l.id = r.location_id WHERE l.name = '<location>';
+--                     then DELETE FROM userregion WHERE location_id =
+--                       (SELECT id FROM imagestoragelocation WHERE name = '<location>');
+--                     (a region that has left the config can only make the replication of that
+--                     namespace's blobs fail). The Quay schema's "user" table is not read here.
+--   safe              true iff replication.complete, uploads.live = 0 and userRegions = 0. With
+--                     the location row already gone there are no uploads and no such rows, so it
+--                     depends on replication alone.
 --
 -- SAFETY: read-only. One READ ONLY, REPEATABLE READ transaction: the replication verdict, the
---   location row and the uploads come from the same snapshot. Errors (a variable missing or
---   malformed, connection, missing tables) go to stderr and psql exits non-zero (3 for errors
---   raised here, as ON_ERROR_STOP is set).
+--   location row, the uploads and the userregion rows come from the same snapshot. Errors (a
+--   variable missing or malformed, connection, missing tables) go to stderr and psql exits
+--   non-zero (3 for errors raised here, as ON_ERROR_STOP is set).
 --
 -- WHY \ir: PostgreSQL refuses CREATE (even of a temporary view or function) in a read-only
 --   transaction, so the rules cannot be shared as a database object. psql can include the status
@@ -135,14 +155,20 @@ upload AS (
                        - make_interval(mins => current_setting('quay_georep.upload_grace_minutes')::int)
                        AS live_after) t
     WHERE u.location_id IN (SELECT id FROM target)
+),
+region AS (
+    SELECT count(*) AS n
+    FROM userregion r
+    JOIN target t ON t.id = r.location_id
 )
 SELECT json_build_object(
            'location', :'location',
            'locationPresent', EXISTS (SELECT 1 FROM target),
            'replication', :'replication_verdict'::json,
            'uploads', json_build_object('live', u.live, 'stale', u.stale, 'newest', u.newest),
-           'safe', (:'replication_verdict'::json ->> 'complete')::boolean AND u.live = 0
+           'userRegions', r.n,
+           'safe', (:'replication_verdict'::json ->> 'complete')::boolean AND u.live = 0 AND r.n = 0
        )::text AS precheck
-FROM upload u;
+FROM upload u CROSS JOIN region r;
 
 ROLLBACK;

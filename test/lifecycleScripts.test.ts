@@ -135,6 +135,18 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
         );
     }
 
+    /** A userregion row: `location` is one of namespace `userId`'s replication regions. */
+    async function region(userId: number, location: string): Promise<void> {
+        await db.query(
+            "INSERT INTO userregion (user_id, location_id) SELECT $1, id FROM imagestoragelocation WHERE name = $2",
+            [userId, location],
+        );
+    }
+
+    /** The precheck's message when `n` userregion rows name eustorage (with the SQL to fix it). */
+    const regionsMessage = (n: number): string =>
+        `removal of eustorage stopped: ${n} userregion row(s) make eustorage a namespace's replication region and util.removelocation never deletes them: it would delete the uploads and placements, then fail to delete the location row, on every re-run too. Quay has no UI for them; list the namespaces with SELECT u.username FROM userregion r JOIN "user" u ON u.id = r.user_id JOIN imagestoragelocation l ON l.id = r.location_id WHERE l.name = 'eustorage'; and delete the rows with DELETE FROM userregion WHERE location_id = (SELECT id FROM imagestoragelocation WHERE name = 'eustorage'); Then run pulumi up again.\n`;
+
     /** A dead replication item for the blob with this uuid (five failed claims, long expired). */
     async function deadItem(uuid: string): Promise<void> {
         await db.query(
@@ -398,6 +410,7 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
             locationPresent: boolean;
             replication: { complete: boolean; queue: Record<string, number> };
             uploads: { live: number; stale: number; newest: string | null };
+            userRegions: number;
             safe: boolean;
         }
         const verdict = (r: ExecResult): Precheck => JSON.parse(r.stdout.split("\n")[0]) as Precheck;
@@ -411,7 +424,14 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
             assert.equal(state.read(), "present\n");
             assert.equal(log.read(), "");
             const v = verdict(r);
-            assert.deepEqual(Object.keys(v), ["location", "locationPresent", "replication", "uploads", "safe"]);
+            assert.deepEqual(Object.keys(v), [
+                "location",
+                "locationPresent",
+                "replication",
+                "uploads",
+                "userRegions",
+                "safe",
+            ]);
             assert.deepEqual(
                 { ...v, replication: v.replication.complete },
                 {
@@ -419,6 +439,7 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
                     locationPresent: true,
                     replication: true,
                     uploads: { live: 0, stale: 0, newest: null },
+                    userRegions: 0,
                     safe: true,
                 },
             );
@@ -528,6 +549,40 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
             );
         });
 
+        it("fails, counting the rows and giving the SQL to list and delete them, when namespaces have the location as a replication region", async () => {
+            // util.removelocation would delete the uploads and placements, then fail on
+            // fk_userregion_location_id_imagestoragelocation, print an error and exit 0.
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            await region(7, "eustorage");
+            await region(8, "eustorage");
+            await region(8, "usstorage");
+            const log = terminationLog();
+            const state = podStateFile();
+            const r = await sh(REMOVAL_PRECHECK_SCRIPT, precheckEnv(log.path, state.path));
+            assert.equal(r.code, 1);
+            assert.equal(state.read(), "present\n");
+            const v = verdict(r);
+            assert.deepEqual(
+                { complete: v.replication.complete, userRegions: v.userRegions, safe: v.safe },
+                { complete: true, userRegions: 2, safe: false },
+            );
+            assert.equal(log.read(), regionsMessage(2));
+        });
+
+        it("passes when the only userregion rows name other locations", async () => {
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            await region(7, "usstorage");
+            await region(8, "apstorage");
+            const log = terminationLog();
+            const r = await sh(REMOVAL_PRECHECK_SCRIPT, precheckEnv(log.path, podStateFile().path));
+            assert.equal(r.code, 0, r.stderr);
+            assert.deepEqual(
+                { userRegions: verdict(r).userRegions, safe: verdict(r).safe },
+                { userRegions: 0, safe: true },
+            );
+            assert.equal(log.read(), "");
+        });
+
         it("records the location as absent when its row is already gone, and passes on replication alone", async () => {
             await blob("a", ["usstorage", "apstorage"]);
             await db.query("DELETE FROM imagestoragelocation WHERE name = 'eustorage'");
@@ -539,6 +594,7 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
             const v = verdict(r);
             assert.equal(v.locationPresent, false);
             assert.deepEqual(v.uploads, { live: 0, stale: 0, newest: null });
+            assert.equal(v.userRegions, 0);
 
             // Gone, but replication to what remains is not complete: still stopped.
             await blob("b", ["usstorage"]);
@@ -715,6 +771,50 @@ describe("lifecycle Job scripts (real sh, psql and PostgreSQL)", function () {
             assert.deepEqual(quay.runs(), []);
             const [{ n }] = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM blobupload");
             assert.equal(n, 1);
+        });
+
+        it("stops before the utility while a namespace has the location as a replication region; the message's SQL lists the namespaces and clears the way", async () => {
+            await blob("a", ["usstorage", "eustorage", "apstorage"]);
+            await region(7, "eustorage");
+            const quay = fakeRemovelocation(db.url);
+            const stopped = await removalPod(quay);
+            assert.deepEqual(
+                stopped.map((s) => [s.step, s.result.code]),
+                [["precheck", 1]],
+            );
+            assert.deepEqual(quay.runs(), []);
+            const [{ n }] = await db.query<{ n: number }>(
+                "SELECT count(*)::int AS n FROM imagestorageplacement p JOIN imagestoragelocation l ON l.id = p.location_id WHERE l.name = 'eustorage'",
+            );
+            assert.equal(n, 1, "the placement must survive the stopped removal");
+
+            // The operator's fix, exactly as the message gives it. The fixture has no "user" table:
+            // a minimal one (Quay's table name and its id and username columns) lets the listing run.
+            const fix = /list the namespaces with (SELECT .*?;) and delete the rows with (DELETE .*?;) /.exec(
+                stopped[0].result.stderr,
+            );
+            assert.ok(fix, stopped[0].result.stderr);
+            const [, list, del] = fix;
+            await db.query('CREATE TABLE "user" (id SERIAL PRIMARY KEY, username VARCHAR(255) NOT NULL)');
+            try {
+                await db.query(`INSERT INTO "user" (id, username) VALUES (7, 'acme'), (8, 'other')`);
+                assert.deepEqual(await db.query(list), [{ username: "acme" }]);
+            } finally {
+                await db.query('DROP TABLE "user"');
+            }
+            await db.query(del);
+
+            const again = await removalPod(quay);
+            assert.deepEqual(
+                again.map((s) => [s.step, s.result.code]),
+                [
+                    ["precheck", 0],
+                    ["removelocation", 0],
+                    ["verify", 0],
+                ],
+                again.map((s) => s.result.stderr).join("\n"),
+            );
+            assert.deepEqual(quay.runs(), ["-m util.removelocation eustorage"]);
         });
     });
 

@@ -114,16 +114,13 @@ class Seeder {
     }
 }
 
-/** The verdict with the queue field test/support/postgres.ts does not type (yet). */
-type StatusVerdict = ReplicationVerdict & { queue: ReplicationVerdict["queue"] & { deadBlocking: number } };
-
 const EMPTY_QUEUE = { alive: 0, running: 0, waitingRetry: 0, dead: 0, deadBlocking: 0 };
 
 describe("replication status (real PostgreSQL + psql)", function () {
     let db: TestDatabase;
     let seed: Seeder;
-    const status = async (locations: string, env: NodeJS.ProcessEnv = {}): Promise<StatusVerdict> =>
-        (await runStatusSql(db.url, locations, env)) as StatusVerdict;
+    const status = (locations: string, env: NodeJS.ProcessEnv = {}): Promise<ReplicationVerdict> =>
+        runStatusSql(db.url, locations, env);
 
     before(async function () {
         db = await TestDatabase.create();

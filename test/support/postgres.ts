@@ -182,7 +182,7 @@ export interface ReplicationVerdict {
     missingLocations: string[];
     blobsInUse: number;
     missingPlacements: Record<string, number>;
-    queue: { alive: number; running: number; waitingRetry: number; dead: number };
+    queue: { alive: number; running: number; waitingRetry: number; dead: number; deadBlocking: number };
     complete: boolean;
 }
 
