@@ -78,11 +78,12 @@ function pullRequestProblems(wf: Workflow, stacks: Stacks): string[] {
         /^npm run build$/,
         /^sudo bash \.ci\/postgres\.sh$/,
         /^sudo bash \.ci\/cloud-init\.sh$/,
+        /^sudo bash \.ci\/redis\.sh$/,
         /^npm test$/,
     ];
     const at = order.map((re) => runIndex(checks, re));
     if (at.some((i) => i < 0))
-        p.push(`checks: install, lint, type-check, PostgreSQL, cloud-init and test steps missing`);
+        p.push(`checks: install, lint, type-check, PostgreSQL, cloud-init, redis-server and test steps missing`);
     else if (at.some((i, n) => n > 0 && i <= at[n - 1])) p.push("checks: steps out of order");
     if (checks?.permissions !== undefined) p.push("checks: must not widen permissions");
 
@@ -93,6 +94,9 @@ function pullRequestProblems(wf: Workflow, stacks: Stacks): string[] {
     const renders = stepsOf(render).filter((s) => /npm run --silent render -- --out/.test(String(s.run)));
     const inBase = renders.filter((s) => /\/base$/.test(String(s["working-directory"])));
     if (renders.length !== 2 || inBase.length !== 1) p.push("render-diff: render once in the base, once in the head");
+    const head = renders.find((s) => !inBase.includes(s));
+    if (head !== undefined && !/--deployed "\$OUT\/base"/.test(String(head.run)))
+        p.push("render-diff: the head's render must read the base's as deployed (--deployed \"$OUT/base\")");
     if (runIndex(render, /diff -ruN base head/) < 0) p.push("render-diff: no diff -ruN of the rendered trees");
     if (runIndex(render, /PR_NUMBER.*> comment\/pr-number/s) < 0) p.push("render-diff: PR number not recorded");
     const upload = stepsUsing(render, "actions/upload-artifact")[0];
@@ -332,6 +336,26 @@ describe("workflow checks catch drift", () => {
                 return pullRequestProblems(wf, stacks);
             },
             /checks: .*missing/,
+        ],
+        [
+            "a head render that ignores what the base deployed",
+            () => {
+                const wf = clone(pr);
+                for (const step of stepsOf(job(wf, "render-diff"))) {
+                    if (typeof step.run === "string") step.run = step.run.replace(/ --deployed "\$OUT\/base"/, "");
+                }
+                return pullRequestProblems(wf, stacks);
+            },
+            /render-diff: the head's render must read the base's as deployed/,
+        ],
+        [
+            "no redis-server for the Redis test",
+            () => {
+                const wf = clone(pr);
+                job(wf, "checks").steps = stepsOf(job(wf, "checks")).filter((s) => s.run !== "sudo bash .ci/redis.sh");
+                return pullRequestProblems(wf, stacks);
+            },
+            /checks: .*redis-server.*missing/,
         ],
         [
             "comment-on-pr off",
