@@ -24,7 +24,7 @@ import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
-import { plain, RecordedResource, SECRET_PLACEHOLDER } from "./runtime";
+import { AUTONAME_SUFFIX, plain, RecordedResource, SECRET_PLACEHOLDER } from "./runtime";
 
 type JsonObject = { [key: string]: unknown };
 
@@ -36,13 +36,7 @@ function isObject(value: unknown): value is JsonObject {
 // The object a resource sends
 // ---------------------------------------------------------------------------------------------------------
 
-/**
- * The random part of a Pulumi autoname, fixed. pulumi-kubernetes names an object without
- * `metadata.name` `<resource name>-<8 chars of [0-9a-f]>` (`metadata.AssignNameIfAutonamable`:
- * `resource.NewUniqueName(seed, urn.Name()+"-", 0, 0, nil)`, whose defaults are 8 hex characters), so
- * any suffix of that length and alphabet gives the name the cluster sees.
- */
-export const AUTONAME_SUFFIX = "abcd1234";
+export { AUTONAME_SUFFIX } from "./runtime";
 
 /** Stands in for a value known only after apply, where the field needs a DNS-1123 name (or any string). */
 export const UNKNOWN_NAME = "placeholder";

@@ -11,6 +11,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { loadManifestSchemas, ManifestSchemas, validateManifests } from "./manifests";
 import { ORGANIZATION, plain, RecordedResource, redacted, RunResult, runProgram, SECRET_PLACEHOLDER } from "./runtime";
 import { listStacks, readProject, readStackConfig } from "./stackConfig";
 
@@ -111,6 +112,16 @@ export function summarize(stack: string, result: RunResult, outDir: string, file
     return lines.join("\n");
 }
 
+/**
+ * Why a stack's Kubernetes objects may not be rendered: one error naming each object the API
+ * server would refuse (resource, field, reason), so a pull request's render diff never shows one.
+ */
+export function manifestErrors(result: RunResult, schemas: ManifestSchemas): string[] {
+    const invalid = validateManifests(result.resources, schemas);
+    if (invalid.length === 0) return [];
+    return [`${invalid.length} Kubernetes object(s) fail their schema:\n${invalid.map((m) => `  - ${m}`).join("\n")}`];
+}
+
 /** What was deployed, as an earlier render wrote it: per stack, its outputs and its resources. */
 export interface DeployedRenders {
     /** Outputs by fully qualified stack name (secrets as secret placeholders). */
@@ -161,7 +172,11 @@ export async function renderStacks(
     dir: string,
     only?: string,
     deployed: DeployedRenders = { outputs: {}, resources: {} },
-): Promise<{ rendered: RenderedStack[]; failed: { stack: string; errors: string[] }[] }> {
+): Promise<{
+    rendered: RenderedStack[];
+    failed: { stack: string; errors: string[] }[];
+    notValidated: readonly string[];
+}> {
     const stacks = listStacks(dir);
     if (stacks.length === 0) throw new Error(`no Pulumi.<stack>.yaml files in ${dir}`);
     if (only !== undefined && !stacks.includes(only)) {
@@ -171,6 +186,7 @@ export async function renderStacks(
     const sharedStack = first.config[`${first.project}:sharedStack`] ?? "us";
     const order = [...stacks.filter((s) => s === sharedStack), ...stacks.filter((s) => s !== sharedStack)];
     const stackOutputs: Record<string, Record<string, unknown>> = { ...deployed.outputs };
+    const schemas = loadManifestSchemas();
     const rendered: RenderedStack[] = [];
     const failed: { stack: string; errors: string[] }[] = [];
     for (const stack of order) {
@@ -185,12 +201,17 @@ export async function renderStacks(
             failed.push({ stack, errors: [...new Set(result.errors.map((e) => e.message))] });
             continue;
         }
+        const invalid = manifestErrors(result, schemas);
+        if (invalid.length > 0) {
+            failed.push({ stack, errors: invalid });
+            continue;
+        }
         stackOutputs[`${ORGANIZATION}/${cfg.project}/${stack}`] = result.outputs;
         if (only !== undefined && stack !== only) continue;
         const files = renderFiles(result);
         rendered.push({ stack, result, files, summary: "" });
     }
-    return { rendered, failed };
+    return { rendered, failed, notValidated: schemas.notValidated };
 }
 
 function usage(message: string): never {
@@ -227,6 +248,7 @@ async function main(argv: string[]): Promise<number> {
         for (const name of names) fs.writeFileSync(path.join(target, name), r.files[name]);
         process.stdout.write(`${summarize(r.stack, r.result, path.relative(process.cwd(), out) || ".", names)}\n\n`);
     }
+    for (const note of outcome.notValidated) process.stderr.write(`warning: ${note}\n`);
     for (const f of outcome.failed) {
         process.stderr.write(
             `stack ${f.stack}: not rendered\n${f.errors.map((e) => `  ${e.split("\n").join("\n  ")}`).join("\n")}\n\n`,

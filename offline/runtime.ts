@@ -53,6 +53,21 @@ export const COMPUTED_OUTPUTS: Readonly<
     "azure-native:network:PublicIPAddress": { plain: ["ipAddress", "azureApiVersion"] },
 };
 
+/**
+ * The random part of a Pulumi autoname, fixed. pulumi-kubernetes names an object without
+ * `metadata.name` `<resource name>-<8 chars of [0-9a-f]>` (`metadata.AssignNameIfAutonamable`:
+ * `resource.NewUniqueName(seed, urn.Name()+"-", 0, 0, nil)`, whose defaults are 8 hex characters), so
+ * any suffix of that length and alphabet gives the name the cluster sees.
+ */
+export const AUTONAME_SUFFIX = "abcd1234";
+
+/** A Kubernetes object's state as the provider returns it: named, when the program left the name to it. */
+function kubernetesState(name: string, state: Record<string, unknown>): Record<string, unknown> {
+    const metadata = (state.metadata ?? {}) as Record<string, unknown>;
+    if (metadata.name !== undefined || metadata.generateName !== undefined) return state;
+    return { ...state, metadata: { ...metadata, name: `${name}-${AUTONAME_SUFFIX}` } };
+}
+
 /** Sets a (possibly dotted, e.g. `dnsConfig.fqdn`) property of a state object, copying nested objects. */
 function setPath(state: Record<string, unknown>, dotted: string, value: unknown): void {
     const [head, ...rest] = dotted.split(".");
@@ -309,7 +324,11 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
                 return { id: name, state: { name, outputs: plain(outputs), secretOutputNames } };
             }
             const computed = COMPUTED_OUTPUTS[args.type] ?? {};
-            const state: Record<string, unknown> = { ...(args.inputs as Record<string, unknown>) };
+            const sent = args.inputs as Record<string, unknown>;
+            const state: Record<string, unknown> =
+                args.type.startsWith("kubernetes:") && args.custom !== false
+                    ? kubernetesState(args.name, sent)
+                    : { ...sent };
             for (const prop of computed.plain ?? []) setPath(state, prop, computedPlaceholder(args.name, prop));
             for (const prop of computed.secret ?? []) setPath(state, prop, toWire({ secret: SECRET_PLACEHOLDER }));
             return { id: args.custom ? `${args.name}-id` : undefined, state };

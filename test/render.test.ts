@@ -7,9 +7,10 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parse } from "yaml";
-import { renderStacks } from "../offline/render";
-import { SECRET_PLACEHOLDER } from "../offline/runtime";
+import { parse, stringify } from "yaml";
+import { loadManifestSchemas } from "../offline/manifests";
+import { manifestErrors, renderStacks } from "../offline/render";
+import { RecordedResource, SECRET_PLACEHOLDER } from "../offline/runtime";
 import { PROJECT_DIR } from "./mocks";
 
 const TS_NODE = path.join(PROJECT_DIR, "node_modules", ".bin", "ts-node");
@@ -131,6 +132,49 @@ describe("offline renderer", () => {
             /stack us: not rendered\n {2}quay-georep configuration for stack "us" has 1 problem:\n {4}- hostname: "quay_example" is not a DNS name/,
         );
         assert.ok(!/\n\s+at /.test(r.stderr), `stack trace shown:\n${r.stderr}`);
+    });
+
+    it("refuses to render a Kubernetes object the API server would refuse, naming it, the field and the reason", () => {
+        const us = first.rendered[0].result;
+        const job = us.resources.find((r) => r.type === "kubernetes:batch/v1:Job") as RecordedResource;
+        const name = "j".repeat(64);
+        const broken = {
+            ...us,
+            resources: us.resources.map((r) =>
+                r === job ? { ...r, inputs: { ...r.inputs, metadata: { ...(r.inputs.metadata as object), name } } } : r,
+            ),
+        };
+        assert.deepEqual(manifestErrors(us, loadManifestSchemas()), []);
+        assert.deepEqual(manifestErrors(broken, loadManifestSchemas()), [
+            `1 Kubernetes object(s) fail their schema:\n  - kubernetes:batch/v1:Job ${job.name} (Job ${name}): metadata.name must be no more than 63 characters (got 64): the Job controller puts the name in the batch.kubernetes.io/job-name label, whose values are at most 63`,
+        ]);
+    });
+
+    it("with --deployed, renders the lifecycle step a change triggers: a removed site drains first", async () => {
+        const base = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-base-"));
+        assert.equal((await cli(["--out", base])).code, 0);
+        const dir = tempProject((f, text) => {
+            if (f !== "Pulumi.yaml") return text;
+            const doc = parse(text) as { config: Record<string, { value: Record<string, unknown> }> };
+            const sites = doc.config.sites.value as unknown as { name: string }[];
+            doc.config.sites.value = sites.filter((s) => s.name !== "eustorage") as unknown as Record<string, unknown>;
+            const lb = doc.config.loadBalancer.value as Record<string, Record<string, string>>;
+            delete lb.latencyRegions.eustorage;
+            delete lb.healthCheckAddresses.eustorage;
+            return stringify(doc);
+        });
+        const outputs = async (extra: string[]) => {
+            const out = path.join(dir, `out-${extra.length}`);
+            const r = await cli(["--dir", dir, "--out", out, ...extra]);
+            assert.equal(r.code, 0, r.stderr);
+            return JSON.parse(fs.readFileSync(path.join(out, "us", "outputs.json"), "utf8")) as Record<string, unknown>;
+        };
+        // Never deployed: nothing to drain (and eu, with no site, is refused: it deployed nothing either).
+        const fresh = await outputs(["--stack", "us"]);
+        assert.equal(fresh.topology, "usstorage:active");
+        const next = await outputs(["--deployed", base]);
+        assert.equal(next.topology, "usstorage:active,eustorage:draining");
+        assert.match((next.lifecyclePending as string[])[0], /^eustorage drains first/);
     });
 
     it("exits 2 on an unknown stack or argument", async () => {
