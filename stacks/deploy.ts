@@ -74,6 +74,11 @@ function siteRecords(topology: TopologyPlan, lifecycle: LifecycleResult | undefi
     );
 }
 
+/** The `backfilledTopology` output, left out until some backfill ran (an undefined output warns). */
+function backfilled(topology: pulumi.Input<string> | undefined): { backfilledTopology?: pulumi.Input<string> } {
+    return topology === undefined ? {} : { backfilledTopology: topology };
+}
+
 /**
  * Deploys whatever this stack's role calls for and returns its outputs. Async because what is
  * deployed decides which resources exist (read at program time, never inside an `apply`).
@@ -149,7 +154,7 @@ export async function deploy(cfg: QuayGeorepConfig): Promise<StackOutputs> {
                   topology,
                   sites: siteRecords(plan.topology, lifecycle),
                   lifecyclePending: lifecycle?.lifecyclePending ?? plan.notes,
-                  backfilledTopology: lifecycle?.backfilledTopology ?? deployed.self?.backfilledTopology,
+                  ...backfilled(lifecycle?.backfilledTopology ?? deployed.self?.backfilledTopology),
               }
             : {}),
         ...(entryPoint ?? {}),

@@ -174,6 +174,15 @@ function checkSharedTopology(cfg: QuayGeorepConfig, sites: readonly EffectiveSit
                     `keep the entry (and its storageCredentials) until ${s.name} is retired`,
                 );
             }
+            const creds = cfg.secrets?.storageCredentials[s.name] ?? {};
+            if (s.cloud === "azure" && creds.accountKey === undefined && creds.sasToken === undefined) {
+                problems.add(
+                    `storageCredentials.${s.name}`,
+                    undefined,
+                    `is required while ${s.name} drains (clusters still read its blobs with it)`,
+                    `keep its accountKey until ${s.name} is retired`,
+                );
+            }
         }
         const known = new Set([...cfg.sites.map((s) => s.name), ...sites.map((s) => s.name)]);
         for (const name of Object.keys(storage.buckets).filter((n) => !known.has(n))) {

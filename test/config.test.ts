@@ -218,6 +218,20 @@ describe("config validation messages", () => {
         ]);
     });
 
+    it("takes site names of 24 characters and more, with _, and refuses one whose derived names cannot fit", () => {
+        const ok = "eu_west_secondary_storage_02";
+        const storage = (name: string) => ({
+            mode: "existing",
+            buckets: { usstorage: { bucket: "quay-us" }, [name]: { container: "quay", accountName: "quayeu" } },
+        });
+        const creds = (name: string) => ({ storageCredentials: { [name]: { accountKey: "azkey" } } });
+        assert.equal(parse({ ...withSite(1, { name: ok }), storage: storage(ok), ...creds(ok) }).sites[1].name, ok);
+        const long = `eu_${"x".repeat(57)}`;
+        assert.deepEqual(problems({ ...withSite(1, { name: long }), storage: storage(long), ...creds(long) }), [
+            `sites[1].name: ${JSON.stringify(long).slice(0, 57)}... gives the Azure resource group "quay-georep-storage-${long}-rg" plus a random suffix, over Azure's 90 characters; use a name of at most 58 characters`,
+        ]);
+    });
+
     it("rejects an unknown cloud", () => {
         assert.deepEqual(problems(withSite(0, { cloud: "gcp" })), [
             'sites[0].cloud: "gcp" is not allowed; use one of: aws, azure',

@@ -434,6 +434,31 @@ describe("lifecycle: removing a site from sites is a safe teardown", () => {
         assert.equal(eu.outputs.deployedTopology, "usstorage:active,eustorage:draining");
     });
 
+    it("in existing storage, needs the bucket entry and its key until the site is retired", async () => {
+        const buckets = { usstorage: { bucket: "quay-us" }, eustorage: { container: "quay", accountName: "quayeu" } };
+        const creds = { usstorage: { accessKey: "AKIA", secretKey: "s" }, eustorage: { accountKey: "k" } };
+        const w = new World({ storage: { mode: "existing", buckets } });
+        w.stackChanges.us = { storageCredentials: creds };
+        await w.upClean("us");
+        await w.upClean("eu");
+        const gone = EXAMPLE.filter((s) => s.name !== "eustorage");
+        w.project = { ...project(gone), storage: { mode: "existing", buckets: { usstorage: buckets.usstorage } } };
+        w.stackChanges.us = { storageCredentials: { usstorage: creds.usstorage } };
+        assert.equal(
+            errors(await w.up("us")),
+            'quay-georep configuration for stack "us" has 2 problems:\n' +
+                "  - storage.buckets.eustorage: (missing) is required while eustorage drains (it left sites, but clusters still read its blobs from that bucket); keep the entry (and its storageCredentials) until eustorage is retired\n" +
+                "  - storageCredentials.eustorage: (missing) is required while eustorage drains (clusters still read its blobs with it); keep its accountKey until eustorage is retired",
+        );
+        w.project = { ...project(gone), storage: { mode: "existing", buckets } };
+        w.stackChanges.us = { storageCredentials: creds };
+        const r = await w.upClean("us");
+        assert.deepEqual(
+            (configYaml(r).DISTRIBUTED_STORAGE_CONFIG as Record<string, unknown[]>).eustorage[0],
+            "AzureStorage",
+        );
+    });
+
     it("refuses removing the shared stack's own site", async () => {
         const w = await deployedExample();
         w.project = project(EXAMPLE.filter((s) => s.name !== "usstorage"));
