@@ -10,7 +10,7 @@
  * other stack that runs Quay has deployed the current topology, which a site stack reports only
  * once its pods run it (components/rolloutCheck.ts).
  */
-import { createHash } from "node:crypto";
+import { hexDigest } from "./names";
 import { EffectiveSite, runningStacks, StackRecord, staleStacks, topologyKey, TopologyPlan } from "./topology";
 
 /** A Job that waits for other stacks, or may run now. */
@@ -37,7 +37,7 @@ export interface LifecyclePlan {
 
 /** A short, stable digest for resource names (Kubernetes names are limited to 63 characters). */
 export function shortHash(text: string): string {
-    return createHash("sha256").update(text).digest("hex").slice(0, 10);
+    return hexDigest(text, 10);
 }
 
 /**

@@ -12,9 +12,9 @@ import { createHash } from "node:crypto";
 /** Kubernetes names of most objects (Jobs, ServiceAccounts, Roles…) as labels: DNS-1123, ≤ 63. */
 export const KUBE_NAME_MAX = 63;
 
-/** A short, stable digest for names (8 hex characters: collisions need ~65,000 names). */
-export function nameDigest(text: string): string {
-    return createHash("sha256").update(text).digest("hex").slice(0, 8);
+/** The first `length` hex digits of the SHA-256 of `text`: a short, stable digest for names. */
+export function hexDigest(text: string, length: number): string {
+    return createHash("sha256").update(text).digest("hex").slice(0, length);
 }
 
 /**
@@ -30,7 +30,8 @@ export function kubeName(parts: readonly string[], max = KUBE_NAME_MAX): string 
         .replace(/-+/g, "-")
         .replace(/^-|-$/g, "");
     if (clean === joined && clean.length <= max) return clean;
-    const digest = nameDigest(parts.join("\0"));
+    // 8 hex digits: two names collide only among tens of thousands.
+    const digest = hexDigest(parts.join("\0"), 8);
     const head = clean.slice(0, max - digest.length - 1).replace(/-+$/, "");
     return head.length > 0 ? `${head}-${digest}` : `x-${digest}`;
 }

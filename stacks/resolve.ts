@@ -218,6 +218,16 @@ function ownSite(
     }
     const recorded = recordedSites(deployed.stacks[cfg.sharedStack]);
     const shared = cfg.sharedStack;
+    // A stack that deploys no site, never did, and is not the shared stack is a mistake.
+    const stray = () => {
+        if (configured !== undefined || deployed.self !== undefined || cfg.sites.some((s) => s.stack === me)) return;
+        problems.add(
+            "sites",
+            cfg.sites.map((s) => s.stack),
+            `names no site deployed by stack "${me}", and "${me}" is not the shared stack "${shared}"`,
+            `add a site with stack: ${me} to quay-georep:sites in Pulumi.yaml, or select another stack`,
+        );
+    };
     if (recorded === undefined) {
         if (configured !== undefined) {
             problems.add(
@@ -226,14 +236,8 @@ function ownSite(
                 `has not deployed a bundle yet, so stack "${me}" has none for ${configured.name}`,
                 `run "pulumi up -s ${shared}" first, then this stack`,
             );
-        } else if (deployed.self === undefined && !cfg.sites.some((s) => s.stack === me)) {
-            problems.add(
-                "sites",
-                cfg.sites.map((s) => s.stack),
-                `names no site deployed by stack "${me}", and "${me}" is not the shared stack "${shared}"`,
-                `add a site with stack: ${me} to quay-georep:sites in Pulumi.yaml, or select another stack`,
-            );
         }
+        stray();
         return undefined;
     }
     // Records before site records name no stacks: match this stack's configured site by name.
@@ -250,14 +254,7 @@ function ownSite(
         return undefined;
     }
     if (mine === undefined) {
-        if (configured === undefined && deployed.self === undefined && !cfg.sites.some((s) => s.stack === me)) {
-            problems.add(
-                "sites",
-                cfg.sites.map((s) => s.stack),
-                `names no site deployed by stack "${me}", and "${me}" is not the shared stack "${shared}"`,
-                `add a site with stack: ${me} to quay-georep:sites in Pulumi.yaml, or select another stack`,
-            );
-        }
+        stray();
         return undefined;
     }
     if ("cloud" in mine) return toSite(mine);
