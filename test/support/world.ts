@@ -2,9 +2,16 @@
  * A deployment simulated stack by stack: what each stack last deployed (its outputs and the URNs
  * and types in its state), and `up(stack)`, which runs the real program for that stack under mocks
  * with the current config and records its outputs and resources when it succeeded, as
- * `pulumi up -s <stack>` would. The offline renderer's `--deployed` does the same from files.
+ * `pulumi up -s <stack>` would. The offline renderer's `--deployed` does the same from files, and
+ * every `up` checks that those files give back what the next run is judged by.
  */
-import { ORGANIZATION, RunResult } from "../../offline/runtime";
+import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { recordFromOutputs } from "../../lib/topology";
+import { readDeployedRenders, renderFiles } from "../../offline/render";
+import { ORGANIZATION, plain, RunResult } from "../../offline/runtime";
 import { StackConfig } from "../../offline/stackConfig";
 import { SECRET_KEYS } from "../../stacks/config";
 import { exampleConfig, PROJECT, runStack, withConfig } from "../mocks";
@@ -40,12 +47,27 @@ export class World {
         return withConfig(withStack, this.project);
     }
 
-    /** Runs the program for a stack; on success its outputs and state become what is deployed. */
+    /**
+     * Runs the program for a stack; on success its outputs and state become what is deployed. The
+     * run is also written as `npm run render` writes it and read back as `--deployed` reads it, and
+     * what the program would judge the next run by must come back unchanged.
+     */
     async up(stack: string): Promise<RunResult> {
         const result = await runStack(this.config(stack), { ...this.outputs }, { ...this.resources });
         if (result.errors.length === 0) {
             this.outputs[fq(stack)] = result.outputs;
             this.resources[fq(stack)] = result.resources.map((r) => ({ urn: r.urn, type: r.type }));
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-deployed-"));
+            fs.mkdirSync(path.join(dir, stack));
+            for (const [name, text] of Object.entries(renderFiles(result)))
+                fs.writeFileSync(path.join(dir, stack, name), text);
+            const read = readDeployedRenders(dir, PROJECT);
+            assert.deepEqual(
+                recordFromOutputs(read.outputs[fq(stack)]),
+                recordFromOutputs(plain(result.outputs) as Record<string, unknown>),
+            );
+            assert.deepEqual(read.resources[fq(stack)], this.resources[fq(stack)]);
+            fs.rmSync(dir, { recursive: true, force: true });
         }
         return result;
     }
