@@ -10,14 +10,20 @@ import {
     QUAY_CONFIG_MOUNTS,
     REMOVAL_PRECHECK_SCRIPT,
     REMOVE_LOCATION_SCRIPT,
-    SQL_MOUNT,
     STATUS_SCRIPT,
     VERIFY_REMOVAL_SCRIPT,
 } from "../lib/jobScripts";
 import type { LifecyclePlan } from "../lib/lifecycle";
 import { kubeName } from "../lib/names";
 import type { Bundle } from "../lib/quayConfig";
-import { LIFECYCLE_LABELS, psqlContainer, psqlJobSpec, RESTRICTED_SECURITY_CONTEXT, timeouts } from "./retirementGate";
+import {
+    LIFECYCLE_LABELS,
+    psqlContainer,
+    psqlJobSpec,
+    psqlVolumes,
+    RESTRICTED_SECURITY_CONTEXT,
+    timeouts,
+} from "./retirementGate";
 
 const TYPE = "quay-georep:lifecycle:ReplicationJobs";
 
@@ -80,7 +86,7 @@ function job(
                         restartPolicy: "Never",
                         ...pod,
                         volumes: [
-                            { name: "sql", configMap: { name: args.sqlConfigMap } },
+                            ...psqlVolumes(args.sqlConfigMap, args.databaseSecret),
                             ...(pod.volumes as k8s.types.input.core.v1.Volume[]),
                         ],
                     },
@@ -95,6 +101,15 @@ function job(
         },
     );
 }
+
+/**
+ * Requests and limits of a Quay utility (`python -m util.…`): one Python process with Quay's code
+ * and config loaded, about a CPU at most.
+ */
+export const QUAY_UTILITY_RESOURCES = {
+    requests: { cpu: "250m", memory: "512Mi" },
+    limits: { cpu: "1", memory: "1Gi" },
+};
 
 /** A Quay container with a bundle Secret mounted where the image reads its config. */
 function quayContainer(
@@ -115,6 +130,7 @@ function quayContainer(
         ],
         terminationMessagePolicy: "FallbackToLogsOnError",
         securityContext: RESTRICTED_SECURITY_CONTEXT,
+        resources: QUAY_UTILITY_RESOURCES,
     };
 }
 
@@ -163,6 +179,7 @@ export class ReplicationJobs extends pulumi.ComponentResource {
                                 { name: "LOCATIONS", value: plan.required.join(",") },
                             ]),
                             args.sqlConfigMap,
+                            args.databaseSecret,
                         ),
                     },
                 },
@@ -225,21 +242,19 @@ export class ReplicationJobs extends pulumi.ComponentResource {
                         // In order: re-check that nothing would be lost and no upload is in progress,
                         // right before; remove (skipped when an earlier run already did); verify.
                         initContainers: [
-                            {
-                                ...psqlContainer(
-                                    "precheck",
-                                    args.psqlImage,
-                                    REMOVAL_PRECHECK_SCRIPT,
-                                    args.databaseSecret,
-                                    [
-                                        location,
-                                        { name: "LOCATIONS", value: plan.required.join(",") },
-                                        { name: "UPLOAD_GRACE_MINUTES", value: String(args.uploadGraceMinutes) },
-                                        state,
-                                    ],
-                                ),
-                                volumeMounts: [{ name: "sql", mountPath: SQL_MOUNT, readOnly: true }, work],
-                            },
+                            psqlContainer(
+                                "precheck",
+                                args.psqlImage,
+                                REMOVAL_PRECHECK_SCRIPT,
+                                args.databaseSecret,
+                                [
+                                    location,
+                                    { name: "LOCATIONS", value: plan.required.join(",") },
+                                    { name: "UPLOAD_GRACE_MINUTES", value: String(args.uploadGraceMinutes) },
+                                    state,
+                                ],
+                                [work],
+                            ),
                             quayContainer(
                                 "removelocation",
                                 args.quayImage,

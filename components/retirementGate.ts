@@ -5,8 +5,10 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
 import { GATE_SCRIPT, SQL_MOUNT } from "../lib/jobScripts";
 import { kubeName } from "../lib/names";
+import { DATABASE_CA } from "../lib/quayConfig";
 
 const TYPE = "quay-georep:lifecycle:RetirementGate";
 
@@ -18,6 +20,8 @@ export interface RetirementGateArgs {
     readonly namespace: pulumi.Input<string>;
     /** Quay's database URL (a secret). */
     readonly databaseUrl: pulumi.Input<string>;
+    /** The database server's CA (PEM), when `DATABASE_URL` verifies it (`sslrootcert`); absent otherwise. */
+    readonly databaseCa?: string;
     /** The SQL files every lifecycle Job may run, by file name (sql/*.sql), mounted at `/sql`. */
     readonly sql: Readonly<Record<string, string>>;
     /** Image with `psql` (pinned). */
@@ -33,6 +37,13 @@ export interface RetirementGateArgs {
  * fixed UID: OpenShift's restricted SCC assigns one from the namespace's range.
  */
 export const RESTRICTED_SECURITY_CONTEXT = { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } };
+
+/**
+ * Requests and limits of a `psql` container: a client that sends one query and prints a one-line
+ * verdict. Every lifecycle container is bounded, so a Job never starves Quay's pods on its node and
+ * is admitted where a namespace quota covers limits (the policy pack requires it).
+ */
+export const PSQL_RESOURCES = { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } };
 
 /** Labels shared by every lifecycle object, so `kubectl get jobs -l …` finds them. */
 export const LIFECYCLE_LABELS = {
@@ -73,7 +84,11 @@ export class RetirementGate extends pulumi.ComponentResource {
                     labels: LIFECYCLE_LABELS,
                 },
                 type: "Opaque",
-                stringData: { DATABASE_URL: pulumi.secret(args.databaseUrl) },
+                stringData: {
+                    DATABASE_URL: pulumi.secret(args.databaseUrl),
+                    // Where DATABASE_URL's sslrootcert points: psql containers mount this Secret there.
+                    ...(args.databaseCa !== undefined ? { [DATABASE_CA.quayKey]: args.databaseCa } : {}),
+                },
             },
             { parent: this, provider },
         );
@@ -100,6 +115,7 @@ export class RetirementGate extends pulumi.ComponentResource {
                                     { name: "RETIRING", value: site },
                                 ]),
                                 this.sqlConfigMap,
+                                this.databaseSecret,
                             ),
                             activeDeadlineSeconds: args.timeoutMinutes * 60,
                         },
@@ -120,6 +136,7 @@ export function timeouts(minutes: number): pulumi.CustomTimeouts {
 export function psqlJobSpec(
     container: k8s.types.input.core.v1.Container,
     sqlConfigMap: pulumi.Input<string>,
+    databaseSecret: pulumi.Input<string>,
 ): k8s.types.input.batch.v1.JobSpec {
     return {
         backoffLimit: 0,
@@ -128,10 +145,21 @@ export function psqlJobSpec(
             spec: {
                 restartPolicy: "Never",
                 containers: [container],
-                volumes: [{ name: "sql", configMap: { name: sqlConfigMap } }],
+                volumes: psqlVolumes(sqlConfigMap, databaseSecret),
             },
         },
     };
+}
+
+/** The volumes every `psql` container mounts: the SQL, and the database Secret (for the server's CA). */
+export function psqlVolumes(
+    sqlConfigMap: pulumi.Input<string>,
+    databaseSecret: pulumi.Input<string>,
+): k8s.types.input.core.v1.Volume[] {
+    return [
+        { name: "sql", configMap: { name: sqlConfigMap } },
+        { name: "database", secret: { secretName: databaseSecret } },
+    ];
 }
 
 /** A `psql` container running a script, with `DATABASE_URL` from the Secret and the SQL mounted. */
@@ -141,6 +169,7 @@ export function psqlContainer(
     script: string,
     databaseSecret: pulumi.Input<string>,
     env: { name: string; value: string }[],
+    extraMounts: k8s.types.input.core.v1.VolumeMount[] = [],
 ): k8s.types.input.core.v1.Container {
     return {
         name,
@@ -150,8 +179,14 @@ export function psqlContainer(
             { name: "DATABASE_URL", valueFrom: { secretKeyRef: { name: databaseSecret, key: "DATABASE_URL" } } },
             ...env,
         ],
-        volumeMounts: [{ name: "sql", mountPath: SQL_MOUNT, readOnly: true }],
+        volumeMounts: [
+            { name: "sql", mountPath: SQL_MOUNT, readOnly: true },
+            // The directory DATABASE_URL's sslrootcert names (the bundle's path for Quay's pods).
+            { name: "database", mountPath: path.posix.dirname(DATABASE_CA.quayPath), readOnly: true },
+            ...extraMounts,
+        ],
         terminationMessagePolicy: "FallbackToLogsOnError",
         securityContext: RESTRICTED_SECURITY_CONTEXT,
+        resources: PSQL_RESOURCES,
     };
 }

@@ -114,6 +114,11 @@ export class RolloutCheck extends pulumi.ComponentResource {
                                     env,
                                     terminationMessagePolicy: "FallbackToLogsOnError",
                                     securityContext: RESTRICTED_SECURITY_CONTEXT,
+                                    // One small Python process polling the API server.
+                                    resources: {
+                                        requests: { cpu: "50m", memory: "64Mi" },
+                                        limits: { cpu: "250m", memory: "256Mi" },
+                                    },
                                 },
                             ],
                         },

@@ -8,8 +8,21 @@
  * always encrypted at rest (Azure offers no way to turn that off), so nothing is checked there; and
  * public network access is accepted because Azure admits nobody on it but the firewall rules, which
  * `no-internet-ingress-to-postgres-or-redis` keeps from opening to everyone.
+ *
+ * RDS data survives mistakes: automated backups kept at least `MIN_BACKUP_RETENTION_DAYS`,
+ * deletion protection on, and a final snapshot when the instance is deleted anyway.
  */
-import { describe, isUnknown, list, ofTypes, PolicyResource, refersTo, shown, StackRule } from "./resource";
+import {
+    describe,
+    isUnknown,
+    list,
+    ofTypes,
+    PolicyResource,
+    refersTo,
+    ResourceRule,
+    shown,
+    StackRule,
+} from "./resource";
 
 /** Type tokens these rules read. */
 export const DATABASE_TYPES = {
@@ -111,5 +124,38 @@ export const databaseEncryptedTlsOnlyPrivate: StackRule = {
             ...ofTypes(resources, [T.rdsInstance]).flatMap((i) => rdsProblems(i, resources)),
             ...ofTypes(resources, [T.flexibleServer]).flatMap((s) => flexibleServerProblems(s, resources)),
         ];
+    },
+};
+
+/** The fewest days of automated backups (and of point-in-time recovery) an RDS instance keeps; Azure's own floor. */
+export const MIN_BACKUP_RETENTION_DAYS = 7;
+
+/** Every RDS instance keeps a week of backups, refuses deletion, and leaves a snapshot when deleted. */
+export const rdsBackupsAndDeletionProtection: ResourceRule = {
+    name: "rds-backups-and-deletion-protection",
+    description: `RDS instances keep automated backups for at least ${MIN_BACKUP_RETENTION_DAYS} days, have deletionProtection on and do not skip the final snapshot.`,
+    types: [T.rdsInstance],
+    check(r) {
+        const { backupRetentionPeriod: days, deletionProtection, skipFinalSnapshot } = r.props;
+        const problems: string[] = [];
+        if (!isUnknown(days) && !(typeof days === "number" && days >= MIN_BACKUP_RETENTION_DAYS)) {
+            problems.push(
+                `backupRetentionPeriod is ${shown(days)}; set it to at least ${MIN_BACKUP_RETENTION_DAYS} ` +
+                    "(days of automated backups and point-in-time recovery)",
+            );
+        }
+        if (deletionProtection !== true && !isUnknown(deletionProtection)) {
+            problems.push(
+                `deletionProtection is ${shown(deletionProtection)}; set it to true ` +
+                    "(RDS then refuses to delete the instance, whatever the Pulumi state says)",
+            );
+        }
+        if (skipFinalSnapshot === true) {
+            problems.push(
+                "skipFinalSnapshot is true; set it to false with a finalSnapshotIdentifier " +
+                    "(deleting the instance then leaves a snapshot)",
+            );
+        }
+        return problems;
     },
 };

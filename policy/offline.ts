@@ -9,6 +9,7 @@
  */
 import { computedPlaceholder, plain, RecordedResource, RunResult } from "../offline/runtime";
 import { checkResources, PolicyConfig, PolicyResource, strings, Violation } from "./rules";
+import { normalizeType } from "./stateful";
 
 /** The ID the mock runtime gives a custom resource (`runProgram`'s `newResource`). */
 const mockId = (name: string) => `${name}-id`;
@@ -36,7 +37,7 @@ export function fromRecorded(resources: readonly RecordedResource[]): PolicyReso
     return resources.map((r) => {
         const props = plain(r.inputs) as Record<string, unknown>;
         return {
-            type: r.type,
+            type: normalizeType(r.type),
             name: r.name,
             urn: r.urn,
             props,

@@ -8,6 +8,7 @@
  * options and property dependencies, but neither the stack's outputs nor another stack's. Secret
  * values arrive in plain text. Values not known during preview would throw when read: they are
  * read once here and become `UNKNOWN`, which rules skip (the pack runs again on `pulumi up`).
+ * Type tokens lose their azure-native API version (`normalizeType`), so rules name one token per type.
  */
 import * as policy from "@pulumi/policy";
 import type {
@@ -18,6 +19,7 @@ import type {
     StackValidationPolicy,
 } from "@pulumi/policy";
 import { PolicyResource, RESOURCE_RULES, ResourceRule, STACK_RULES, StackRule, UNKNOWN } from "./rules";
+import { normalizeType } from "./stateful";
 
 /** Thrown by @pulumi/policy on reading an unknown value; exported at runtime, missing from its typings. */
 const { UnknownValueError } = policy as unknown as { UnknownValueError: new (...args: never[]) => Error };
@@ -42,7 +44,7 @@ export function settle(value: unknown): unknown {
 /** A resource under validation (inputs and options), as the rules see it. */
 export function fromValidationArgs(args: ResourceValidationArgs): PolicyResource {
     const props = settle(args.props) as Record<string, unknown>;
-    return { type: args.type, name: args.name, urn: args.urn, props, protect: args.opts.protect };
+    return { type: normalizeType(args.type), name: args.name, urn: args.urn, props, protect: args.opts.protect };
 }
 
 /** A resource of the stack (outputs, options and property dependencies), as the rules see it. */
@@ -51,7 +53,14 @@ export function fromStackResource(r: EngineResource): PolicyResource {
         Object.entries(r.propertyDependencies).map(([k, deps]) => [k, deps.map((d) => d.urn)]),
     );
     const props = settle(r.props) as Record<string, unknown>;
-    return { type: r.type, name: r.name, urn: r.urn, props, protect: r.opts.protect, propertyDependencies };
+    return {
+        type: normalizeType(r.type),
+        name: r.name,
+        urn: r.urn,
+        props,
+        protect: r.opts.protect,
+        propertyDependencies,
+    };
 }
 
 /** A resource rule as a `validateResource` policy. */
@@ -60,7 +69,7 @@ export function resourcePolicy(rule: ResourceRule): ResourceValidationPolicy {
         name: rule.name,
         description: rule.description,
         validateResource: (args, reportViolation) => {
-            if (!rule.types.includes(args.type)) return;
+            if (!rule.types.includes(normalizeType(args.type))) return;
             for (const message of rule.check(fromValidationArgs(args), args.getConfig())) reportViolation(message);
         },
     };

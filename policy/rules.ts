@@ -4,15 +4,18 @@
  * Resource rules judge one resource at a time (the pack runs them through `validateResource`,
  * before a resource is created or changed). Stack rules judge resources that refer to each other
  * (a bucket and its public access block, a server and its TLS setting, a QuayRegistry and its
- * bundle Secret); the pack runs them through `validateStack`, after the preview or update.
+ * bundle Secret, a VM and its public IP); the pack runs them through `validateStack`, after the
+ * preview or update.
  * `checkResources` runs every rule the same way on any list of resources (tests: the mock runtime's).
  */
-import { databaseEncryptedTlsOnlyPrivate } from "./database";
+import { ec2Imdsv2Required, vmNoPublicIpUnlessConfigured, vmVolumesEncrypted } from "./compute";
+import { databaseEncryptedTlsOnlyPrivate, rdsBackupsAndDeletionProtection } from "./database";
+import { lifecycleJobsRestrictedAndLimited } from "./jobs";
 import { noInternetToPostgresOrRedis, noInternetToServices } from "./network";
 import { bundleIdenticalAcrossStacks, quayRegistryGeoReplication } from "./quay";
 import type { PolicyConfig, PolicyResource, ResourceRule, StackRule, Violation } from "./resource";
 import { statefulResourcesProtected } from "./stateful";
-import { azureStoragePrivateAndEncrypted, s3BucketsPrivateAndEncrypted } from "./storage";
+import { azureStoragePrivateAndEncrypted, s3BucketsPrivateAndEncrypted, s3BucketsTlsOnly } from "./storage";
 
 export * from "./resource";
 
@@ -22,6 +25,10 @@ export const RESOURCE_RULES: readonly ResourceRule[] = [
     azureStoragePrivateAndEncrypted,
     statefulResourcesProtected,
     quayRegistryGeoReplication,
+    rdsBackupsAndDeletionProtection,
+    vmVolumesEncrypted,
+    ec2Imdsv2Required,
+    lifecycleJobsRestrictedAndLimited,
 ];
 
 /** Rules over the whole stack. */
@@ -30,6 +37,8 @@ export const STACK_RULES: readonly StackRule[] = [
     s3BucketsPrivateAndEncrypted,
     databaseEncryptedTlsOnlyPrivate,
     bundleIdenticalAcrossStacks,
+    s3BucketsTlsOnly,
+    vmNoPublicIpUnlessConfigured,
 ];
 
 /** One resource rule on one resource (nothing when the rule does not apply to its type). */

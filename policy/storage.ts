@@ -1,10 +1,12 @@
 /**
- * Storage rules: every bucket is private and encrypted. S3 buckets need a public access block
- * (all four flags) and a default-encryption configuration, each a resource of its own that refers
- * to the bucket; Azure storage accounts must refuse anonymous blob access and plain HTTP, require
- * TLS 1.2 and declare blob encryption; their containers must be private.
+ * Storage rules: every bucket is private, encrypted and reached over TLS only. S3 buckets need a
+ * public access block (all four flags), a default-encryption configuration and a bucket policy
+ * denying requests without TLS, each a resource of its own that refers to the bucket; Azure
+ * storage accounts must refuse anonymous blob access and plain HTTP, require TLS 1.2 and declare
+ * blob encryption; their containers must be private.
  */
 import {
+    at,
     describe,
     isUnknown,
     list,
@@ -23,6 +25,7 @@ export const STORAGE_TYPES = {
     publicAccessBlock: "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     encryption: "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     encryptionV2: "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+    bucketPolicy: "aws:s3/bucketPolicy:BucketPolicy",
     storageAccount: "azure-native:storage:StorageAccount",
     blobContainer: "azure-native:storage:BlobContainer",
 } as const;
@@ -97,6 +100,86 @@ export const s3BucketsPrivateAndEncrypted: StackRule = {
         "Every S3 bucket has a public access block with all four flags true and a server-side encryption configuration.",
     check(resources) {
         return ofTypes(resources, [T.bucket, T.bucketV2]).flatMap((b) => bucketProblems(b, resources));
+    },
+};
+
+/** The statement that makes S3 refuse plain HTTP, as the fix in messages shows it. */
+export const TLS_ONLY_STATEMENT =
+    '{ Effect: "Deny", Principal: "*", Action: "s3:*", Resource: [<bucket ARN>, "<bucket ARN>/*"], ' +
+    'Condition: { Bool: { "aws:SecureTransport": "false" } } }';
+
+/** True when a value is, or holds, a value not known yet. */
+const hasUnknown = (v: unknown): boolean =>
+    isUnknown(v) || (v !== null && typeof v === "object" && Object.values(v).some(hasUnknown));
+
+/** The items of a policy field that may be one value or a list. */
+const items = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+
+/** True for a statement denying everyone every S3 action on the bucket and its objects without TLS. */
+function deniesPlainHttp(statement: unknown): boolean {
+    if (statement === null || typeof statement !== "object") return false;
+    const s = statement as Record<string, unknown>;
+    const principal = s.Principal;
+    const everyone =
+        principal === "*" ||
+        (principal !== null &&
+            typeof principal === "object" &&
+            items((principal as Record<string, unknown>).AWS).includes("*"));
+    const resources = items(s.Resource).filter((r): r is string => typeof r === "string");
+    // Resources of another bucket are refused by S3 itself: "*", the ARN and "ARN/*" are what is left to tell apart.
+    const bucketToo = resources.some((r) => r === "*" || !r.includes("/"));
+    const objectsToo = resources.some((r) => r === "*" || r.endsWith("/*"));
+    const bool = (s.Condition as Record<string, unknown> | undefined)?.Bool;
+    const secureTransport =
+        bool !== null && typeof bool === "object"
+            ? Object.entries(bool).find(([k]) => k.toLowerCase() === "aws:securetransport")?.[1]
+            : undefined;
+    return (
+        s.Effect === "Deny" &&
+        everyone &&
+        items(s.Action).some((a) => a === "s3:*" || a === "*") &&
+        bucketToo &&
+        objectsToo &&
+        items(secureTransport).some((v) => String(v).toLowerCase() === "false")
+    );
+}
+
+/** The policy document (a JSON string, or an object as some SDKs pass it); `undefined` when unreadable. */
+function policyDocument(policy: unknown): unknown {
+    if (typeof policy !== "string") return policy;
+    try {
+        return JSON.parse(policy);
+    } catch {
+        return undefined;
+    }
+}
+
+/** Every S3 bucket has a bucket policy that denies requests made without TLS. */
+export const s3BucketsTlsOnly: StackRule = {
+    name: "s3-buckets-tls-only",
+    description:
+        'Every S3 bucket has a bucket policy denying every request made without TLS (Deny, Principal "*", s3:*, the bucket and its objects, aws:SecureTransport false).',
+    check(resources) {
+        return ofTypes(resources, [T.bucket, T.bucketV2]).flatMap((bucket) => {
+            const policies = ofTypes(resources, [T.bucketPolicy]).filter((p) =>
+                refersTo(p, "bucket", bucket, BUCKET_KEYS),
+            );
+            if (policies.length === 0) {
+                return [
+                    {
+                        urn: bucket.urn,
+                        message: `has no ${T.bucketPolicy}; add one with the statement ${TLS_ONLY_STATEMENT}`,
+                    },
+                ];
+            }
+            return policies
+                .filter((p) => !hasUnknown(p.props.policy))
+                .filter((p) => !list(at(policyDocument(p.props.policy), "Statement")).some(deniesPlainHttp))
+                .map((p) => ({
+                    urn: p.urn,
+                    message: `does not deny requests to ${describe(bucket)} made without TLS; add the statement ${TLS_ONLY_STATEMENT}`,
+                }));
+        });
     },
 };
 

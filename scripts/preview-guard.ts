@@ -2,23 +2,32 @@
  * `npm run preview-guard -- [--allow-stateful-changes] <preview.json | ->`
  *
  * Reads the JSON that `pulumi preview --json` prints and fails when a stateful resource (a
- * database, the Redis VM, a bucket, the key that encrypts database fields) would be deleted or
- * replaced. CI runs it for every stack on every pull request; a PR labelled
- * `allow-stateful-changes` passes `--allow-stateful-changes` (or sets ALLOW_STATEFUL_CHANGES=true),
- * which turns the failure into a warning listing the same resources.
+ * database, the Redis VM, a bucket, a resource group holding one, the key that encrypts database
+ * fields) would be deleted, replaced or turned into another type. CI runs it for every stack on
+ * every pull request; a PR labelled `allow-stateful-changes` passes `--allow-stateful-changes` (or
+ * sets ALLOW_STATEFUL_CHANGES=true), which turns that failure into a warning listing the same
+ * resources. Deleting a resource that is `retainOnDelete` and tagged `quay-georep-state: retired`
+ * (a retired site's storage, dropped from config) only forgets it: allowed without the label.
  *
- * The input is Pulumi's preview digest (`display.PreviewDigest` in pulumi/pulumi
- * sdk/pkg/display/json.go): `steps[]`, each with `op`, `urn` and, depending on the op, `oldState`
- * and `newState` (`apitype.ResourceV3`, whose `type` is the full type token).
+ * The input is Pulumi's preview digest, read in pulumi/pulumi:
+ * - `display.PreviewDigest` (pkg/display/json.go): `steps` and `diagnostics`, both `omitempty`;
+ *   each diagnostic has a `severity` (`diag.Severity`, sdk/go/common/diag/sink.go: `error` among them).
+ * - `ShowPreviewDigest` (pkg/backend/display/json.go) always adds the root stack's step, so a
+ *   preview that ran the program lists at least one step; it serialises each step's `oldState`
+ *   and `newState` as `apitype.ResourceV3` (sdk/go/common/apitype/core.go: `type`, `inputs`,
+ *   `outputs`, `protect`, `retainOnDelete`), secrets shown as "[secret]".
+ * - `DeleteStep.Apply` (pkg/resource/deploy/step.go) skips the provider's delete for an old state
+ *   that is `retainOnDelete`: the resource leaves the state and stays in the cloud.
  *
  * Exit codes: 0 nothing stateful is lost (or the override is set); 1 a stateful resource would be
- * deleted or replaced; 2 bad usage or input that is not a preview digest.
+ * deleted, replaced or retyped; 2 unusable input: bad usage, not JSON or not a preview digest, a
+ * preview that reported errors (its steps are not the whole change), or one without steps.
  */
 import * as fs from "node:fs";
 
 /** A resource type (optionally narrowed by name) whose deletion or replacement loses data. */
 export interface StatefulResource {
-    /** Full Pulumi type token, e.g. `aws:rds/instance:Instance`. */
+    /** Full Pulumi type token, e.g. `aws:rds/instance:Instance` (unversioned: see `normalizeType`). */
     readonly type: string;
     /** Only resources whose name contains this string (default: every resource of the type). */
     readonly nameIncludes?: string;
@@ -27,7 +36,8 @@ export interface StatefulResource {
 }
 
 /**
- * Every stateful resource this program can create, in one place so the policy pack can reuse it.
+ * Every stateful resource this program can create, in one place so the policy pack can reuse it:
+ * what holds data, and what deletes data with it (a resource group deletes every resource in it).
  * Tokens checked against the installed providers (`__pulumiType` in node_modules/@pulumi/*).
  * Kubernetes Secrets are deliberately absent: the bundle Secret is re-rendered from config.
  */
@@ -48,11 +58,40 @@ export const STATEFUL_RESOURCES: readonly StatefulResource[] = [
     { type: "azure-native:storage:StorageAccount", loses: "an Azure storage account and every blob in it" },
     { type: "azure-native:storage:BlobContainer", loses: "an Azure blob container and every blob in it" },
     {
+        type: "azure-native:resources:ResourceGroup",
+        loses: "an Azure resource group and everything in it (a PostgreSQL server, the Redis VM or a storage account)",
+    },
+    {
         type: "random:index/randomPassword:RandomPassword",
         nameIncludes: "database-secret-key",
         loses: "DATABASE_SECRET_KEY: every encrypted field in the database becomes unreadable",
     },
 ];
+
+/**
+ * An azure-native token with an API version in its module (`azure-native:storage/v20230101:StorageAccount`,
+ * `…/v20240101preview:…`, v1's `…/latest:…`): the same resource as the module's default version.
+ */
+const VERSIONED_AZURE_TOKEN = /^azure-native:([^:/]+)\/(?:v\d{8}[a-z]*|latest):([^:]+)$/;
+
+/** The type token without an azure-native API version, so every version of a stateful type is one. */
+export function normalizeType(type: string): string {
+    const m = VERSIONED_AZURE_TOKEN.exec(type);
+    return m ? `azure-native:${m[1]}:${m[2]}` : type;
+}
+
+/** The tag (on a blob container: metadata) the program gives a site's storage, and its value once retired. */
+export const STATE_TAG = "quay-georep-state";
+export const RETIRED = "retired";
+
+/** True when properties (inputs or outputs) carry `quay-georep-state: retired` in `tags` or `metadata`. */
+export function taggedRetired(props: unknown): boolean {
+    if (props === null || typeof props !== "object") return false;
+    const { tags, metadata } = props as { tags?: unknown; metadata?: unknown };
+    return [tags, metadata].some(
+        (t) => t !== null && typeof t === "object" && (t as Record<string, unknown>)[STATE_TAG] === RETIRED,
+    );
+}
 
 /** The label a pull request carries to allow these changes, and the flag CI then passes. */
 export const OVERRIDE_LABEL = "allow-stateful-changes";
@@ -73,25 +112,52 @@ export const DESTRUCTIVE_OPS: readonly string[] = [
     "import-replacement",
 ];
 
+/** A resource's state in a step (`apitype.ResourceV3`), as far as the guard reads it. */
+export interface StepState {
+    readonly urn?: string;
+    readonly type?: string;
+    readonly retainOnDelete?: boolean;
+    readonly inputs?: Readonly<Record<string, unknown>>;
+    readonly outputs?: Readonly<Record<string, unknown>>;
+}
+
 /** One step of `pulumi preview --json`, as far as the guard reads it. */
 export interface PreviewStep {
     readonly op: string;
     readonly urn: string;
     readonly type?: string;
-    readonly newState?: { readonly type?: string };
-    readonly oldState?: { readonly type?: string };
+    readonly newState?: StepState;
+    readonly oldState?: StepState;
     readonly replaceReasons?: readonly string[];
 }
 
-/** A stateful resource the preview would delete or replace. */
+/** One diagnostic of the preview (`display.PreviewDiagnostic`). */
+export interface PreviewDiagnostic {
+    readonly urn?: string;
+    readonly message?: string;
+    readonly severity?: string;
+}
+
+/** What the guard reads from a preview digest. */
+export interface Preview {
+    readonly steps: readonly PreviewStep[];
+    readonly diagnostics: readonly PreviewDiagnostic[];
+}
+
+/** A stateful resource the preview would delete, replace or retype. */
 export interface StatefulChange {
     readonly urn: string;
+    /** The type it has now (from the old state when there is one). */
     readonly type: string;
     readonly name: string;
-    /** Every destructive op seen for this URN, in order. */
+    /** Every op seen for this URN that loses it, in order. */
     readonly ops: readonly string[];
     readonly replaceReasons: readonly string[];
     readonly loses: string;
+    /** The type the step turns it into, when that differs. */
+    readonly newType?: string;
+    /** Only deleted from the state: `retainOnDelete` and tagged retired, it stays in the cloud. */
+    readonly forgotten: boolean;
 }
 
 /** Input that is not a preview digest. */
@@ -104,56 +170,83 @@ export function nameFromUrn(urn: string): string {
 
 /** The type token from the URN, whose type segment is `parentType$…$type`. */
 export function typeFromUrn(urn: string): string {
-    return (urn.split("::")[2] ?? "").split("$").pop() ?? "";
+    return normalizeType((urn.split("::")[2] ?? "").split("$").pop() ?? "");
 }
 
-/** The rule that makes a resource stateful, if any. */
+/** The rule that makes a resource stateful, if any (any API version of its type). */
 export function statefulRule(type: string, name: string): StatefulResource | undefined {
+    const normalized = normalizeType(type);
     return STATEFUL_RESOURCES.find(
-        (r) => r.type === type && (r.nameIncludes === undefined || name.includes(r.nameIncludes)),
+        (r) => r.type === normalized && (r.nameIncludes === undefined || name.includes(r.nameIncludes)),
     );
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
 /** Parses `pulumi preview --json` output; throws MalformedPreviewError naming what is wrong. */
-export function parsePreview(text: string): PreviewStep[] {
+export function parsePreview(text: string): Preview {
     let doc: unknown;
     try {
         doc = JSON.parse(text);
     } catch (err) {
         throw new MalformedPreviewError(`not JSON (${(err as Error).message})`);
     }
-    if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
+    if (!isObject(doc)) {
         throw new MalformedPreviewError("expected a JSON object with `steps` (the output of `pulumi preview --json`)");
     }
-    // `steps` is omitempty in the digest: a preview with nothing to show has none.
-    const steps = (doc as { steps?: unknown }).steps ?? [];
+    // Both are omitempty in the digest: absent means none.
+    const steps = doc.steps ?? [];
     if (!Array.isArray(steps)) throw new MalformedPreviewError("`steps` is not an array");
-    steps.forEach((s: unknown, i) => {
-        const step = s as Record<string, unknown> | null;
-        if (step === null || typeof step !== "object" || typeof step.op !== "string" || typeof step.urn !== "string") {
+    steps.forEach((step: unknown, i) => {
+        if (!isObject(step) || typeof step.op !== "string" || typeof step.urn !== "string") {
             throw new MalformedPreviewError(`steps[${i}] has no string \`op\` and \`urn\``);
         }
     });
-    return steps as PreviewStep[];
+    const diagnostics = doc.diagnostics ?? [];
+    if (!Array.isArray(diagnostics) || !diagnostics.every(isObject)) {
+        throw new MalformedPreviewError("`diagnostics` is not an array of objects");
+    }
+    return { steps: steps as PreviewStep[], diagnostics: diagnostics as PreviewDiagnostic[] };
 }
 
-/** The stateful resources the steps would delete or replace, one entry per URN. */
+/** The diagnostics of severity `error`: a preview with any did not compute the whole change. */
+export function previewErrors(preview: Preview): PreviewDiagnostic[] {
+    return preview.diagnostics.filter((d) => d.severity === "error");
+}
+
+/** True when the old state is kept in the cloud on delete and tagged retired (its inputs or outputs). */
+function retainedRetired(state: StepState | undefined): boolean {
+    return state?.retainOnDelete === true && (taggedRetired(state.inputs) || taggedRetired(state.outputs));
+}
+
+/**
+ * The stateful resources the steps would delete, replace or retype, one entry per URN. The type is
+ * read from the old state first: the resource that exists is the one that can be lost.
+ */
 export function findStatefulChanges(steps: readonly PreviewStep[]): StatefulChange[] {
     const byUrn = new Map<string, StatefulChange>();
     for (const step of steps) {
-        if (!DESTRUCTIVE_OPS.includes(step.op)) continue;
-        const type = step.newState?.type ?? step.oldState?.type ?? step.type ?? typeFromUrn(step.urn);
-        const name = nameFromUrn(step.urn);
+        const oldType = step.oldState?.type === undefined ? undefined : normalizeType(step.oldState.type);
+        const newType = step.newState?.type === undefined ? undefined : normalizeType(step.newState.type);
+        const type = oldType ?? newType ?? (step.type ? normalizeType(step.type) : typeFromUrn(step.urn));
+        const retyped = oldType !== undefined && newType !== undefined && oldType !== newType;
+        if (!DESTRUCTIVE_OPS.includes(step.op) && !retyped) continue;
+        const name = nameFromUrn(step.oldState?.urn ?? step.urn);
         const rule = statefulRule(type, name);
         if (rule === undefined) continue;
         const seen = byUrn.get(step.urn);
+        const retypedTo = seen?.newType ?? (retyped ? newType : undefined);
+        // Forgotten only when every step of the URN is the plain delete of a retained, retired resource.
+        const forgotten = step.op === "delete" && !retyped && retainedRetired(step.oldState);
         byUrn.set(step.urn, {
             urn: step.urn,
-            type,
+            type: seen?.type ?? type,
             name,
             ops: [...(seen?.ops ?? []), step.op],
             replaceReasons: [...new Set([...(seen?.replaceReasons ?? []), ...(step.replaceReasons ?? [])])],
             loses: rule.loses,
+            ...(retypedTo === undefined ? {} : { newType: retypedTo }),
+            forgotten: (seen?.forgotten ?? true) && forgotten,
         });
     }
     return [...byUrn.values()];
@@ -161,9 +254,17 @@ export function findStatefulChanges(steps: readonly PreviewStep[]): StatefulChan
 
 /** A change as the failure or warning message lists it: what, why, what is lost, the URN. */
 export function describeChange(change: StatefulChange): string {
-    const op = change.ops.includes("delete") ? "delete" : "replace";
+    const what = `${change.type} "${change.name}"`;
+    const op = change.newType
+        ? `change the type of ${what} to ${change.newType}`
+        : `${change.ops.includes("delete") ? "delete" : "replace"} ${what}`;
     const why = change.replaceReasons.length > 0 ? ` (replaced because of: ${change.replaceReasons.join(", ")})` : "";
-    return `  - ${op} ${change.type} "${change.name}"${why}\n      loses ${change.loses}\n      ${change.urn}`;
+    return `  - ${op}${why}\n      loses ${change.loses}\n      ${change.urn}`;
+}
+
+/** A retired resource leaving the state, as the guard lists it. */
+function describeForgotten(change: StatefulChange): string {
+    return `  - forget ${change.type} "${change.name}" (retainOnDelete, tagged ${STATE_TAG}: ${RETIRED})\n      ${change.urn}`;
 }
 
 /** The outcome of one run, without touching the process (for tests). */
@@ -174,8 +275,11 @@ export interface GuardResult {
 }
 
 const USAGE = `usage: preview-guard [${OVERRIDE_FLAG}] <preview.json | ->
-  reads the output of \`pulumi preview --json\` and exits 1 when a stateful resource would be
-  deleted or replaced; ${OVERRIDE_FLAG} (or ${OVERRIDE_ENV}=true) only warns`;
+  reads the output of \`pulumi preview --json\`; exits 0 when no stateful resource is lost, 1 when
+  one would be deleted, replaced or retyped (${OVERRIDE_FLAG} or ${OVERRIDE_ENV}=true only warns),
+  2 when the input is unusable (not a preview, a preview with errors or without steps)`;
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** Runs the guard on arguments, environment and (for `-`) standard input. */
 export function runGuard(argv: readonly string[], env: NodeJS.ProcessEnv, readStdin: () => string): GuardResult {
@@ -194,9 +298,9 @@ export function runGuard(argv: readonly string[], env: NodeJS.ProcessEnv, readSt
     } catch (err) {
         return { code: 2, stdout: "", stderr: `preview-guard: cannot read ${source}: ${(err as Error).message}\n` };
     }
-    let steps: PreviewStep[];
+    let preview: Preview;
     try {
-        steps = parsePreview(text);
+        preview = parsePreview(text);
     } catch (err) {
         if (!(err instanceof MalformedPreviewError)) throw err;
         return {
@@ -205,28 +309,58 @@ export function runGuard(argv: readonly string[], env: NodeJS.ProcessEnv, readSt
             stderr: `preview-guard: ${source} is not the output of \`pulumi preview --json\`: ${err.message}\n`,
         };
     }
-    const changes = findStatefulChanges(steps);
-    if (changes.length === 0) {
+    const errors = previewErrors(preview);
+    if (errors.length > 0) {
+        const lines = errors.map((d) => `  - ${d.urn ? `${d.urn}: ` : ""}${(d.message ?? "").trim()}`).join("\n");
+        return {
+            code: 2,
+            stdout: "",
+            stderr:
+                `preview-guard: the preview in ${source} reported ${plural(errors.length, "error")}, so its steps ` +
+                `are not the whole change; fix the preview, then check again:\n${lines}\n`,
+        };
+    }
+    if (preview.steps.length === 0) {
+        return {
+            code: 2,
+            stdout: "",
+            stderr:
+                `preview-guard: the preview in ${source} has no steps (a preview that ran the program lists at ` +
+                "least the stack itself); fix the preview, then check again\n",
+        };
+    }
+
+    const changes = findStatefulChanges(preview.steps);
+    const refused = changes.filter((c) => !c.forgotten);
+    const forgotten = changes.filter((c) => c.forgotten);
+    const kept =
+        forgotten.length === 0
+            ? ""
+            : `preview-guard: ${plural(forgotten.length, "retired resource")} leave the state and stay in the cloud:\n` +
+              `${forgotten.map(describeForgotten).join("\n")}\n`;
+    if (refused.length === 0) {
         return {
             code: 0,
-            stdout: `preview-guard: no stateful resource would be deleted or replaced (${steps.length} steps checked)\n`,
+            stdout:
+                `preview-guard: no stateful resource would be deleted or replaced (${plural(preview.steps.length, "step")} checked)\n` +
+                kept,
             stderr: "",
         };
     }
-    const list = changes.map(describeChange).join("\n");
-    const count = `${changes.length} stateful resource${changes.length === 1 ? "" : "s"}`;
+    const list = refused.map(describeChange).join("\n");
+    const count = plural(refused.length, "stateful resource");
     if (allowed) {
         return {
             code: 0,
-            stdout: `preview-guard: allowed by ${OVERRIDE_FLAG} (PR label "${OVERRIDE_LABEL}"): ${count} will be deleted or replaced:\n${list}\n`,
+            stdout: `preview-guard: allowed by ${OVERRIDE_FLAG} (PR label "${OVERRIDE_LABEL}"): ${count} will be deleted, replaced or retyped:\n${list}\n${kept}`,
             stderr: "",
         };
     }
     return {
         code: 1,
-        stdout: "",
+        stdout: kept,
         stderr:
-            `preview-guard: ${count} would be deleted or replaced:\n${list}\n` +
+            `preview-guard: ${count} would be deleted, replaced or retyped:\n${list}\n` +
             `If this is intended (and the data is backed up or migrated), label the pull request ` +
             `"${OVERRIDE_LABEL}"; the preview then passes ${OVERRIDE_FLAG}.\n`,
     };

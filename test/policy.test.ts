@@ -16,7 +16,10 @@ import {
     STACK_RULES,
     UNKNOWN,
 } from "../policy/rules";
+import { PUBLIC_IP_TAG as PROGRAM_PUBLIC_IP_TAG } from "../components/redis/server";
+import { PUBLIC_IP_TAG } from "../policy/compute";
 import { statefulResourcesProtected } from "../policy/stateful";
+import { TLS_ONLY_STATEMENT } from "../policy/storage";
 import { STATEFUL_RESOURCES } from "../scripts/preview-guard";
 import {
     add,
@@ -24,9 +27,12 @@ import {
     BUNDLE_SHA256,
     change,
     components,
+    EC2_HARDENED,
+    jobContainer,
     named,
     resource,
     T,
+    tlsOnlyStatement,
     validStack,
     without,
     withOptions,
@@ -41,6 +47,12 @@ function violations(stack: readonly PolicyResource[], config: PolicyConfig = {})
 }
 
 const FIX = "admit only the Quay clusters' CIDRs";
+
+describe("policy pack and program agree", () => {
+    it("on the tag that says redis.publicIp asked for a public address", () => {
+        assert.equal(PUBLIC_IP_TAG, PROGRAM_PUBLIC_IP_TAG);
+    });
+});
 
 describe("policy rules", () => {
     it("pass the valid fixture stack", () => {
@@ -222,7 +234,7 @@ describe("policy rules", () => {
         it("links a group to its instance by ID when the engine recorded no dependency", () => {
             const stack = add(
                 validStack(),
-                resource(T.ec2, "vm2", { vpcSecurityGroupIds: ["sg-0abc"] }),
+                resource(T.ec2, "vm2", { ...EC2_HARDENED, vpcSecurityGroupIds: ["sg-0abc"] }),
                 resource(T.sg, "vm2-sg", { id: "sg-0abc" }),
                 resource(T.ingressRule, "vm2-rdp", {
                     ipProtocol: "tcp",
@@ -280,6 +292,7 @@ describe("policy rules", () => {
                     "blockPublicAcls, blockPublicPolicy, ignorePublicAcls, restrictPublicBuckets all true",
                 `${P} | logs | has no aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration; ` +
                     "add one with sseAlgorithm AES256, aws:kms, aws:kms:dsse",
+                `s3-buckets-tls-only | logs | has no aws:s3/bucketPolicy:BucketPolicy; add one with the statement ${TLS_ONLY_STATEMENT}`,
             ]);
         });
 
@@ -431,6 +444,10 @@ describe("policy rules", () => {
             ["bucket", "an S3 bucket and every blob in it"],
             ["account", "an Azure storage account and every blob in it"],
             ["container", "an Azure blob container and every blob in it"],
+            [
+                "rg",
+                "an Azure resource group and everything in it (a PostgreSQL server, the Redis VM or a storage account)",
+            ],
             ["quay-database", "a database and every table in it"],
             [
                 "bundle-database-secret-key",
@@ -447,6 +464,312 @@ describe("policy rules", () => {
         it("accepts an unprotected password that is not DATABASE_SECRET_KEY", () => {
             const stack = add(validStack(), resource(T.password, "bundle-secret-key", { length: 64 }, {}, false));
             assert.deepEqual(violations(stack), []);
+        });
+
+        /** The stack with one resource unprotected and tagged as a retired site's storage is. */
+        const retired = (name: string, key = "tags") =>
+            withOptions(change(validStack(), name, { [key]: { "quay-georep-state": "retired" } }), name, {
+                protect: false,
+            });
+
+        for (const [name, key] of [
+            ["bucket", "tags"],
+            ["account", "tags"],
+            ["container", "metadata"],
+            ["rg", "tags"],
+        ]) {
+            it(`accepts a retired site's unprotected ${name} (tagged quay-georep-state: retired)`, () => {
+                assert.deepEqual(violations(retired(name, key)), []);
+            });
+        }
+
+        for (const [name, loses] of [
+            ["db", "the shared PostgreSQL database (RDS)"],
+            ["redis-vm", "the Redis VM and its data"],
+            ["quay-database", "a database and every table in it"],
+        ]) {
+            it(`rejects an unprotected ${name} tagged retired (the tag exempts only storage)`, () => {
+                assert.deepEqual(violations(retired(name)), [
+                    `${P} | ${name} | is not protected; deleting it loses ${loses}; create it with { protect: true } ` +
+                        "(the retired tag exempts only a retired site's storage, retained on delete)",
+                ]);
+            });
+        }
+
+        it("rejects a retired bucket known not to be retained on delete (offline)", () => {
+            assert.deepEqual(violations(withOptions(retired("bucket"), "bucket", { retainOnDelete: false })), [
+                `${P} | bucket | is not protected; deleting it loses an S3 bucket and every blob in it; ` +
+                    "create it with { protect: true } (the retired tag exempts only a retired site's storage, retained on delete)",
+            ]);
+        });
+    });
+
+    describe("rds-backups-and-deletion-protection", () => {
+        const P = "rds-backups-and-deletion-protection";
+        const backups = "(days of automated backups and point-in-time recovery)";
+
+        it("rejects fewer than 7 days of backups", () => {
+            assert.deepEqual(violations(change(validStack(), "db", { backupRetentionPeriod: 1 })), [
+                `${P} | db | backupRetentionPeriod is 1; set it to at least 7 ${backups}`,
+            ]);
+        });
+
+        it("rejects an instance that does not set its backup retention", () => {
+            assert.deepEqual(violations(change(validStack(), "db", { backupRetentionPeriod: undefined })), [
+                `${P} | db | backupRetentionPeriod is not set; set it to at least 7 ${backups}`,
+            ]);
+        });
+
+        it("rejects deletion protection off", () => {
+            assert.deepEqual(violations(change(validStack(), "db", { deletionProtection: false })), [
+                `${P} | db | deletionProtection is false; set it to true (RDS then refuses to delete the instance, ` +
+                    "whatever the Pulumi state says)",
+            ]);
+        });
+
+        it("rejects skipping the final snapshot", () => {
+            assert.deepEqual(violations(change(validStack(), "db", { skipFinalSnapshot: true })), [
+                `${P} | db | skipFinalSnapshot is true; set it to false with a finalSnapshotIdentifier ` +
+                    "(deleting the instance then leaves a snapshot)",
+            ]);
+        });
+
+        it("skips values not known during preview", () => {
+            const stack = change(validStack(), "db", { backupRetentionPeriod: UNKNOWN, deletionProtection: UNKNOWN });
+            assert.deepEqual(violations(stack), []);
+        });
+    });
+
+    describe("vm-volumes-encrypted", () => {
+        const P = "vm-volumes-encrypted";
+
+        it("rejects a root volume that does not say encrypted", () => {
+            assert.deepEqual(violations(change(validStack(), "redis-vm", { rootBlockDevice: { volumeSize: 30 } })), [
+                `${P} | redis-vm | rootBlockDevice.encrypted is not set; set it to true (unset, the account's EBS ` +
+                    "default decides; the Redis VM keeps its data on its root volume)",
+            ]);
+        });
+
+        it("rejects an unencrypted EBS block device", () => {
+            const ebsBlockDevices = [{ deviceName: "/dev/sdf", volumeSize: 100, encrypted: false }];
+            assert.deepEqual(violations(change(validStack(), "redis-vm", { ebsBlockDevices })), [
+                `${P} | redis-vm | ebsBlockDevices[0] "/dev/sdf" has encrypted false; set it to true`,
+            ]);
+        });
+
+        it("rejects an unencrypted EBS volume", () => {
+            const stack = add(validStack(), resource(T.ebsVolume, "data", { size: 100, encrypted: false }));
+            assert.deepEqual(violations(stack), [`${P} | data | encrypted is false; set it to true`]);
+        });
+    });
+
+    describe("ec2-imdsv2-required", () => {
+        const P = "ec2-imdsv2-required";
+        const imds =
+            'set it to "required" (IMDSv2: a request forged through the VM cannot read its role\'s credentials)';
+
+        it("rejects optional session tokens (IMDSv1)", () => {
+            const stack = change(validStack(), "redis-vm", { metadataOptions: { httpTokens: "optional" } });
+            assert.deepEqual(violations(stack), [
+                `${P} | redis-vm | metadataOptions.httpTokens is "optional"; ${imds}`,
+            ]);
+        });
+
+        it("rejects an instance without metadataOptions (the AMI's default)", () => {
+            assert.deepEqual(violations(change(validStack(), "redis-vm", { metadataOptions: undefined })), [
+                `${P} | redis-vm | metadataOptions.httpTokens is not set; ${imds}`,
+            ]);
+        });
+
+        it("accepts the metadata endpoint turned off", () => {
+            const stack = change(validStack(), "redis-vm", { metadataOptions: { httpEndpoint: "disabled" } });
+            assert.deepEqual(violations(stack), []);
+        });
+    });
+
+    describe("vm-no-public-ip-unless-configured", () => {
+        const P = "vm-no-public-ip-unless-configured";
+        const configure = `or set redis.publicIp: true (the program then tags the VM ${PUBLIC_IP_TAG}: "true")`;
+        const tagged = (stack: PolicyResource[], name: string) =>
+            change(stack, name, { tags: { [PUBLIC_IP_TAG]: "true" } });
+        const eip = resource(
+            T.eip,
+            "redis-ip",
+            { domain: "vpc", instance: "redis-vm-id" },
+            { instance: [[T.ec2, "redis-vm"]] },
+        );
+        const publicNic = (stack: PolicyResource[]) =>
+            change(stack, "redis-nic", {
+                ipConfigurations: [{ name: "redis", publicIPAddress: { id: "ip-id" } }],
+            });
+
+        it("rejects an instance that asks for a public IP", () => {
+            assert.deepEqual(violations(change(validStack(), "redis-vm", { associatePublicIpAddress: true })), [
+                `${P} | redis-vm | associatePublicIpAddress is true; set it to false (unset, the subnet decides), ${configure}`,
+            ]);
+        });
+
+        it("rejects an instance that leaves it to the subnet", () => {
+            assert.deepEqual(violations(change(validStack(), "redis-vm", { associatePublicIpAddress: undefined })), [
+                `${P} | redis-vm | associatePublicIpAddress is not set; set it to false (unset, the subnet decides), ${configure}`,
+            ]);
+        });
+
+        it("rejects an Elastic IP on the instance", () => {
+            assert.deepEqual(violations(add(validStack(), eip)), [
+                `${P} | redis-ip | gives aws:ec2/instance:Instance "redis-vm" a public IP, but the instance is not ` +
+                    `tagged ${PUBLIC_IP_TAG}: "true"; remove it, ${configure}`,
+            ]);
+        });
+
+        it("accepts an Elastic IP on an instance tagged as configured", () => {
+            assert.deepEqual(violations(add(tagged(validStack(), "redis-vm"), eip)), []);
+        });
+
+        it("rejects a public IP on the Azure VM's network interface", () => {
+            assert.deepEqual(violations(publicNic(validStack())), [
+                `${P} | redis-nic | ipConfigurations[0].publicIPAddress gives azure-native:compute:VirtualMachine ` +
+                    `"redis-azure-vm" a public IP, but the VM is not tagged ${PUBLIC_IP_TAG}: "true"; remove it, ${configure}`,
+            ]);
+        });
+
+        it("accepts it on an Azure VM tagged as configured", () => {
+            assert.deepEqual(violations(publicNic(tagged(validStack(), "redis-azure-vm"))), []);
+        });
+
+        it("rejects a public IP configuration the Azure VM declares inline", () => {
+            const networkProfile = {
+                networkInterfaceConfigurations: [
+                    { name: "nic", ipConfigurations: [{ name: "ip", publicIPAddressConfiguration: { name: "pip" } }] },
+                ],
+            };
+            assert.deepEqual(violations(change(validStack(), "redis-azure-vm", { networkProfile })), [
+                `${P} | redis-azure-vm | networkProfile.networkInterfaceConfigurations[0].ipConfigurations[0]` +
+                    `.publicIPAddressConfiguration gives the VM a public IP; remove it, ${configure}`,
+            ]);
+        });
+    });
+
+    describe("s3-buckets-tls-only", () => {
+        const P = "s3-buckets-tls-only";
+        const withStatement = (statement: Record<string, unknown>) =>
+            change(validStack(), "bucket-tls-only", {
+                policy: JSON.stringify({ Version: "2012-10-17", Statement: [statement] }),
+            });
+        const notDenied = `${P} | bucket-tls-only | does not deny requests to aws:s3/bucket:Bucket "bucket" made without TLS; add the statement ${TLS_ONLY_STATEMENT}`;
+
+        it("rejects a bucket without a bucket policy", () => {
+            assert.deepEqual(violations(without(validStack(), "bucket-tls-only")), [
+                `${P} | bucket | has no aws:s3/bucketPolicy:BucketPolicy; add one with the statement ${TLS_ONLY_STATEMENT}`,
+            ]);
+        });
+
+        it("rejects a policy that allows instead of denying", () => {
+            assert.deepEqual(violations(withStatement({ ...tlsOnlyStatement(), Effect: "Allow" })), [notDenied]);
+        });
+
+        it("rejects a deny that leaves the objects out", () => {
+            const statement = { ...tlsOnlyStatement(), Resource: "arn:aws:s3:::bucket-id" };
+            assert.deepEqual(violations(withStatement(statement)), [notDenied]);
+        });
+
+        it("rejects a deny of requests made with TLS (the condition inverted)", () => {
+            const statement = { ...tlsOnlyStatement(), Condition: { Bool: { "aws:SecureTransport": "true" } } };
+            assert.deepEqual(violations(withStatement(statement)), [notDenied]);
+        });
+
+        it('accepts Principal { AWS: "*" }, Action "*", a boolean condition and a policy object', () => {
+            const statement = {
+                ...tlsOnlyStatement(),
+                Principal: { AWS: "*" },
+                Action: "*",
+                Condition: { Bool: { "aws:securetransport": false } },
+            };
+            const stack = change(validStack(), "bucket-tls-only", { policy: { Statement: statement } });
+            assert.deepEqual(violations(stack), []);
+        });
+
+        it("skips a policy not known during preview", () => {
+            assert.deepEqual(violations(change(validStack(), "bucket-tls-only", { policy: UNKNOWN })), []);
+        });
+    });
+
+    describe("lifecycle-jobs-restricted-and-limited", () => {
+        const P = "lifecycle-jobs-restricted-and-limited";
+        const limits =
+            "set cpu and memory requests and limits (unbounded, a Job can starve Quay's pods on its node, and a " +
+            "namespace quota on limits refuses it)";
+        /** The fixture Job with its one container changed. */
+        const gate = (c: Record<string, unknown>) =>
+            change(validStack(), "gate", {
+                spec: { template: { spec: { containers: [{ ...jobContainer("gate"), ...c }] } } },
+            });
+
+        it("rejects a container without a securityContext", () => {
+            assert.deepEqual(violations(gate({ securityContext: undefined })), [
+                `${P} | gate | container "gate": securityContext is not set; set allowPrivilegeEscalation: false and ` +
+                    'capabilities: { drop: ["ALL"] }',
+            ]);
+        });
+
+        it("rejects privilege escalation allowed", () => {
+            const securityContext = { allowPrivilegeEscalation: true, capabilities: { drop: ["ALL"] } };
+            assert.deepEqual(violations(gate({ securityContext })), [
+                `${P} | gate | container "gate": securityContext.allowPrivilegeEscalation is true; set it to false`,
+            ]);
+        });
+
+        it("rejects capabilities not all dropped, one added, and privileged", () => {
+            const securityContext = {
+                allowPrivilegeEscalation: false,
+                privileged: true,
+                capabilities: { drop: ["NET_RAW"], add: ["NET_ADMIN"] },
+            };
+            assert.deepEqual(violations(gate({ securityContext })), [
+                `${P} | gate | container "gate": securityContext.capabilities.drop is ["NET_RAW"]; set it to ["ALL"]`,
+                `${P} | gate | container "gate": securityContext.capabilities.add is ["NET_ADMIN"]; remove it (the Jobs need no capabilities)`,
+                `${P} | gate | container "gate": securityContext.privileged is true; remove it`,
+            ]);
+        });
+
+        it("rejects a container without resources", () => {
+            assert.deepEqual(violations(gate({ resources: undefined })), [
+                `${P} | gate | container "gate": resources.requests.cpu, resources.requests.memory, ` +
+                    `resources.limits.cpu, resources.limits.memory are not set; ${limits}`,
+            ]);
+        });
+
+        it("rejects a CronJob's container without a memory limit", () => {
+            const container = {
+                ...jobContainer("status"),
+                resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m" } },
+            };
+            const stack = change(validStack(), "status", {
+                spec: {
+                    schedule: "*/15 * * * *",
+                    jobTemplate: { spec: { template: { spec: { containers: [container] } } } },
+                },
+            });
+            assert.deepEqual(violations(stack), [
+                `${P} | status | container "status": resources.limits.memory is not set; ${limits}`,
+            ]);
+        });
+
+        it("checks init containers too", () => {
+            const init = { ...jobContainer("precheck"), securityContext: { capabilities: { drop: ["ALL"] } } };
+            const stack = change(validStack(), "gate", {
+                spec: { template: { spec: { initContainers: [init], containers: [jobContainer("gate")] } } },
+            });
+            assert.deepEqual(violations(stack), [
+                `${P} | gate | init container "precheck": securityContext.allowPrivilegeEscalation is not set; set it to false`,
+            ]);
+        });
+
+        it("skips values not known during preview", () => {
+            assert.deepEqual(
+                violations(gate({ securityContext: UNKNOWN, resources: { requests: UNKNOWN, limits: UNKNOWN } })),
+                [],
+            );
         });
     });
 
@@ -645,6 +968,21 @@ describe("policy rules offline: the example stacks", () => {
         assert.deepEqual(asLines(checkRun(assertClean(await runStack(azure)))), KNOWN.us);
     });
 
+    // Needs the program to tag a VM with a public IP as configured (components/redis/aws.ts, azure.ts).
+    for (const [mode, where] of [
+        ["aws", { region: "us-east-1", vpcId: "vpc-0123456789abcdef0", subnetId: "subnet-0123456789abcdef0" }],
+        ["azure", { location: "westeurope" }],
+    ] as const) {
+        it(`accepts the public IP redis.publicIp: true asks for (${mode}), and only that`, async () => {
+            const redis = { mode, ...where, allowedCidrs: ["10.0.0.0/16"] };
+            const configured = withConfig(exampleConfig("us"), { redis: { ...redis, publicIp: true } });
+            assert.deepEqual(asLines(checkRun(assertClean(await runStack(configured)))), KNOWN.us);
+            const run = assertClean(await runStack(withConfig(exampleConfig("us"), { redis })));
+            const vm = fromRecorded(run.resources).find((r) => r.name === "quay-georep-redis-vm");
+            assert.equal((vm?.props.tags as Record<string, string> | undefined)?.[PUBLIC_IP_TAG], undefined);
+        });
+    }
+
     it("refuses what allowInternet lets the program create", async () => {
         const open = withConfig(exampleConfig("us"), {
             database: { mode: "azure", location: "westeurope", allowedCidrs: ["0.0.0.0/0"], allowInternet: true },
@@ -677,5 +1015,192 @@ describe("policy rules offline: the example stacks", () => {
             byName("quay-georep-storage-usstorage-bucket").urn,
         ]);
         assert.equal(byName("quay-georep-database-instance").protect, true);
+    });
+});
+
+describe("policy network rules: allow-lists judged by what they cover", () => {
+    const P1 = "no-internet-ingress-to-postgres-or-redis";
+    const P2 = "no-internet-ingress-to-shared-services";
+    /** The network rules' violations only (other rules are judged elsewhere). */
+    const network = (stack: readonly PolicyResource[]) =>
+        violations(stack).filter((l) => l.startsWith(`${P1} |`) || l.startsWith(`${P2} |`));
+    const v4 = (n: string) => `${n} public IPv4 addresses (more than the 65,536 of a /16)`;
+    const ALL_V4 = v4("3,987,471,616");
+    const ALL_V6 =
+        "335,962,051,336,855,665,935,446,113,736,292,564,990 public IPv6 addresses " +
+        "(more than the 1,208,925,819,614,629,174,706,176 of a /48)";
+    const EIGHTS = Array.from({ length: 256 }, (_, i) => `${i}.0.0.0/8`);
+    const tcp = (from: number, to = from) => ({ protocol: "tcp", fromPort: from, toPort: to });
+    const nsgRule = (name: string, props: Record<string, unknown>) =>
+        resource(T.nsgRule, name, { direction: "Inbound", access: "Allow", protocol: "Tcp", ...props });
+    const firewall = (name: string, startIpAddress: string, endIpAddress: string, server = "pg") =>
+        resource(
+            T.firewallRule,
+            name,
+            { serverName: `${server}-server`, startIpAddress, endIpAddress },
+            { serverName: [[T.server, server]] },
+        );
+
+    it("refuses security group sources that split the internet, in one entry or across several", () => {
+        const half = resource(T.ingressRule, "other-half", {
+            ipProtocol: "tcp",
+            fromPort: 5432,
+            toPort: 5432,
+            cidrIpv4: "0.0.0.0/1",
+        });
+        const sg = resource(T.sg, "other-sg", {
+            ingress: [
+                { ...tcp(5432), cidrBlocks: ["0.0.0.0/1"] },
+                { ...tcp(5432, 6379), cidrBlocks: ["128.0.0.0/1"] },
+                { ...tcp(6379), ipv6CidrBlocks: ["::/1", "8000::/1"] },
+            ],
+        });
+        assert.deepEqual(network(add(validStack(), sg, half)), [
+            `${P1} | other-sg | ingress[0], ingress[1] together admit 0.0.0.0/1, 128.0.0.0/1 on port 5432 (PostgreSQL): ${ALL_V4}; ${FIX}`,
+            `${P1} | other-sg | ingress[1], ingress[2] together admit 128.0.0.0/1, ::/1, 8000::/1 on port 6379 (Redis): ` +
+                `${v4("1,877,736,704")} and ${ALL_V6}; ${FIX}`,
+            `${P1} | other-half | admits 0.0.0.0/1 on port 5432 (PostgreSQL): ${v4("2,109,734,912")}; ${FIX}`,
+        ]);
+    });
+
+    it("adds up the rule resources of a group in front of a server (the program makes one per CIDR)", () => {
+        const rule = (name: string, cidr: string, port: number, sg = "db-sg") =>
+            resource(
+                T.ingressRule,
+                name,
+                { ipProtocol: "tcp", fromPort: port, toPort: port, cidrIpv4: cidr },
+                { securityGroupId: [[T.sg, sg]] },
+            );
+        const split = add(validStack(), rule("db-a", "20.0.0.0/16", 5432), rule("db-b", "20.1.0.0/16", 5432));
+        assert.deepEqual(network(split), [
+            `${P2} | db-sg | its rules together admit 20.0.0.0/16, 20.1.0.0/16 to aws:rds/instance:Instance "db": ` +
+                `${v4("131,072")}; ${FIX}`,
+        ]);
+        // Overlaps count once; a private range (the fixture's 10.0.0.0/16) counts for nothing.
+        assert.deepEqual(
+            network(add(validStack(), rule("db-a", "20.0.0.0/16", 5432), rule("db-b", "20.0.128.0/17", 22))),
+            [],
+        );
+        // One rule over the bound on another port: reported alone, not again as a sum.
+        assert.deepEqual(network(add(validStack(), rule("redis-ssh", "20.0.0.0/8", 22, "redis-sg"))), [
+            `${P2} | redis-ssh | admits 20.0.0.0/8 to aws:ec2/instance:Instance "redis-vm": ${v4("16,777,216")}; ${FIX}`,
+        ]);
+    });
+
+    it("refuses an NSG rule listing the internet as 256 /8s, or as ::/1 and 8000::/1", () => {
+        const rules = named(validStack(), "redis-nsg").props.securityRules as Record<string, unknown>[];
+        const stack = change(validStack(), "redis-nsg", {
+            securityRules: [{ ...rules[0], sourceAddressPrefixes: EIGHTS }],
+        });
+        const eights = '"allow-redis" admits 0.0.0.0/8, 1.0.0.0/8, 2.0.0.0/8 and 235 more';
+        assert.deepEqual(network(stack), [
+            `${P1} | redis-nsg | securityRules[0] ${eights} on port 6379 (Redis): ${ALL_V4}; ${FIX}`,
+            `${P2} | redis-nsg | securityRules[0] ${eights} to azure-native:compute:VirtualMachine "redis-azure-vm": ` +
+                `${ALL_V4}; ${FIX}`,
+        ]);
+        const v6 = nsgRule("other-v6", { sourceAddressPrefixes: ["::/1", "8000::/1"], destinationPortRange: "6379" });
+        assert.deepEqual(network(add(validStack(), v6)), [
+            `${P1} | other-v6 | admits ::/1, 8000::/1 on port 6379 (Redis): ${ALL_V6}; ${FIX}`,
+        ]);
+    });
+
+    it("takes Internet, * and AzureCloud as the internet, and private prefixes and other tags as nothing", () => {
+        const stack = add(
+            validStack(),
+            nsgRule("other-cloud", { sourceAddressPrefix: "AzureCloud", destinationPortRange: "5432" }),
+            nsgRule("other-region", {
+                sourceAddressPrefixes: ["10.0.0.0/8", "AzureCloud.westeurope"],
+                destinationPortRanges: ["6379"],
+            }),
+            nsgRule("other-star", { sourceAddressPrefixes: ["*"], destinationPortRange: "5432" }),
+            nsgRule("other-private", {
+                sourceAddressPrefixes: ["10.0.0.0/8", "fc00::/7", "VirtualNetwork", "20.0.0.0/16", "2001:db9::/48"],
+                destinationPortRange: "*",
+            }),
+        );
+        assert.deepEqual(network(stack), [
+            `${P1} | other-cloud | admits AzureCloud on port 5432 (PostgreSQL); ${FIX}`,
+            `${P1} | other-region | admits AzureCloud.westeurope on port 6379 (Redis); ${FIX}`,
+            `${P1} | other-star | admits * on port 5432 (PostgreSQL); ${FIX}`,
+        ]);
+    });
+
+    it("counts a PostgreSQL firewall rule's range as it is, not as CIDRs", () => {
+        const range = (start: string, end: string) =>
+            network(change(validStack(), "pg-allow", { startIpAddress: start, endIpAddress: end }));
+        assert.deepEqual(range("0.0.0.0", "127.255.255.255"), [
+            `${P1} | pg-allow | admits 0.0.0.0-127.255.255.255 to PostgreSQL: ${v4("2,109,734,912")}; ${FIX}`,
+        ]);
+        assert.deepEqual(range("20.0.0.0", "20.1.0.0"), [
+            `${P1} | pg-allow | admits 20.0.0.0-20.1.0.0 to PostgreSQL: ${v4("65,537")}; ${FIX}`,
+        ]);
+        assert.deepEqual([...range("20.0.0.0", "20.0.255.255"), ...range("10.0.0.0", "10.255.255.255")], []);
+    });
+
+    it("adds up a server's firewall rules, duplicates once, in the stack or not", () => {
+        const split = add(
+            validStack(),
+            firewall("pg-a", "20.0.0.0", "20.0.255.255"),
+            firewall("pg-b", "20.1.0.0", "20.1.0.0"),
+        );
+        assert.deepEqual(network(split), [
+            `${P2} | pg | its firewall rules together admit 20.0.0.0-20.0.255.255, 20.1.0.0-20.1.0.0 to PostgreSQL: ` +
+                `${v4("65,537")}; ${FIX}`,
+        ]);
+        const twice = add(
+            validStack(),
+            firewall("pg-a", "20.0.0.0", "20.0.255.255"),
+            firewall("pg-b", "20.0.0.0", "20.0.255.255"),
+        );
+        assert.deepEqual(network(twice), []);
+        const legacy = (name: string, start: string, end: string) =>
+            resource(T.firewallRule, name, {
+                resourceGroupName: "rg",
+                serverName: "legacy",
+                startIpAddress: start,
+                endIpAddress: end,
+            });
+        const outside = add(
+            validStack(),
+            legacy("legacy-a", "20.0.0.0", "20.0.255.255"),
+            legacy("legacy-b", "21.0.0.0", "21.0.0.255"),
+        );
+        assert.deepEqual(network(outside), [
+            `${P2} | legacy-a | the firewall rules of server "legacy" together admit 20.0.0.0-20.0.255.255, ` +
+                `21.0.0.0-21.0.0.255 to PostgreSQL: ${v4("65,792")}; ${FIX}`,
+        ]);
+    });
+
+    it("refuses the split internet that allowInternet lets the program create, on Azure and AWS", async () => {
+        const halves = ["0.0.0.0/1", "128.0.0.0/1"];
+        const azure = withConfig(exampleConfig("us"), {
+            database: { mode: "azure", location: "westeurope", allowedCidrs: halves, allowInternet: true },
+            redis: { mode: "azure", location: "westeurope", allowedCidrs: halves, allowInternet: true },
+        });
+        const lines = (run: Awaited<ReturnType<typeof runStack>>) =>
+            network(fromRecorded(assertClean(run).resources)).map((l) => l.replace(/ \| quay-georep-/, " | "));
+        assert.deepEqual(lines(await runStack(azure)), [
+            `${P1} | database-allow-0-0-0-0-1 | admits 0.0.0.0-127.255.255.255 to PostgreSQL: ${v4("2,109,734,912")}; ${FIX}`,
+            `${P1} | database-allow-128-0-0-0-1 | admits 128.0.0.0-255.255.255.255 to PostgreSQL: ` +
+                `${v4("1,877,736,704")}; ${FIX}`,
+            `${P1} | redis-nsg | securityRules[0] "allow-redis" admits 0.0.0.0/1, 128.0.0.0/1 on port 6379 (Redis): ` +
+                `${ALL_V4}; ${FIX}`,
+            `${P2} | redis-nsg | securityRules[0] "allow-redis" admits 0.0.0.0/1, 128.0.0.0/1 to ` +
+                `azure-native:compute:VirtualMachine "quay-georep-redis-vm": ${ALL_V4}; ${FIX}`,
+        ]);
+        const aws = withConfig(exampleConfig("us"), {
+            redis: {
+                mode: "aws",
+                region: "us-east-1",
+                vpcId: "vpc-0123456789abcdef0",
+                subnetId: "subnet-0123456789abcdef0",
+                allowedCidrs: ["10.0.0.0/16", "20.0.0.0/16", "20.1.0.0/16"],
+                allowInternet: true,
+            },
+        });
+        assert.deepEqual(lines(await runStack(aws)), [
+            `${P2} | redis-sg | its rules together admit 20.0.0.0/16, 20.1.0.0/16 to aws:ec2/instance:Instance ` +
+                `"quay-georep-redis-vm": ${v4("131,072")}; ${FIX}`,
+        ]);
     });
 });

@@ -23,6 +23,7 @@ import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as proto from "@pulumi/pulumi/proto/analyzer_pb";
 import { POLICIES } from "../policy/pack";
 import { RESOURCE_RULES, STACK_RULES } from "../policy/rules";
+import { TLS_ONLY_STATEMENT } from "../policy/storage";
 import { BUNDLE, BUNDLE_SHA256, urnOf } from "./fixtures/policy/stack";
 import { PROJECT_DIR } from "./mocks";
 
@@ -118,6 +119,26 @@ describe("policy pack: policies called as @pulumi/policy calls them", () => {
             "is not protected; deleting it loses the shared PostgreSQL database (RDS); create it with { protect: true }",
         ]);
         assert.deepEqual(validate(policy, T.rds, { storageEncrypted: true }, true), []);
+    });
+
+    it("judges an azure-native token with an API version as the type it versions", () => {
+        const account = "azure-native:storage/v20230101:StorageAccount";
+        const props = {
+            allowBlobPublicAccess: true,
+            enableHttpsTrafficOnly: true,
+            minimumTlsVersion: "TLS1_2",
+            encryption: { keySource: "Microsoft.Storage", services: { blob: { enabled: true } } },
+        };
+        assert.deepEqual(validate("azure-storage-private-and-encrypted", account, props, true), [
+            "allowBlobPublicAccess is true; set it to false (no anonymous reads of blobs)",
+        ]);
+        assert.deepEqual(
+            validate("stateful-resources-protected", "azure-native:resources/v20240301:ResourceGroup", {}, false),
+            [
+                "is not protected; deleting it loses an Azure resource group and everything in it (a PostgreSQL " +
+                    "server, the Redis VM or a storage account); create it with { protect: true }",
+            ],
+        );
     });
 
     it("reads an unknown value as unknown instead of failing the policy", () => {
@@ -231,7 +252,8 @@ describe("policy pack: served as pulumi preview --policy-pack policy serves it",
     });
 
     it("fails an unprotected database with the options the engine sends", async () => {
-        const r = analyzerResource(T.rds, "db", { storageEncrypted: true }, false);
+        const props = { storageEncrypted: true, backupRetentionPeriod: 7, deletionProtection: true };
+        const r = analyzerResource(T.rds, "db", props, false);
         const req = new proto.AnalyzeRequest()
             .setType(r.getType())
             .setName(r.getName())
@@ -299,6 +321,12 @@ describe("policy pack: served as pulumi preview --policy-pack policy serves it",
                 urn: bundle.getUrn(),
                 level: proto.EnforcementLevel.MANDATORY,
                 message: `annotation quay-georep.io/bundle-sha256 says ${other}, but the Secret's data hashes to ${BUNDLE_SHA256}; annotate it with the hash of what it holds`,
+            },
+            {
+                policy: "s3-buckets-tls-only",
+                urn: bucket.getUrn(),
+                level: proto.EnforcementLevel.MANDATORY,
+                message: `has no aws:s3/bucketPolicy:BucketPolicy; add one with the statement ${TLS_ONLY_STATEMENT}`,
             },
         ]);
         assert.equal(pack.stderr().includes("Error"), false, pack.stderr());

@@ -1,12 +1,15 @@
 /**
  * The stateful-resource guard CI runs on `pulumi preview --json` for every stack: which changes
- * fail a pull request, the label override, and how it reports input that is not a preview.
+ * fail a pull request, the label override, what a retired site may forget without it, and how it
+ * reports input that is not a usable preview.
  */
 import { strict as assert } from "node:assert";
 import { execFile, execFileSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import {
     findStatefulChanges,
+    normalizeType,
     OVERRIDE_ENV,
     OVERRIDE_FLAG,
     parsePreview,
@@ -22,6 +25,23 @@ const fixture = (name: string) => path.join(FIXTURES, name);
 const noStdin = () => {
     throw new Error("stdin not expected");
 };
+/** A fixture's JSON. */
+const load = (name: string) => JSON.parse(fs.readFileSync(fixture(name), "utf8")) as { steps: PreviewStep[] };
+/** The guard on a fixture with one thing changed (given on standard input). */
+function variant(name: string, edit: (doc: { steps: PreviewStep[] }) => void, argv: string[] = []) {
+    const doc = load(name);
+    edit(doc);
+    return runGuard([...argv, "-"], {}, () => JSON.stringify(doc));
+}
+/** The step of a fixture whose URN ends with `::name`, to edit. */
+const stepNamed = (doc: { steps: PreviewStep[] }, name: string) => {
+    const found = doc.steps.find((s) => s.urn.endsWith(`::${name}`));
+    if (found === undefined) throw new Error(`no step ${name}`);
+    return found as unknown as { oldState: Record<string, unknown> };
+};
+const LABEL_HINT =
+    'If this is intended (and the data is backed up or migrated), label the pull request "allow-stateful-changes"; ' +
+    "the preview then passes --allow-stateful-changes.\n";
 
 /** A destructive step on one resource, as `pulumi preview --json` writes it. */
 function step(op: string, type: string, name: string, state: "old" | "new" | "both" = "both"): PreviewStep {
@@ -38,7 +58,7 @@ describe("preview guard", () => {
     it("fails on a replacement of the RDS instance, naming it and the replace reason", () => {
         const r = runGuard([fixture("replace-rds.json")], {}, noStdin);
         assert.equal(r.code, 1);
-        assert.match(r.stderr, /1 stateful resource would be deleted or replaced:/);
+        assert.match(r.stderr, /1 stateful resource would be deleted, replaced or retyped:/);
         assert.match(
             r.stderr,
             /- replace aws:rds\/instance:Instance "quay-georep-db-instance" \(replaced because of: engine\)/,
@@ -66,7 +86,10 @@ describe("preview guard", () => {
         ] as const) {
             const r = runGuard(argv, env, noStdin);
             assert.equal(r.code, 0, r.stderr);
-            assert.match(r.stdout, /allowed by --allow-stateful-changes .*: 1 stateful resource will be deleted/);
+            assert.match(
+                r.stdout,
+                /allowed by --allow-stateful-changes .*: 1 stateful resource will be deleted, replaced/,
+            );
             assert.match(r.stdout, /aws:s3\/bucket:Bucket "quay-georep-usstorage-bucket"/);
         }
         assert.equal(runGuard([fixture("delete-bucket.json")], { [OVERRIDE_ENV]: "false" }, noStdin).code, 1);
@@ -94,8 +117,195 @@ describe("preview guard", () => {
         assert.match(runGuard(["--force", "x.json"], {}, noStdin).stderr, /unknown option --force/);
     });
 
-    it("accepts a preview with no steps (the digest omits an empty list)", () => {
-        assert.deepEqual(parsePreview('{"changeSummary": {}}'), []);
+    it("exits 2 on a preview without steps (every preview that ran lists the stack), whatever the override", () => {
+        assert.deepEqual(parsePreview('{"changeSummary": {}}'), { steps: [], diagnostics: [] });
+        for (const text of ['{"changeSummary": {}}', '{"steps": []}']) {
+            for (const argv of [["-"], [OVERRIDE_FLAG, "-"]]) {
+                const r = runGuard(argv, {}, () => text);
+                assert.equal(r.code, 2);
+                assert.equal(
+                    r.stderr,
+                    "preview-guard: the preview in standard input has no steps (a preview that ran the program lists " +
+                        "at least the stack itself); fix the preview, then check again\n",
+                );
+            }
+        }
+    });
+
+    it("exits 2 on a preview that reported errors, listing them, whatever the override", () => {
+        for (const argv of [[fixture("errored.json")], [OVERRIDE_FLAG, fixture("errored.json")]]) {
+            const r = runGuard(argv, {}, noStdin);
+            assert.equal(r.code, 2);
+            assert.equal(r.stdout, "");
+            assert.equal(
+                r.stderr,
+                `preview-guard: the preview in ${fixture("errored.json")} reported 2 errors, so its steps are not ` +
+                    "the whole change; fix the preview, then check again:\n" +
+                    "  - urn:pulumi:us::quay-georep::pulumi:pulumi:Stack::quay-georep-us: error: " +
+                    "quay-georep:storage:AzureSiteContainer resource 'quay-georep-storage-eustorage' has a problem: " +
+                    "azure-native:storage:StorageAccount: the subscription is not registered to use namespace " +
+                    "'Microsoft.Storage'\n" +
+                    "  - urn:pulumi:us::quay-georep::pulumi:pulumi:Stack::quay-georep-us: error: preview failed\n",
+            );
+        }
+    });
+
+    it("passes the same preview once its errors are gone (warnings and infos do not count)", () => {
+        const r = variant("errored.json", (doc) => {
+            const d = doc as unknown as { diagnostics: { severity: string }[] };
+            d.diagnostics = d.diagnostics.map((x) => ({
+                ...x,
+                severity: x.severity === "error" ? "warning" : x.severity,
+            }));
+        });
+        assert.equal(r.code, 0, r.stderr);
+    });
+
+    it("exits 2 on diagnostics that are not a list of objects", () => {
+        const r = runGuard(["-"], {}, () => '{"steps": [], "diagnostics": "error"}');
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, /standard input is not .*: `diagnostics` is not an array of objects/);
+    });
+
+    it("fails on the deletion of an Azure resource group, which deletes what is in it", () => {
+        const r = runGuard([fixture("delete-resource-group.json")], {}, noStdin);
+        assert.equal(r.code, 1);
+        assert.equal(
+            r.stderr,
+            "preview-guard: 1 stateful resource would be deleted, replaced or retyped:\n" +
+                '  - delete azure-native:resources:ResourceGroup "quay-georep-redis-rg"\n' +
+                "      loses an Azure resource group and everything in it (a PostgreSQL server, the Redis VM or a " +
+                "storage account)\n" +
+                "      urn:pulumi:us::quay-georep::quay-georep:redis:RedisAzureVm$azure-native:resources:ResourceGroup::" +
+                "quay-georep-redis-rg\n" +
+                LABEL_HINT,
+        );
+    });
+
+    it("lets a retired site's storage, retained on delete, leave the state without the label", () => {
+        const r = runGuard([fixture("forget-retired.json")], {}, noStdin);
+        assert.equal(r.code, 0, r.stderr);
+        const urn = (type: string, name: string) =>
+            `urn:pulumi:us::quay-georep::quay-georep:storage:AzureSiteContainer$${type}::quay-georep-storage-eustorage-${name}`;
+        const kept = "(retainOnDelete, tagged quay-georep-state: retired)";
+        assert.equal(
+            r.stdout,
+            "preview-guard: no stateful resource would be deleted or replaced (5 steps checked)\n" +
+                "preview-guard: 3 retired resources leave the state and stay in the cloud:\n" +
+                `  - forget azure-native:storage:BlobContainer "quay-georep-storage-eustorage-container" ${kept}\n` +
+                `      ${urn("azure-native:storage:BlobContainer", "container")}\n` +
+                `  - forget azure-native:storage:StorageAccount "quay-georep-storage-eustorage-account" ${kept}\n` +
+                `      ${urn("azure-native:storage:StorageAccount", "account")}\n` +
+                `  - forget azure-native:resources:ResourceGroup "quay-georep-storage-eustorage-rg" ${kept}\n` +
+                `      ${urn("azure-native:resources:ResourceGroup", "rg")}\n`,
+        );
+    });
+
+    it("refuses that deletion when a resource is not retained on delete", () => {
+        const r = variant("forget-retired.json", (doc) => {
+            delete stepNamed(doc, "quay-georep-storage-eustorage-account").oldState.retainOnDelete;
+        });
+        assert.equal(r.code, 1);
+        assert.match(
+            r.stderr,
+            /^preview-guard: 1 stateful resource would be deleted, replaced or retyped:\n {2}- delete azure-native:storage:StorageAccount "quay-georep-storage-eustorage-account"\n/,
+        );
+        assert.match(r.stdout, /^preview-guard: 2 retired resources leave the state and stay in the cloud:\n/);
+    });
+
+    it("refuses that deletion when a retained resource is not tagged retired", () => {
+        const r = variant("forget-retired.json", (doc) => {
+            const state = stepNamed(doc, "quay-georep-storage-eustorage-rg").oldState;
+            const active = { "quay-georep-site": "eustorage", "quay-georep-state": "active" };
+            state.inputs = { location: "westeurope", tags: active };
+            state.outputs = { location: "westeurope", tags: active };
+        });
+        assert.equal(r.code, 1);
+        assert.match(
+            r.stderr,
+            /^preview-guard: 1 stateful resource would be deleted, replaced or retyped:\n {2}- delete azure-native:resources:ResourceGroup "quay-georep-storage-eustorage-rg"\n/,
+        );
+    });
+
+    it("refuses replacing a retired, retained resource (only deleting it forgets it)", () => {
+        const r = variant("forget-retired.json", (doc) => {
+            const step = stepNamed(doc, "quay-georep-storage-eustorage-account") as unknown as { op: string };
+            step.op = "replace";
+        });
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /- replace azure-native:storage:StorageAccount "quay-georep-storage-eustorage-account"/);
+    });
+
+    it("reads the type from oldState: a stateful resource given another type fails, whatever the op", () => {
+        for (const op of ["same", "update", "replace"]) {
+            const urn =
+                "urn:pulumi:us::quay-georep::quay-georep:storage:S3SiteBucket$aws:s3/bucketPolicy:BucketPolicy::b";
+            const r = runGuard(["-"], {}, () =>
+                JSON.stringify({
+                    steps: [
+                        {
+                            op,
+                            urn,
+                            oldState: {
+                                urn: urn.replace("aws:s3/bucketPolicy:BucketPolicy", "aws:s3/bucket:Bucket"),
+                                type: "aws:s3/bucket:Bucket",
+                            },
+                            newState: { urn, type: "aws:s3/bucketPolicy:BucketPolicy" },
+                        },
+                    ],
+                }),
+            );
+            assert.equal(r.code, 1, op);
+            assert.equal(
+                r.stderr.split("\n").slice(0, 3).join("\n"),
+                "preview-guard: 1 stateful resource would be deleted, replaced or retyped:\n" +
+                    '  - change the type of aws:s3/bucket:Bucket "b" to aws:s3/bucketPolicy:BucketPolicy\n' +
+                    "      loses an S3 bucket and every blob in it",
+                op,
+            );
+        }
+    });
+
+    it("does not count a resource that only becomes a stateful type", () => {
+        const changes = findStatefulChanges([
+            {
+                op: "update",
+                urn: "urn:pulumi:us::p::aws:s3/bucket:Bucket::b",
+                oldState: { type: "kubernetes:core/v1:Secret" },
+                newState: { type: "aws:s3/bucket:Bucket" },
+            },
+        ]);
+        assert.deepEqual(changes, []);
+    });
+
+    it("normalises azure-native tokens with an API version", () => {
+        assert.equal(
+            normalizeType("azure-native:storage/v20230101:StorageAccount"),
+            "azure-native:storage:StorageAccount",
+        );
+        assert.equal(
+            normalizeType("azure-native:resources/v20240301preview:ResourceGroup"),
+            "azure-native:resources:ResourceGroup",
+        );
+        assert.equal(normalizeType("azure-native:storage/latest:BlobContainer"), "azure-native:storage:BlobContainer");
+        assert.equal(normalizeType("aws:s3/bucketV2:BucketV2"), "aws:s3/bucketV2:BucketV2");
+        const deleted = findStatefulChanges([
+            step("delete", "azure-native:storage/v20230101:StorageAccount", "acct", "old"),
+        ]);
+        assert.deepEqual(
+            deleted.map((c) => [c.type, c.loses]),
+            [["azure-native:storage:StorageAccount", "an Azure storage account and every blob in it"]],
+        );
+        // Moving to the default API version is no type change.
+        const moved = findStatefulChanges([
+            {
+                op: "update",
+                urn: "urn:pulumi:us::p::azure-native:storage:StorageAccount::acct",
+                oldState: { type: "azure-native:storage/v20230101:StorageAccount" },
+                newState: { type: "azure-native:storage:StorageAccount" },
+            },
+        ]);
+        assert.deepEqual(moved, []);
     });
 
     it("treats only the database key among random passwords as stateful", () => {

@@ -10,7 +10,7 @@ import * as random from "@pulumi/random";
 import { cidrSlug } from "../../lib/cidr";
 import { renderRedisCloudInit } from "../../lib/cloudInit";
 import type { AwsRedis } from "../../stacks/services";
-import { RedisServer, REDIS_PORT } from "./server";
+import { PUBLIC_IP_TAG, RedisServer, REDIS_PORT } from "./server";
 
 const TYPE = "quay-georep:redis:RedisEc2";
 
@@ -135,7 +135,8 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
                 userData,
                 // cloud-init applies user data on first boot only; a new document needs a new instance.
                 userDataReplaceOnChange: true,
-                tags: { Name: name },
+                // Says redis.publicIp asked for the public address, for the policy pack (it sees no config).
+                tags: { Name: name, ...(args.publicIp ? { [PUBLIC_IP_TAG]: "true" } : {}) },
             },
             // `mostRecent` finds a newer AMI every few weeks; that must not replace a running Redis.
             { parent: this, provider, protect: true, ignoreChanges: ["ami"], additionalSecretOutputs: ["userData"] },

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { renderRedisCloudInit } from "../../lib/cloudInit";
 import type { AzureRedis } from "../../stacks/services";
-import { RedisServer, REDIS_PORT } from "./server";
+import { PUBLIC_IP_TAG, RedisServer, REDIS_PORT } from "./server";
 
 const TYPE = "quay-georep:redis:RedisAzureVm";
 
@@ -57,10 +57,11 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
             { length: 40, special: false, minUpper: 2, minLower: 2, minNumeric: 2 },
             { parent: this, provider: randomProvider },
         );
+        // Protected: deleting the group would delete the VM in it (and the data on its disk).
         const group = new resources.ResourceGroup(
             `${name}-rg`,
             { location: args.location },
-            { parent: this, provider },
+            { parent: this, provider, protect: true },
         );
         const local = { resourceGroupName: group.name, location: args.location };
 
@@ -160,6 +161,8 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                         : {}),
                 },
                 diagnosticsProfile: { bootDiagnostics: { enabled: true } },
+                // Says redis.publicIp asked for the public address, for the policy pack (it sees no config).
+                ...(args.publicIp ? { tags: { [PUBLIC_IP_TAG]: "true" } } : {}),
             },
             {
                 parent: this,

@@ -15,3 +15,10 @@ export interface RedisServer {
 
 /** Redis's port on the VM. */
 export const REDIS_PORT = 6379;
+
+/**
+ * Tag on the Redis VM when `redis.publicIp` asked for a public address: the policy pack sees no
+ * config, so this is how its `vm-no-public-ip-unless-configured` rule tells a wanted address from a
+ * mistake (policy/compute.ts keeps the same name; test/policy.test.ts checks both agree).
+ */
+export const PUBLIC_IP_TAG = "quay-georep-public-ip";
