@@ -6,7 +6,7 @@
  * Allow-lists are IPv4 only: Azure Database for PostgreSQL firewall rules take IPv4 ranges only,
  * and one rule set serves every mode.
  */
-import { ipv4Number, parseCidr } from "../lib/cidr";
+import { describeOverexposure, ipv4Number, overBound, parseBlock, parseCidr, PUBLIC_BOUND_PREFIX } from "../lib/cidr";
 import { AWS_REGIONS, AZURE_REGIONS, EXAMPLE_REGION } from "./regions";
 import type { Cloud } from "./sites";
 import { isDnsName, isIpAddress, isRecord, ObjectReader, Problems } from "./validate";
@@ -86,13 +86,16 @@ export interface AllowListContext {
     readonly clients: string;
     /** The opt-in key next to the list, e.g. `allowInternet`. */
     readonly optInKey: string;
-    /** The opt-in's value: true accepts `0.0.0.0/0`. */
+    /** The opt-in's value: true accepts `0.0.0.0/0`, and lists over the public bound. */
     readonly allowInternet: boolean;
 }
 
 /**
- * Reads a required, non-empty list of IPv4 CIDRs: canonical form, no duplicates, and no `0.0.0.0/0`
- * unless the opt-in key is true. Returns the valid entries in the order given.
+ * Reads a required, non-empty list of IPv4 CIDRs: canonical form, no duplicates, and unless the
+ * opt-in key is true, no `0.0.0.0/0` and no list whose entries together cover more public
+ * addresses than a /16 (`PUBLIC_BOUND_PREFIX`; private and reserved ranges count for nothing):
+ * split into `0.0.0.0/1` and `128.0.0.0/1`, the internet is still the internet. Returns the valid
+ * entries in the order given.
  */
 export function readAllowList(reader: ObjectReader, key: string, ctx: AllowListContext): string[] {
     const path = reader.at(key);
@@ -104,6 +107,7 @@ export function readAllowList(reader: ObjectReader, key: string, ctx: AllowListC
         return [];
     }
     const result: string[] = [];
+    const seen = new Set<string>();
     list.forEach((value, i) => {
         const at = `${path}[${i}]`;
         const cidr = typeof value === "string" ? parseCidr(value) : undefined;
@@ -116,6 +120,15 @@ export function readAllowList(reader: ObjectReader, key: string, ctx: AllowListC
             );
         } else if (cidr.canonical !== cidr.text) {
             reader.problems.add(at, value, "has host bits set", `use "${cidr.canonical}"`);
+        } else if (cidr.text === "0.0.0.0/32") {
+            // An Azure PostgreSQL firewall rule from 0.0.0.0 to 0.0.0.0 means "every Azure service",
+            // any Azure customer's included; it is no client's address anywhere.
+            reader.problems.add(
+                at,
+                value,
+                "is no client's address (on an Azure PostgreSQL firewall it means every Azure service, any customer's)",
+                "remove it and list the clusters' egress CIDRs",
+            );
         } else if (cidr.prefix === 0 && !ctx.allowInternet) {
             reader.problems.add(
                 at,
@@ -123,12 +136,23 @@ export function readAllowList(reader: ObjectReader, key: string, ctx: AllowListC
                 `opens ${ctx.service} to the whole internet`,
                 `list the clusters' egress CIDRs instead, or set ${reader.at(ctx.optInKey)}: true to accept that`,
             );
-        } else if (result.includes(cidr.text)) {
+        } else if (seen.has(cidr.text)) {
             reader.problems.add(at, value, "is listed twice", "list each CIDR once");
         } else {
+            seen.add(cidr.text);
             result.push(cidr.text);
         }
     });
+    const over = overBound(result.flatMap((text) => parseBlock(text) ?? []));
+    if (over.length > 0 && !ctx.allowInternet) {
+        reader.problems.add(
+            path,
+            list,
+            `${result.length === 1 ? "covers" : "together cover"} ${describeOverexposure(over)}`,
+            `list only the networks that must connect (private ranges, or public ones of at most ` +
+                `a /${PUBLIC_BOUND_PREFIX[4]} in all), or set ${reader.at(ctx.optInKey)}: true to accept that`,
+        );
+    }
     return result;
 }
 

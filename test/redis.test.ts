@@ -326,4 +326,23 @@ describe("shared Redis: config validation", () => {
             "redisPassword is set but not used (redis.mode aws generates it); remove it: pulumi config rm quay-georep:redisPassword",
         ]);
     });
+
+    it("refuses allow-lists that together cover more than a /16 of public IPv4, unless allowInternet is true", () => {
+        const fix =
+            "list only the networks that must connect (private ranges, or public ones of at most a /16 in all), " +
+            "or set redis.allowInternet: true to accept that";
+        assert.deepEqual(azure({ allowedCidrs: ["0.0.0.0/1", "128.0.0.0/1"] }), [
+            `redis.allowedCidrs: ["0.0.0.0/1","128.0.0.0/1"] together cover 3,987,471,616 public IPv4 addresses (more than the 65,536 of a /16); ${fix}`,
+        ]);
+        assert.deepEqual(problems({ allowedCidrs: ["20.0.0.0/17", "20.0.128.0/17", "20.1.0.0/24"] }), [
+            `redis.allowedCidrs: ["20.0.0.0/17","20.0.128.0/17","20.1.0.0/24"] together cover 65,792 public IPv4 addresses (more than the 65,536 of a /16); ${fix}`,
+        ]);
+        const accepted = (redis: Record<string, unknown>) => parseStack(shared({ redis })).redis;
+        assert.equal(
+            accepted(created("redis", { allowedCidrs: ["20.0.0.0/17", "20.0.128.0/17", "10.0.0.0/8"] })).mode,
+            "aws",
+        );
+        const open = { allowedCidrs: ["0.0.0.0/1", "128.0.0.0/1"], allowInternet: true };
+        assert.equal(accepted({ ...AZURE, ...open }).mode, "azure");
+    });
 });
