@@ -21,6 +21,13 @@ interface DatabaseCommon {
     readonly quay: DatabaseLogin;
     /** Clair's database and role (default `clair`/`clair`). */
     readonly clair: DatabaseLogin;
+    /**
+     * `database.caCertificate`: PEM CA certificate(s) the server's certificate chains to (public,
+     * not a secret). Set: Quay and Clair verify the server (`sslmode: verify-full`); unset: `require`.
+     */
+    readonly caCertificate?: string;
+    /** `database.clair.poolMaxConns`: `pool_max_conns` of each of Clair's three pools (default 33). */
+    readonly clairPoolMaxConns: number;
 }
 
 /** An administrator of an existing server; when set, this program creates the roles and databases. */
@@ -42,6 +49,11 @@ export interface ExistingDatabase extends DatabaseCommon {
     readonly mode: "existing";
     readonly host: string;
     readonly admin?: DatabaseAdmin;
+    /**
+     * `database.new`: the user states the database holds no Quay data yet (default false), so
+     * `SECRET_KEY` and `DATABASE_SECRET_KEY` may be generated; otherwise they must be given.
+     */
+    readonly isNew: boolean;
 }
 
 /** Amazon RDS for PostgreSQL, created in an existing VPC. */
@@ -102,7 +114,7 @@ const AZURE_STORAGE_GB = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 
 
 /** Config keys of each database mode (a key of another mode is reported as such). */
 export const DATABASE_KEYS = {
-    existing: ["mode", "host", "port", "quay", "clair", "admin"],
+    existing: ["mode", "host", "port", "quay", "clair", "admin", "new", "caCertificate"],
     aws: [
         "mode",
         "region",
@@ -120,6 +132,7 @@ export const DATABASE_KEYS = {
         "port",
         "quay",
         "clair",
+        "caCertificate",
     ],
     azure: [
         "mode",
@@ -134,6 +147,7 @@ export const DATABASE_KEYS = {
         "allowInternet",
         "quay",
         "clair",
+        "caCertificate",
     ],
 } as const;
 
@@ -145,6 +159,14 @@ const DB_CLIENTS = {
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 const RESERVED_ROLE = /^(postgres|public|quayadmin|pg_.*|rds.*|azure.*)$/;
+const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\r?\n[\s\S]+?\r?\n-----END CERTIFICATE-----$/;
+
+/**
+ * Clair's pool size when not set: what the operator writes when it renders Clair's database config
+ * with the HPA managed (quay-operator pkg/kustomize/secrets.go `clairConfigFor`: 33, so that 10 Clair
+ * pods × 3 pools stay under its PostgreSQL's 1000 connections).
+ */
+export const CLAIR_POOL_MAX_CONNS = 33;
 
 function parseVersion(r: ObjectReader): string {
     const raw = r.raw_("version");
@@ -168,29 +190,57 @@ export function parseDatabase(top: ObjectReader, problems: Problems): DatabaseCo
         DATABASE_KEYS,
         "set quay-georep:database in Pulumi.yaml (mode: aws, azure or existing; see README)",
     );
+    let clairPoolMaxConns = CLAIR_POOL_MAX_CONNS;
     const login = (key: "quay" | "clair"): DatabaseLogin => {
-        const l = r?.object(key, ["name", "user"]);
+        const l = r?.object(key, key === "clair" ? ["name", "user", "poolMaxConns"] : ["name", "user"]);
         const result = { name: l?.string("name") ?? key, user: l?.string("user") ?? key };
+        if (key === "clair" && l !== undefined) {
+            clairPoolMaxConns = l.integer("poolMaxConns", CLAIR_POOL_MAX_CONNS, 1, 1000) ?? CLAIR_POOL_MAX_CONNS;
+        }
         l?.done();
         return result;
     };
     const quay = login("quay");
     const clair = login("clair");
     const port = mode === "azure" ? 5432 : (r?.integer("port", 5432, 1, 65535) ?? 5432);
+    const caCertificate = parseCaCertificate(r);
+    const common = { port, quay, clair, clairPoolMaxConns, ...(caCertificate ? { caCertificate } : {}) };
     let result: DatabaseConfig;
     if (r === undefined || mode === undefined || mode === "existing") {
         const host = r?.string("host", { required: mode === "existing", fix: "set the PostgreSQL server's hostname" });
         checkHost(problems, "database.host", host);
         const admin = parseAdmin(r);
-        result = { mode: "existing", host: host ?? "", port, quay, clair, ...(admin ? { admin } : {}) };
+        const isNew = r?.boolean("new", false) ?? false;
+        result = { mode: "existing", host: host ?? "", ...common, isNew, ...(admin ? { admin } : {}) };
     } else if (mode === "aws") {
-        result = { mode, port, quay, clair, ...parseRds(r) };
+        result = { mode, ...common, ...parseRds(r) };
     } else {
-        result = { mode, port, quay, clair, ...parseFlexibleServer(r) };
+        result = { mode, ...common, ...parseFlexibleServer(r) };
     }
     if (r !== undefined && managesRoles(result)) checkManagedLogins(problems, quay, clair);
     r?.done();
     return result;
+}
+
+/**
+ * `database.caCertificate`: one or more PEM certificates, nothing else (a private key pasted by
+ * mistake would land in every cluster's bundle). Returned trimmed.
+ */
+function parseCaCertificate(r: ObjectReader | undefined): string | undefined {
+    const text = r?.string("caCertificate")?.trim();
+    if (r === undefined || text === undefined) return undefined;
+    const fix =
+        "give the CA certificate(s) the server's certificate chains to, as PEM (-----BEGIN CERTIFICATE----- …), e.g. your cloud's regional CA bundle";
+    if (/PRIVATE KEY/.test(text)) {
+        r.problems.add(r.at("caCertificate"), "<PEM>", "contains a private key", `remove it; ${fix}`);
+        return undefined;
+    }
+    const blocks = text.split(/(?<=-----END CERTIFICATE-----)\s*/).filter((b) => b !== "");
+    if (blocks.length === 0 || !blocks.every((b) => PEM_CERTIFICATE.test(b))) {
+        r.problems.add(r.at("caCertificate"), text, "is not a PEM certificate", fix);
+        return undefined;
+    }
+    return text;
 }
 
 function parseAdmin(r: ObjectReader | undefined): DatabaseAdmin | undefined {
@@ -237,7 +287,7 @@ function checkManagedLogins(problems: Problems, quay: DatabaseLogin, clair: Data
     }
 }
 
-function parseRds(r: ObjectReader): Omit<AwsDatabase, "mode" | "port" | "quay" | "clair"> {
+function parseRds(r: ObjectReader): Omit<AwsDatabase, "mode" | keyof DatabaseCommon> {
     const region = checkRegion(r, "region", "aws");
     const version = parseVersion(r);
     const instanceClass = matching(
@@ -274,7 +324,8 @@ function parseRds(r: ObjectReader): Omit<AwsDatabase, "mode" | "port" | "quay" |
         storageGb,
         ...(maxStorageGb !== undefined ? { maxStorageGb } : {}),
         multiAz: r.boolean("multiAz", false),
-        backupRetentionDays: r.integer("backupRetentionDays", 7, 1, 35) ?? 7,
+        // At least 7, like the Azure mode: the policy pack (rds-backups-and-deletion-protection) asks as much.
+        backupRetentionDays: r.integer("backupRetentionDays", 7, 7, 35) ?? 7,
         publiclyAccessible: r.boolean("publiclyAccessible", false),
         vpcId: vpcId ?? "",
         subnetIds,
@@ -307,7 +358,7 @@ function subnetList(r: ObjectReader): string[] {
     return ids;
 }
 
-function parseFlexibleServer(r: ObjectReader): Omit<AzureDatabase, "mode" | "port" | "quay" | "clair"> {
+function parseFlexibleServer(r: ObjectReader): Omit<AzureDatabase, "mode" | keyof DatabaseCommon> {
     const location = checkRegion(r, "location", "azure");
     const version = parseVersion(r);
     const skuName = matching(

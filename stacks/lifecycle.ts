@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ReplicationJobs } from "../components/replicationJobs";
 import { RetirementGate } from "../components/retirementGate";
 import { LifecyclePlan, planLifecycle } from "../lib/lifecycle";
-import type { Bundle } from "../lib/quayConfig";
+import { Bundle, pem } from "../lib/quayConfig";
 import type { StackRecord, TopologyPlan } from "../lib/topology";
 import type { QuayGeorepConfig } from "./config";
 
@@ -79,6 +79,7 @@ export function deployGates(
         provider: inputs.provider,
         namespace: inputs.namespace,
         databaseUrl: inputs.databaseUrl,
+        databaseCa: cfg.database.caCertificate === undefined ? undefined : pem(cfg.database.caCertificate),
         sql: Object.fromEntries(SQL_FILES.map((f) => [path.basename(f), fs.readFileSync(f, "utf8")])),
         psqlImage: cfg.lifecycle.psqlImage,
         retiring: plan.gates.map((g) => ({ site: g.site, required: g.required })),

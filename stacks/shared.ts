@@ -152,7 +152,6 @@ function existingBuckets(
                 : pulumi.output({
                       ...bucket,
                       accountKey: reveal("accountKey"),
-                      sasToken: reveal("sasToken"),
                   });
     }
     return buckets;
@@ -251,11 +250,18 @@ export function deployShared(
         hostname: cfg.hostname,
         sites: sites.map(siteOf),
         quay: cfg.quay,
-        database,
+        database: {
+            ...database,
+            ...(cfg.database.caCertificate !== undefined ? { caCertificate: cfg.database.caCertificate } : {}),
+            clairPoolMaxConns: cfg.database.clairPoolMaxConns,
+        },
         redis,
         buckets: storage.buckets,
         tlsCertificate: secret(secrets.tlsCertificate),
         tlsKey: secret(secrets.tlsKey),
+        // Given (an existing database's keys) or, when absent, generated once by the bundle.
+        ...(secrets.secretKey !== undefined ? { secretKey: secret(secrets.secretKey) } : {}),
+        ...(secrets.databaseSecretKey !== undefined ? { databaseSecretKey: secret(secrets.databaseSecretKey) } : {}),
     });
     const services = pulumi.output({
         database: { mode: cfg.database.mode, host: database.host, port: database.port },

@@ -5,9 +5,9 @@
  */
 import { strict as assert } from "node:assert";
 import { RdsPostgres } from "../components/database/aws";
-import { isSecretInput, RunResult } from "../offline/runtime";
+import { isSecretInput, plain, RecordedResource, RunResult } from "../offline/runtime";
 import type { AwsDatabase } from "../stacks/services";
-import { inputsOf, one, ofType } from "./mocks";
+import { bundleSecret, inputsOf, one, ofType } from "./mocks";
 import {
     AZURE_SERVICES,
     bundleOf,
@@ -194,7 +194,7 @@ describe("shared PostgreSQL: mode aws (RDS)", () => {
         const { config, clair } = bundleOf(r);
         const host = "(known after apply: quay-georep-database-instance.address)";
         assert.equal(config.DB_URI, `postgresql://quay:__secret__@${host}:5432/quay?sslmode=require`);
-        const conn = `postgresql://clair:__secret__@${host}:5432/clair?sslmode=require`;
+        const conn = `postgresql://clair:__secret__@${host}:5432/clair?sslmode=require&pool_max_conns=33`;
         for (const part of ["indexer", "matcher", "notifier"]) {
             assert.equal((clair[part] as { connstring: string }).connstring, conn);
         }
@@ -335,7 +335,7 @@ describe("shared PostgreSQL: mode existing", () => {
         assert.equal(bundleOf(r).config.DB_URI, "postgresql://quay:quay-pw@db.example.com:5432/quay?sslmode=require");
         assert.equal(
             (bundleOf(r).clair.indexer as { connstring: string }).connstring,
-            "postgresql://clair:clair-pw@db.example.com:5432/clair?sslmode=require",
+            "postgresql://clair:clair-pw@db.example.com:5432/clair?sslmode=require&pool_max_conns=33",
         );
     });
 
@@ -460,6 +460,211 @@ describe("shared PostgreSQL: config validation", () => {
         ]);
         assert.deepEqual(problems({ quay: { name: "Quay-DB" } }), [
             "database.quay.name: \"Quay-DB\" is not a plain PostgreSQL identifier; use lower-case letters, digits and '_', starting with a letter (at most 63)",
+        ]);
+    });
+
+    // Issue 10, item 2: allow-lists are judged by the public addresses their union covers.
+    const wide = (covered: string) =>
+        `${covered} (more than the 65,536 of a /16); list only the networks that must connect (private ranges, ` +
+        "or public ones of at most a /16 in all), or set database.allowInternet: true to accept that";
+    /** The allow-list the parser keeps for an RDS database (it throws on a refused one). */
+    const accepted = (changes: Record<string, unknown>) => {
+        const parsed = parseStack(shared({ database: database(changes) })).database;
+        assert.ok(parsed.mode === "aws");
+        return parsed.allowedCidrs;
+    };
+
+    it("refuses 0.0.0.0/32, Azure's rule for every Azure service, and backups kept under 7 days", () => {
+        assert.deepEqual(problems({ allowedCidrs: ["10.0.0.0/16", "0.0.0.0/32"] }), [
+            "database.allowedCidrs[1]: \"0.0.0.0/32\" is no client's address (on an Azure PostgreSQL firewall it means every Azure service, any customer's); remove it and list the clusters' egress CIDRs",
+        ]);
+        assert.match(problems({ backupRetentionDays: 3 }).join("\n"), /^database\.backupRetentionDays: 3 /);
+    });
+
+    it("refuses the internet split in two halves, or into 256 /8s, unless allowInternet is true", () => {
+        assert.deepEqual(problems({ allowedCidrs: ["0.0.0.0/1", "128.0.0.0/1"] }), [
+            `database.allowedCidrs: ["0.0.0.0/1","128.0.0.0/1"] together cover ${wide("3,987,471,616 public IPv4 addresses")}`,
+        ]);
+        const eights = Array.from({ length: 256 }, (_, i) => `${i}.0.0.0/8`);
+        assert.deepEqual(problems({ allowedCidrs: eights }), [
+            `database.allowedCidrs: ["0.0.0.0/8","1.0.0.0/8","2.0.0.0/8","3.0.0.0/8","4.0.0.0... together cover ${wide("3,987,471,616 public IPv4 addresses")}`,
+        ]);
+        const open = { allowedCidrs: ["0.0.0.0/1", "128.0.0.0/1"], allowInternet: true };
+        assert.deepEqual(accepted(open), open.allowedCidrs);
+    });
+
+    it("refuses more than a /16 of public IPv4 in all, on the Azure flexible server too", () => {
+        assert.deepEqual(problems({ allowedCidrs: ["20.0.0.0/15"] }), [
+            `database.allowedCidrs: ["20.0.0.0/15"] covers ${wide("131,072 public IPv4 addresses")}`,
+        ]);
+        assert.deepEqual(problemsOf(shared({ database: { ...AZURE, allowedCidrs: ["20.0.0.0/16", "20.1.0.0/32"] } })), [
+            `database.allowedCidrs: ["20.0.0.0/16","20.1.0.0/32"] together cover ${wide("65,537 public IPv4 addresses")}`,
+        ]);
+        assert.deepEqual(accepted({ allowedCidrs: ["20.0.0.0/16", "10.0.0.0/16"] }), ["20.0.0.0/16", "10.0.0.0/16"]);
+    });
+
+    it("counts neither private and reserved ranges nor overlaps and duplicates", () => {
+        const private_ = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16"];
+        const documentation = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15"];
+        const reserved = [...private_, ...documentation, "127.0.0.0/8", "224.0.0.0/4"];
+        assert.deepEqual(accepted({ allowedCidrs: reserved }), reserved);
+        // 20.0.0.0/16 once: the /17 and /32 inside it add nothing.
+        assert.equal(accepted({ allowedCidrs: ["20.0.0.0/16", "20.0.128.0/17", "20.0.0.7/32"] }).length, 3);
+        assert.deepEqual(problems({ allowedCidrs: ["20.0.0.0/16", "20.0.0.0/16"] }), [
+            'database.allowedCidrs[1]: "20.0.0.0/16" is listed twice; list each CIDR once',
+        ]);
+    });
+});
+
+describe("shared PostgreSQL: TLS verification and Clair's pools", () => {
+    const CA = "-----BEGIN CERTIFICATE-----\nMIIBrds\n-----END CERTIFICATE-----";
+
+    it("verifies the server against database.caCertificate in Quay's and Clair's settings", async () => {
+        const r = await runOnce(shared({ database: database({ caCertificate: CA }) }));
+        const { config, clair } = bundleOf(r);
+        const host = "(known after apply: quay-georep-database-instance.address)";
+        assert.deepEqual(config.DB_CONNECTION_ARGS, {
+            autorollback: true,
+            sslmode: "verify-full",
+            sslrootcert: "/conf/stack/database.pem",
+            threadlocals: true,
+        });
+        assert.equal(
+            config.DB_URI,
+            `postgresql://quay:__secret__@${host}:5432/quay?sslmode=verify-full&sslrootcert=/conf/stack/database.pem`,
+        );
+        const conn = `postgresql://clair:__secret__@${host}:5432/clair?sslmode=verify-full&sslrootcert=/var/run/certs/database.pem&pool_max_conns=33`;
+        for (const part of ["indexer", "matcher", "notifier"]) {
+            assert.equal((clair[part] as { connstring: string }).connstring, conn);
+        }
+        const data = bundleSecret(r).inputs.stringData as { secret: Record<string, string> };
+        assert.equal(data.secret["database.pem"], `${CA}\n`);
+        assert.equal(data.secret["extra_ca_cert_database.pem"], `${CA}\n`);
+    });
+
+    it("gives the lifecycle Jobs' psql the CA at the path DATABASE_URL's sslrootcert names", async () => {
+        const r = await runOnce(shared({ database: database({ caCertificate: CA }) }));
+        const db = r.resources.find((x) => x.name === "quay-georep-retirement-gate-database") as RecordedResource;
+        const data = plain(db.inputs.stringData) as Record<string, string>;
+        assert.match(data.DATABASE_URL, /sslrootcert=\/conf\/stack\/database\.pem$/);
+        assert.equal(data["database.pem"], `${CA}\n`);
+        const cron = r.resources.find((x) => x.type === "kubernetes:batch/v1:CronJob") as RecordedResource;
+        const pod = (
+            plain(cron.inputs) as {
+                spec: {
+                    jobTemplate: {
+                        spec: {
+                            template: {
+                                spec: {
+                                    containers: { volumeMounts: { name: string; mountPath: string }[] }[];
+                                    volumes: { name: string; secret?: { secretName: string } }[];
+                                };
+                            };
+                        };
+                    };
+                };
+            }
+        ).spec.jobTemplate.spec.template.spec;
+        assert.ok(pod.containers[0].volumeMounts.some((m) => m.name === "database" && m.mountPath === "/conf/stack"));
+        assert.ok(pod.volumes.some((v) => v.name === "database" && v.secret?.secretName !== undefined));
+    });
+
+    it("requires TLS without a CA, in DB_CONNECTION_ARGS too", async () => {
+        const { config } = bundleOf(await runOnce(shared()));
+        assert.deepEqual(config.DB_CONNECTION_ARGS, { autorollback: true, sslmode: "require", threadlocals: true });
+    });
+
+    it("sizes Clair's pools from database.clair.poolMaxConns", async () => {
+        const r = await runOnce(shared({ database: database({ clair: { poolMaxConns: 12 } }) }));
+        const matcher = bundleOf(r).clair.matcher as Record<string, unknown>;
+        assert.deepEqual(matcher, {
+            connstring:
+                "postgresql://clair:__secret__@(known after apply: quay-georep-database-instance.address):5432/clair?sslmode=require&pool_max_conns=12",
+            migrations: true,
+        });
+        assert.equal(parseStack(shared()).database.clairPoolMaxConns, 33);
+    });
+
+    it("refuses a CA that is not PEM certificates, a private key, and a pool size out of range", () => {
+        assert.deepEqual(
+            problemsOf(shared({ database: database({ caCertificate: "MIIB", clair: { poolMaxConns: 0 } }) })),
+            [
+                "database.clair.poolMaxConns: 0 is not a valid number; use a whole number from 1 to 1000",
+                `database.caCertificate: "MIIB" is not a PEM certificate; give the CA certificate(s) the server's certificate chains to, as PEM (-----BEGIN CERTIFICATE----- …), e.g. your cloud's regional CA bundle`,
+            ],
+        );
+        const key = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----";
+        assert.deepEqual(problemsOf(shared({ database: database({ caCertificate: `${CA}\n${key}` }) })), [
+            `database.caCertificate: "<PEM>" contains a private key; remove it; give the CA certificate(s) the server's certificate chains to, as PEM (-----BEGIN CERTIFICATE----- …), e.g. your cloud's regional CA bundle`,
+        ]);
+        // A bundle of several certificates (e.g. a cloud's regional CAs) is one value.
+        assert.equal(
+            parseStack(shared({ database: database({ caCertificate: `${CA}\n\n${CA}\n` }) })).database.caCertificate,
+            `${CA}\n\n${CA}`,
+        );
+    });
+});
+
+describe("shared PostgreSQL: Quay's keys for an existing database", () => {
+    const BUNDLE_KEYS = ["quay-georep-bundle-secret-key", "quay-georep-bundle-database-secret-key"];
+    const passwords = (r: RunResult) =>
+        ofType(r, "random:index/randomPassword:RandomPassword")
+            .map((x) => x.name)
+            .filter((n) => n.startsWith("quay-georep-bundle-"));
+
+    it("puts the given keys in the bundle and generates neither", async () => {
+        const r = await runOnce(shared(EXISTING, EXISTING_SECRETS));
+        const { config } = bundleOf(r);
+        assert.deepEqual(
+            [config.SECRET_KEY, config.DATABASE_SECRET_KEY],
+            ["running-quay-secret-key", "running-quay-database-secret-key"],
+        );
+        assert.deepEqual(passwords(r), []);
+        assert.equal(
+            ofType(r, "pulumi:providers:random").filter((p) => p.name === "quay-georep-bundle-random").length,
+            0,
+        );
+        assert.deepEqual(plainSecrets(r), []);
+    });
+
+    it("generates a key not given under the name and URN it always had", async () => {
+        const example = await runOnce(shared());
+        // Any mode takes given keys; here RDS (the example's) with only the database key given.
+        const r = await runOnce(shared({ databaseSecretKey: "kept-database-key" }, ["databaseSecretKey"]));
+        assert.deepEqual(passwords(r), ["quay-georep-bundle-secret-key"]);
+        const urn = (x: RunResult) => one(x, "random:index/randomPassword:RandomPassword", BUNDLE_KEYS[0]).urn;
+        assert.equal(urn(r), urn(example));
+        assert.equal(bundleOf(r).config.DATABASE_SECRET_KEY, "kept-database-key");
+        assert.deepEqual(passwords(example), [...BUNDLE_KEYS].sort());
+    });
+
+    it("generates both for an existing server whose database is new (database.new: true)", async () => {
+        const cfg = shared(
+            {
+                ...EXISTING,
+                database: { ...EXISTING.database, new: true },
+                secretKey: undefined,
+                databaseSecretKey: undefined,
+            },
+            EXISTING_SECRETS,
+        );
+        const r = await runOnce(cfg);
+        assert.deepEqual(passwords(r), [...BUNDLE_KEYS].sort());
+        assert.equal(one(r, "random:index/randomPassword:RandomPassword", BUNDLE_KEYS[1]).protect, true);
+    });
+
+    it("refuses to generate keys for an existing database's data, and database.new in another mode", () => {
+        const fix = (key: string) =>
+            `copy it from the running Quay's config bundle (README, "Adopting a running Quay") and run: pulumi config set --secret quay-georep:${key} <value>, or set database.new: true if the database holds no Quay data yet`;
+        assert.deepEqual(
+            problemsOf(shared({ ...EXISTING, secretKey: undefined, databaseSecretKey: undefined }, EXISTING_SECRETS)),
+            [
+                `secretKey: (missing) is required with database.mode existing (the SECRET_KEY its users' encrypted CLI passwords and sessions were made with); ${fix("secretKey")}`,
+                `databaseSecretKey: (missing) is required with database.mode existing (the DATABASE_SECRET_KEY its encrypted fields were written with; another one makes them unreadable); ${fix("databaseSecretKey")}`,
+            ],
+        );
+        assert.deepEqual(problemsOf(shared({ database: database({ new: true }) })), [
+            "database.new: true is not used in mode aws; remove it, or set database.mode to existing",
         ]);
     });
 });

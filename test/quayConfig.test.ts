@@ -4,7 +4,7 @@
  */
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
-import { BundleInput, bundleSha256, postgresUrl, renderBundle, storageEntry } from "../lib/quayConfig";
+import { BundleInput, bundleSha256, DATABASE_CA, postgresUrl, renderBundle, storageEntry } from "../lib/quayConfig";
 import type { Site } from "../stacks/config";
 import { REFERENCE_SKIP_MESSAGE, referenceDir, validateQuayConfig } from "./support/schemas";
 
@@ -26,6 +26,7 @@ function input(changes: Partial<BundleInput> = {}): BundleInput {
             port: 5432,
             quay: { name: "quay", user: "quay", password: "p@ss:w/rd?" },
             clair: { name: "clair", user: "clair", password: "clair pw" },
+            clairPoolMaxConns: 33,
         },
         redis: { host: "redis.example.com", port: 6379, password: "redispw", tls: false },
         buckets: {
@@ -106,7 +107,7 @@ describe("config bundle rendering", () => {
             assert.ok(key in c, `config.yaml lacks ${key}`);
         }
         assert.equal(c.PREFERRED_URL_SCHEME, "https");
-        assert.deepEqual(c.DB_CONNECTION_ARGS, { autorollback: true, threadlocals: true });
+        assert.deepEqual(c.DB_CONNECTION_ARGS, { autorollback: true, sslmode: "require", threadlocals: true });
         assert.equal(c.USERFILES_LOCATION, "usstorage");
         assert.equal(c.LOG_ARCHIVE_LOCATION, "usstorage");
         assert.equal(c.ACTION_LOG_ARCHIVE_LOCATION, "usstorage");
@@ -152,20 +153,15 @@ describe("config bundle rendering", () => {
         assert.deepEqual(params, { s3_bucket: "b", storage_path: "/p", s3_region: "eu-west-1" });
     });
 
-    it("uses a SAS token when an Azure site has no account key", () => {
-        const [, params] = storageEntry({
-            cloud: "azure",
-            container: "c",
-            accountName: "a",
-            storagePath: "/p",
-            sasToken: "sv=1",
-        });
-        assert.deepEqual(params, {
+    it("authenticates Azure with the account key, the only credential Quay's AzureStorage uses", () => {
+        const container = { cloud: "azure" as const, container: "c", accountName: "a", storagePath: "/p" };
+        assert.deepEqual(storageEntry({ ...container, accountKey: "k" })[1], {
             azure_account_name: "a",
             azure_container: "c",
             storage_path: "/p",
-            sas_token: "sv=1",
+            azure_account_key: "k",
         });
+        assert.throws(() => storageEntry(container), /the Azure container c has no account key/);
     });
 
     it("percent-encodes the DB password and requires TLS", () => {
@@ -178,10 +174,64 @@ describe("config bundle rendering", () => {
 
     it("gives Clair its own database in all three connection strings", () => {
         const clair = parse(renderBundle(input())["clair-config.yaml"]) as Record<string, { connstring: string }>;
-        const expected = "postgresql://clair:clair%20pw@db.example.com:5432/clair?sslmode=require";
+        const expected = "postgresql://clair:clair%20pw@db.example.com:5432/clair?sslmode=require&pool_max_conns=33";
         assert.equal(clair.indexer.connstring, expected);
         assert.equal(clair.matcher.connstring, expected);
         assert.equal(clair.notifier.connstring, expected);
+    });
+
+    it("requires TLS in DB_CONNECTION_ARGS, the only options Quay's own connections read", () => {
+        // data/database.py _db_from_url keeps host, port, user, password and database of DB_URI only.
+        assert.deepEqual(config().DB_CONNECTION_ARGS, { autorollback: true, sslmode: "require", threadlocals: true });
+    });
+
+    it("verifies the server against a given CA: verify-full, with the CA where each pod mounts it", () => {
+        const ca = "-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----";
+        const changed = input();
+        const withCa: BundleInput = { ...changed, database: { ...changed.database, caCertificate: ca } };
+        const bundle = renderBundle(withCa);
+        const c = parse(bundle["config.yaml"]) as Record<string, unknown>;
+        assert.deepEqual(c.DB_CONNECTION_ARGS, {
+            autorollback: true,
+            sslmode: "verify-full",
+            sslrootcert: "/conf/stack/database.pem",
+            threadlocals: true,
+        });
+        assert.equal(
+            c.DB_URI,
+            "postgresql://quay:p%40ss%3Aw%2Frd%3F@db.example.com:5432/quay?sslmode=verify-full&sslrootcert=/conf/stack/database.pem",
+        );
+        const clair = parse(bundle["clair-config.yaml"]) as Record<string, { connstring: string }>;
+        for (const part of ["indexer", "matcher", "notifier"]) {
+            assert.equal(
+                clair[part].connstring,
+                "postgresql://clair:clair%20pw@db.example.com:5432/clair?sslmode=verify-full&sslrootcert=/var/run/certs/database.pem&pool_max_conns=33",
+            );
+        }
+        // Quay's pods (and the lifecycle Jobs) read /conf/stack/<key>; Clair's, the extra_ca_cert_* Secret.
+        assert.deepEqual(Object.keys(bundle).sort(), [
+            "clair-config.yaml",
+            "config.yaml",
+            "database.pem",
+            "extra_ca_cert_database.pem",
+            "ssl.cert",
+            "ssl.key",
+        ]);
+        assert.equal(bundle["database.pem"], `${ca}\n`);
+        assert.equal(bundle["extra_ca_cert_database.pem"], `${ca}\n`);
+        assert.deepEqual([DATABASE_CA.quayKey, DATABASE_CA.clairKey], ["database.pem", "extra_ca_cert_database.pem"]);
+        assert.equal(renderBundle(withCa, { disablePushes: true })["database.pem"], `${ca}\n`);
+    });
+
+    it("sizes each of Clair's pools with pool_max_conns, and drops max_conn_pool (the matcher ignores it)", () => {
+        const changed = input();
+        const bundle = renderBundle({ ...changed, database: { ...changed.database, clairPoolMaxConns: 10 } });
+        const clair = parse(bundle["clair-config.yaml"]) as Record<string, Record<string, unknown>>;
+        const conn = "postgresql://clair:clair%20pw@db.example.com:5432/clair?sslmode=require&pool_max_conns=10";
+        assert.deepEqual(clair.matcher, { connstring: conn, migrations: true });
+        assert.equal(clair.indexer.connstring, conn);
+        assert.equal(clair.notifier.connstring, conn);
+        assert.ok(!bundle["clair-config.yaml"].includes("max_conn_pool"));
     });
 
     it("sets the Redis blocks with password, and ssl only when TLS is on", () => {
@@ -248,5 +298,8 @@ describe("config bundle rendering", () => {
             ),
             [],
         );
+        const base = input();
+        const ca = "-----BEGIN CERTIFICATE-----\nROOT\n-----END CERTIFICATE-----";
+        assert.deepEqual(validateQuayConfig(config({ database: { ...base.database, caCertificate: ca } })), []);
     });
 });

@@ -51,6 +51,8 @@ export function shared(changes: Record<string, unknown> = {}, secretKeys: readon
         databasePassword: undefined,
         clairDatabasePassword: undefined,
         redisPassword: undefined,
+        secretKey: undefined,
+        databaseSecretKey: undefined,
         storageCredentials: undefined,
     };
     return withConfig(exampleConfig("us"), { ...base, ...changes }, secretKeys);
@@ -106,7 +108,10 @@ export function created(key: keyof typeof CREATED, changes: Record<string, unkno
     return { ...CREATED[key], ...changes };
 }
 
-/** Issue 2's `existing` services, with the secrets they need (values as `pulumi config set` stores them). */
+/**
+ * Issue 2's `existing` services, with the secrets they need (values as `pulumi config set` stores them),
+ * including the Quay keys an existing database's data was written with.
+ */
 export const EXISTING = {
     database: { mode: "existing", host: "db.example.com", port: 5432 },
     redis: { mode: "existing", host: "redis.example.com" },
@@ -120,9 +125,18 @@ export const EXISTING = {
     databasePassword: "quay-pw",
     clairDatabasePassword: "clair-pw",
     redisPassword: "redis-pw",
+    secretKey: "running-quay-secret-key",
+    databaseSecretKey: "running-quay-database-secret-key",
     storageCredentials: { usstorage: { accessKey: "AKIA", secretKey: "s3-secret" }, eustorage: { accountKey: "az" } },
 };
-export const EXISTING_SECRETS = ["databasePassword", "clairDatabasePassword", "redisPassword", "storageCredentials"];
+export const EXISTING_SECRETS = [
+    "databasePassword",
+    "clairDatabasePassword",
+    "redisPassword",
+    "secretKey",
+    "databaseSecretKey",
+    "storageCredentials",
+];
 
 /** Parses a stack's config as `pulumi up` would (pure: no resources). */
 export function parseStack(cfg: StackConfig): QuayGeorepConfig {
