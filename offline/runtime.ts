@@ -176,6 +176,8 @@ export interface RunOptions {
      * project-level config with it); written to a folder of its own, which becomes the root.
      */
     readonly projectFile?: string;
+    /** The text of `Pulumi.<stack>.yaml`, written beside `projectFile` (the program checks its secrets). */
+    readonly stackFile?: string;
     /**
      * The program: a module path (default: the repo's `index.ts`), or a function that creates
      * resources and returns the stack outputs (for testing one component on its own).
@@ -244,16 +246,18 @@ function urnOf(resource: pulumi.Resource | undefined): Promise<string | undefine
     return new Promise((resolve) => resource.urn.apply((u) => (resolve(engineUrn(u)), u)));
 }
 
-/** A folder holding `Pulumi.yaml` with this text (one per distinct text, reused). */
-function projectRoot(text: string): string {
-    const dir = path.join(
-        os.tmpdir(),
-        `quay-georep-project-${createHash("sha256").update(text).digest("hex").slice(0, 16)}`,
-    );
-    const file = path.join(dir, "Pulumi.yaml");
-    if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) {
-        fs.mkdirSync(dir, { recursive: true });
-        fs.writeFileSync(file, text);
+/** A folder holding `Pulumi.yaml` (and `Pulumi.<stack>.yaml`) with these texts (one per distinct pair, reused). */
+function projectRoot(text: string, stack: string, stackText?: string): string {
+    const files: Record<string, string> = { "Pulumi.yaml": text };
+    if (stackText !== undefined) files[`Pulumi.${stack}.yaml`] = stackText;
+    const digest = createHash("sha256").update(JSON.stringify(files)).digest("hex").slice(0, 16);
+    const dir = path.join(os.tmpdir(), `quay-georep-project-${digest}`);
+    for (const [name, content] of Object.entries(files)) {
+        const file = path.join(dir, name);
+        if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== content) {
+            fs.mkdirSync(dir, { recursive: true });
+            fs.writeFileSync(file, content);
+        }
     }
     return dir;
 }
@@ -356,7 +360,9 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
     const options: { resource: pulumi.Resource; type: string; name: string; opts: pulumi.CustomResourceOptions }[] = [];
     try {
         await pulumi.runtime.setMocks(mocks, opts.project, opts.stack, false, ORGANIZATION);
-        setRootDirectory(opts.projectFile === undefined ? "" : projectRoot(opts.projectFile));
+        setRootDirectory(
+            opts.projectFile === undefined ? "" : projectRoot(opts.projectFile, opts.stack, opts.stackFile),
+        );
         pulumi.runtime.setAllConfig({ ...opts.config }, [...(opts.secretKeys ?? [])]);
         let outputs: Record<string, unknown> = {};
         let exported: Record<string, unknown> = {};

@@ -19,6 +19,8 @@ export interface StackConfig {
     readonly secretKeys: readonly string[];
     /** The text of `Pulumi.yaml` (the program compares project-level values with it). */
     readonly projectFile: string;
+    /** The text of `Pulumi.<stack>.yaml` (the program checks where secrets are written in it). */
+    readonly stackFile?: string;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -92,8 +94,16 @@ export function readStackConfig(dir: string, stack: string): StackConfig {
     }
     const file = ["yaml", "yml"].map((ext) => path.join(dir, `Pulumi.${stack}.${ext}`)).find((f) => fs.existsSync(f));
     if (file === undefined) throw new Error(`no Pulumi.${stack}.yaml in ${dir}`);
-    const doc = parse(fs.readFileSync(file, "utf8")) as Record<string, unknown> | null;
+    const stackFile = fs.readFileSync(file, "utf8");
+    const doc = parse(stackFile) as Record<string, unknown> | null;
     const stackConfig = isObject(doc?.config) ? doc.config : {};
     for (const [key, value] of Object.entries(stackConfig)) set(key, value);
-    return { project: project.name, stack, config, secretKeys: [...secretKeys].sort(), projectFile: project.text };
+    return {
+        project: project.name,
+        stack,
+        config,
+        secretKeys: [...secretKeys].sort(),
+        projectFile: project.text,
+        stackFile,
+    };
 }

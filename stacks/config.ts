@@ -4,13 +4,24 @@
  * `parseConfig` is pure: raw values in, a frozen `QuayGeorepConfig` out, or one `ConfigError`
  * listing every problem. `loadConfig` (in `load.ts`) feeds it from `pulumi.Config`.
  */
+import { Accounts, cloudsUsed, parseAccounts } from "./accounts";
 import { parseServices, DatabaseConfig, RedisConfig, StorageConfig } from "./services";
 import { LifecycleSettings, parseLifecycle, parseLifecycleJobs } from "./lifecycleConfig";
 import { LoadBalancerConfig, parseLoadBalancer } from "./loadBalancer";
 import { OperatorSettings, parseOperator } from "./operator";
 import { parseSites, Site } from "./sites";
 import { maxSiteNameLength, siteNameProblems } from "../lib/names";
-import { ConfigError, isDnsLabel, isDnsName, isRecord, ObjectReader, Problems, SecretValue } from "./validate";
+import {
+    checkLowerCase,
+    ConfigError,
+    isDnsLabel,
+    isDnsName,
+    isRecord,
+    ObjectReader,
+    Problems,
+    SecretValue,
+    suggest,
+} from "./validate";
 
 export { Cloud, Site, SiteState } from "./sites";
 export { ConfigError } from "./validate";
@@ -84,6 +95,17 @@ export interface SharedSecrets {
     /** Password of `database.admin.user` (mode `existing` with `admin`: roles are then managed). */
     readonly databaseAdminPassword?: SecretValue;
     readonly redisPassword?: SecretValue;
+    /**
+     * Quay's `SECRET_KEY` (sessions, CSRF tokens, users' encrypted CLI passwords) when the database
+     * already holds Quay's data; unset: generated once by the bundle. Required with
+     * `database.mode: existing` unless `database.new: true`.
+     */
+    readonly secretKey?: SecretValue;
+    /**
+     * Quay's `DATABASE_SECRET_KEY` (encrypts fields in the database: a new one makes them unreadable);
+     * same rule as `secretKey`.
+     */
+    readonly databaseSecretKey?: SecretValue;
     /** Per site: `accessKey`/`secretKey` (S3) or `accountKey`/`sasToken` (Azure). */
     readonly storageCredentials: Readonly<Record<string, Readonly<Record<string, SecretValue>>>>;
 }
@@ -107,6 +129,8 @@ export interface QuayGeorepConfig {
     readonly lifecycle: LifecycleSettings;
     /** How the Quay Operator is installed (the same channel everywhere). */
     readonly operator: OperatorSettings;
+    /** The cloud accounts every provider is pinned to. */
+    readonly accounts: Accounts;
     readonly stack: StackSettings;
     /** Present on the shared stack only. */
     readonly secrets?: SharedSecrets;
@@ -129,6 +153,7 @@ export const KNOWN_KEYS = [
     "loadBalancer",
     "lifecycle",
     "operator",
+    "accounts",
     "namespace",
     "createNamespace",
     "installOperator",
@@ -147,6 +172,8 @@ export const KNOWN_KEYS = [
     "clairDatabasePassword",
     "databaseAdminPassword",
     "redisPassword",
+    "secretKey",
+    "databaseSecretKey",
     "storageCredentials",
 ] as const;
 
@@ -162,6 +189,7 @@ export const PROJECT_KEYS = [
     "loadBalancer",
     "lifecycle",
     "operator",
+    "accounts",
 ] as const;
 
 /** Keys that must be stored with `pulumi config set --secret`. */
@@ -172,6 +200,8 @@ export const SECRET_KEYS: readonly string[] = [
     "clairDatabasePassword",
     "databaseAdminPassword",
     "redisPassword",
+    "secretKey",
+    "databaseSecretKey",
     "storageCredentials",
 ];
 
@@ -196,12 +226,19 @@ export function parseConfig(
         plaintextKeys?: readonly string[];
         /** The project-level values as `Pulumi.yaml` sets them (bare keys); when given, a stack may not override them. */
         projectValues?: Readonly<Record<string, unknown>>;
+        /** Full keys of the stack's config outside the project's namespace. */
+        foreignKeys?: readonly string[];
+        /** Paths of `secure:` values in `Pulumi.yaml`. */
+        secureInProject?: readonly string[];
+        /** Paths of plain-text leaves under secret keys in `Pulumi.<stack>.yaml`. */
+        plaintextLeaves?: readonly string[];
     },
 ): QuayGeorepConfig {
     const problems = new Problems();
     const warnings: string[] = [];
     const top = new ObjectReader("", raw as Record<string, unknown>, problems, KNOWN_KEYS);
     if (ctx.projectValues !== undefined) checkProjectKeys(raw, ctx.projectValues, ctx.stack, problems);
+    checkNamespaces(ctx.project, ctx.foreignKeys ?? [], problems);
 
     const hostname = top.string("hostname", {
         required: true,
@@ -214,6 +251,8 @@ export function parseConfig(
             "is not a DNS name",
             'use a fully qualified name such as "quay.example.com"',
         );
+    } else {
+        checkLowerCase(problems, "hostname", hostname);
     }
     const sharedStack = top.string("sharedStack") ?? "us";
     const { sites, rejected } = parseSites(top, problems);
@@ -240,6 +279,11 @@ export function parseConfig(
     const loadBalancer = parseLoadBalancer(top, problems, hostname, sites);
     const lifecycle = parseLifecycle(top);
     const operator = parseOperator(top);
+    const accounts = parseAccounts(
+        top,
+        cloudsUsed({ ...services, loadBalancer, sites }),
+        loadBalancer.mode === "traffic-manager" ? loadBalancer.subscriptionId : undefined,
+    );
 
     let secrets: SharedSecrets | undefined;
     if (stack.isShared) {
@@ -253,6 +297,22 @@ export function parseConfig(
                 );
             }
         }
+    }
+    for (const path of ctx.secureInProject ?? []) {
+        problems.add(
+            path,
+            "<secure>",
+            "is a secret in Pulumi.yaml, which has no secrets provider to decrypt it (project-level values are plain and shared by every stack)",
+            `set it per stack instead: pulumi config set --secret quay-georep:${path} -s <stack> (use --path for nested keys)`,
+        );
+    }
+    for (const path of ctx.plaintextLeaves ?? []) {
+        problems.add(
+            path,
+            "<plain text>",
+            "is a secret stored in plain text (next to encrypted values of the same key)",
+            `store it encrypted: pulumi config set --secret --path quay-georep:${path}`,
+        );
     }
     for (const key of ctx.plaintextKeys ?? []) {
         if (SECRET_KEYS.includes(key) && top.has(key)) {
@@ -277,10 +337,35 @@ export function parseConfig(
         loadBalancer,
         lifecycle,
         operator,
+        accounts,
         stack,
         secrets,
         warnings,
     } as QuayGeorepConfig);
+}
+
+/**
+ * Config namespaces a stack may use besides the project's: Pulumi's own and those of the providers
+ * the program creates. A key under any other is a typo (`quay-georp:kubeContext` would otherwise be
+ * ignored, and the stack would deploy to the ambient kube context).
+ */
+export const KNOWN_NAMESPACES = ["pulumi", "aws", "azure-native", "kubernetes", "postgresql", "random"] as const;
+
+/** Refuses keys under an unknown namespace, suggesting the closest known one. */
+function checkNamespaces(project: string, keys: readonly string[], problems: Problems): void {
+    const known = [project, ...KNOWN_NAMESPACES];
+    for (const key of keys) {
+        const colon = key.indexOf(":");
+        const namespace = colon < 0 ? key : key.slice(0, colon);
+        if ((known as readonly string[]).includes(namespace)) continue;
+        const hint = suggest(namespace, known);
+        problems.add(
+            key,
+            namespace,
+            "is not a config namespace this program reads",
+            `${hint ? `did you mean "${hint}${key.slice(namespace.length)}"? ` : ""}remove it or use one of: ${known.join(", ")}`,
+        );
+    }
 }
 
 /** Index of a site in the raw `sites` list, for messages. */
@@ -576,9 +661,36 @@ function parseSecrets(
         services.redis.mode === "existing"
             ? secret("redisPassword", "the Redis requirepass password")
             : unused("redisPassword", `redis.mode ${services.redis.mode} generates it`);
+    // Quay's keys are generated only for a database that holds no Quay data yet: the data in one
+    // that does was written with its keys (DATABASE_SECRET_KEY decrypts its encrypted fields through
+    // quay/quay data/database.py `configure` → FieldEncrypter; SECRET_KEY decrypts users' encrypted
+    // CLI passwords, data/users/__init__.py `UserAuthentication`).
+    const keysRequired = db.mode === "existing" && !db.isNew;
+    const quayKey = (key: "secretKey" | "databaseSecretKey", what: string): SecretValue | undefined => {
+        const value = top.raw_(key);
+        if (value instanceof SecretValue && value.reveal() !== "") return value;
+        if (typeof value === "string" && value !== "") return new SecretValue(value);
+        if (keysRequired) {
+            problems.add(
+                key,
+                value,
+                `is required with database.mode existing (${what})`,
+                `copy it from the running Quay's config bundle (README, "Adopting a running Quay") and run: pulumi config set --secret quay-georep:${key} <value>, or set database.new: true if the database holds no Quay data yet`,
+            );
+        }
+        return undefined;
+    };
+    const secretKey = quayKey(
+        "secretKey",
+        "the SECRET_KEY its users' encrypted CLI passwords and sessions were made with",
+    );
+    const databaseSecretKey = quayKey(
+        "databaseSecretKey",
+        "the DATABASE_SECRET_KEY its encrypted fields were written with; another one makes them unreadable",
+    );
     const storageCredentials =
         services.storage.mode === "existing"
-            ? parseStorageCredentials(top, problems, services.storage, sites)
+            ? parseStorageCredentials(top, problems, services.storage, sites, warnings)
             : (unused("storageCredentials", "storage.mode create creates the credentials") ?? {});
     return {
         tlsCertificate: tlsCertificate as SecretValue,
@@ -587,6 +699,8 @@ function parseSecrets(
         clairDatabasePassword,
         databaseAdminPassword,
         redisPassword,
+        ...(secretKey !== undefined ? { secretKey } : {}),
+        ...(databaseSecretKey !== undefined ? { databaseSecretKey } : {}),
         storageCredentials,
     };
 }
@@ -596,6 +710,7 @@ function parseStorageCredentials(
     problems: Problems,
     storage: StorageConfig,
     sites: readonly Site[],
+    warnings: string[],
 ): SharedSecrets["storageCredentials"] {
     const raw = top.raw_("storageCredentials");
     const result: Record<string, Record<string, SecretValue>> = {};
@@ -645,11 +760,21 @@ function parseStorageCredentials(
         for (const site of sites.filter((s) => s.state !== "retired")) {
             const entry = result[site.name] ?? {};
             const path = `storageCredentials.${site.name}`;
-            if (site.cloud === "azure" && !entry.accountKey && !entry.sasToken) {
+            // Quay's AzureStorage authenticates with the account key only: `BlobServiceClient(credential=
+            // azure_account_key)` (quay/quay storage/azurestorage.py, AzureStorage.__init__); `sas_token`
+            // is stored but never used, and the operator's start-up check uses the key too.
+            if (site.cloud === "azure" && entry.accountKey && entry.sasToken) {
+                warnings.push(
+                    `${path}.sasToken is set but not used: Quay's AzureStorage authenticates with the account key only; remove it: pulumi config rm --path quay-georep:${path}.sasToken`,
+                );
+            }
+            if (site.cloud === "azure" && !entry.accountKey) {
                 problems.add(
-                    path,
-                    entry.accountKey,
-                    "needs accountKey or sasToken for an Azure container",
+                    entry.sasToken ? `${path}.sasToken` : path,
+                    entry.sasToken ? "<secret>" : undefined,
+                    entry.sasToken
+                        ? "cannot work alone: Quay's AzureStorage authenticates with the account key only (storage/azurestorage.py)"
+                        : "needs accountKey for an Azure container",
                     `run: pulumi config set --secret --path quay-georep:${path}.accountKey <key>`,
                 );
             }

@@ -12,6 +12,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SiteRecord, TopologyPlan } from "../lib/topology";
 import { topologyKey } from "../lib/topology";
+import { pinProviders } from "./accounts";
 import type { QuayGeorepConfig } from "./config";
 import { DeployedState, readDeployed } from "./deployed";
 import { deployEntryPoint, EntryPointOutputs } from "./entryPoint";
@@ -85,6 +86,8 @@ function backfilled(topology: pulumi.Input<string> | undefined): { backfilledTop
  */
 export async function deploy(cfg: QuayGeorepConfig): Promise<StackOutputs> {
     const s = cfg.stack;
+    // Before any provider exists: every AWS and Azure provider is pinned to the configured accounts.
+    pinProviders(cfg.accounts);
     const deployed = await readDeployed(cfg);
     const plan = resolve(cfg, deployed);
     const site = plan.site;

@@ -24,6 +24,7 @@ const STRUCTURED_KEYS = new Set([
     "loadBalancer",
     "lifecycle",
     "operator",
+    "accounts",
     "storagePreference",
     "components",
     "replicas",
@@ -52,12 +53,16 @@ export function readRawConfig(
     project: string,
     all: Readonly<Record<string, string>>,
     isSecret: (fullKey: string) => boolean,
-): { raw: RawConfig; plaintextKeys: string[] } {
+): { raw: RawConfig; plaintextKeys: string[]; foreignKeys: string[] } {
     const raw: Record<string, unknown> = {};
     const plaintextKeys: string[] = [];
+    const foreignKeys: string[] = [];
     const prefix = `${project}:`;
     for (const [fullKey, text] of Object.entries(all)) {
-        if (!fullKey.startsWith(prefix)) continue;
+        if (!fullKey.startsWith(prefix)) {
+            foreignKeys.push(fullKey);
+            continue;
+        }
         const key = fullKey.slice(prefix.length);
         let value: unknown = text;
         if (STRUCTURED_KEYS.has(key)) {
@@ -72,7 +77,7 @@ export function readRawConfig(
         if (SECRET_KEYS.includes(key) && !encrypted) plaintextKeys.push(key);
         raw[key] = value;
     }
-    return { raw, plaintextKeys };
+    return { raw, plaintextKeys, foreignKeys };
 }
 
 /**
@@ -93,14 +98,60 @@ export function projectValues(project: string, text: string): Record<string, unk
     return values;
 }
 
+/** True for a `{ secure: "v1:…" }` value, as `pulumi config set --secret` writes it. */
+function isSecure(value: unknown): boolean {
+    return value !== null && typeof value === "object" && !Array.isArray(value) && "secure" in value;
+}
+
+/** Paths (`a.b[0]`) of the leaves of a config value, with whether each is a `secure:` value. */
+function leaves(value: unknown, path: string): { path: string; secure: boolean }[] {
+    if (isSecure(value)) return [{ path, secure: true }];
+    if (Array.isArray(value)) return value.flatMap((v, i) => leaves(v, `${path}[${i}]`));
+    if (value !== null && typeof value === "object") {
+        return Object.entries(value).flatMap(([k, v]) => leaves(v, `${path}.${k}`));
+    }
+    return value === undefined || value === null ? [] : [{ path, secure: false }];
+}
+
 /**
- * `Pulumi.yaml`'s project-level values, from the project root the CLI gives the program
- * (`pulumi.getRootDirectory()`); undefined when there is no such file to compare with.
+ * Where secrets are written wrongly, from the config files' text: a `secure:` value in `Pulumi.yaml`
+ * (a project file has no secrets provider to decrypt it), and a plain-text leaf under a secret key in
+ * `Pulumi.<stack>.yaml` (the CLI marks a whole key secret when one leaf is, so only the file tells
+ * that `storageCredentials.usstorage.secretKey` was written in plain text next to a `secure:` one).
+ * Pure; key paths are bare (no `quay-georep:`).
  */
-function readProjectValues(project: string): Record<string, unknown> | undefined {
-    const file = path.join(pulumi.getRootDirectory(), "Pulumi.yaml");
-    if (!fs.existsSync(file)) return undefined;
-    return projectValues(project, fs.readFileSync(file, "utf8"));
+export function secretPlacement(
+    project: string,
+    projectText: string | undefined,
+    stackText: string | undefined,
+): { secureInProject: string[]; plaintextLeaves: string[] } {
+    const bare = (key: string) => (key.startsWith(`${project}:`) ? key.slice(project.length + 1) : key);
+    const projectConfig = (projectText ? (parse(projectText) as { config?: Record<string, unknown> } | null) : null)
+        ?.config;
+    const secureInProject = Object.entries(projectConfig ?? {}).flatMap(([key, decl]) =>
+        leaves(decl, bare(key))
+            .filter((l) => l.secure)
+            .map((l) => l.path.replace(/\.value(?=\.|\[|$)/, "")),
+    );
+    const stackConfig = (stackText ? (parse(stackText) as { config?: Record<string, unknown> } | null) : null)?.config;
+    const plaintextLeaves = Object.entries(stackConfig ?? {})
+        .filter(([key]) => key.startsWith(`${project}:`) && SECRET_KEYS.includes(bare(key)))
+        .flatMap(([key, value]) => (isSecure(value) || typeof value !== "object" ? [] : leaves(value, bare(key))))
+        .filter((l) => !l.secure)
+        .map((l) => l.path);
+    return { secureInProject, plaintextLeaves };
+}
+
+/**
+ * The text of `Pulumi.yaml` and `Pulumi.<stack>.yaml` in the project root the CLI gives the program
+ * (`pulumi.getRootDirectory()`); undefined where there is no such file (stack config kept elsewhere).
+ */
+function readProjectFiles(stack: string): { project?: string; stack?: string } {
+    const read = (name: string) => {
+        const file = path.join(pulumi.getRootDirectory(), name);
+        return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
+    };
+    return { project: read("Pulumi.yaml"), stack: read(`Pulumi.${stack}.yaml`) ?? read(`Pulumi.${stack}.yml`) };
 }
 
 /**
@@ -110,9 +161,17 @@ function readProjectValues(project: string): Record<string, unknown> | undefined
 export function loadConfig(): QuayGeorepConfig {
     const project = pulumi.getProject();
     const stack = pulumi.getStack();
-    const { raw, plaintextKeys } = readRawConfig(project, pulumi.runtime.allConfig(), isConfigSecret);
+    const { raw, plaintextKeys, foreignKeys } = readRawConfig(project, pulumi.runtime.allConfig(), isConfigSecret);
     try {
-        const config = parseConfig(raw, { project, stack, plaintextKeys, projectValues: readProjectValues(project) });
+        const files = readProjectFiles(stack);
+        const config = parseConfig(raw, {
+            project,
+            stack,
+            plaintextKeys,
+            foreignKeys,
+            projectValues: files.project === undefined ? undefined : projectValues(project, files.project),
+            ...secretPlacement(project, files.project, files.stack),
+        });
         for (const warning of config.warnings) pulumi.log.warn(warning);
         return config;
     } catch (err) {

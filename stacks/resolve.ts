@@ -175,7 +175,7 @@ function checkSharedTopology(cfg: QuayGeorepConfig, sites: readonly EffectiveSit
                 );
             }
             const creds = cfg.secrets?.storageCredentials[s.name] ?? {};
-            if (s.cloud === "azure" && creds.accountKey === undefined && creds.sasToken === undefined) {
+            if (s.cloud === "azure" && creds.accountKey === undefined) {
                 problems.add(
                     `storageCredentials.${s.name}`,
                     undefined,

@@ -2,7 +2,7 @@
  * Parsing of `quay-georep:sites`, the topology every stack shares (it lives in Pulumi.yaml).
  */
 import { AWS_REGIONS, AZURE_REGIONS, EXAMPLE_REGION } from "./regions";
-import { isDnsName, isIpAddress, isRecord, ObjectReader, Problems } from "./validate";
+import { checkLowerCase, isDnsName, isIpAddress, isRecord, ObjectReader, Problems } from "./validate";
 
 /** Where a site's bucket lives. */
 export type Cloud = "aws" | "azure";
@@ -102,6 +102,8 @@ export function parseSites(top: ObjectReader, problems: Problems): Topology {
                 "is neither a hostname nor an IP address",
                 'use e.g. "router.us.example.com" or "203.0.113.10"',
             );
+        } else if (endpoint !== undefined && isDnsName(endpoint)) {
+            checkLowerCase(problems, `${path}.endpoint`, endpoint);
         }
         r.done();
         const duplicate = sites.some((s) => s.name === name);

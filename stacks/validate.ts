@@ -5,6 +5,7 @@
  * Every message has the same shape, so users learn it once:
  * `<key path>: <bad value> <what is wrong>; <how to fix it>`.
  */
+import { isIP } from "node:net";
 
 /** A secret string from config. It never prints its value (`toString`, JSON, `util.inspect`). */
 export class SecretValue {
@@ -265,11 +266,19 @@ export function isDnsName(value: string): boolean {
     );
 }
 
-/** A dotted-quad IPv4 address or an IPv6 address. */
+/** A dotted-quad IPv4 address or an IPv6 address (Node's own parser: `::ffff:198.51.100.1` yes, `:::` no). */
 export function isIpAddress(value: string): boolean {
-    const v4 = value.split(".");
-    if (v4.length === 4 && v4.every((o) => /^\d{1,3}$/.test(o) && Number(o) <= 255)) return true;
-    return /^[0-9a-f:]+$/i.test(value) && value.includes(":") && value.split(":").length <= 8;
+    return isIP(value) !== 0;
+}
+
+/**
+ * Records a problem when a DNS name has upper-case letters. DNS ignores case, but Quay builds URLs
+ * from `SERVER_HOSTNAME` as written, and records and probes would each carry the name as given:
+ * one spelling everywhere avoids two names for one thing.
+ */
+export function checkLowerCase(problems: Problems, path: string, value: string | undefined): void {
+    if (value === undefined || value === value.toLowerCase()) return;
+    problems.add(path, value, "has upper-case letters", `write it in lower case: "${value.toLowerCase()}"`);
 }
 
 /** A Kubernetes DNS-1123 label (namespaces, object names). */

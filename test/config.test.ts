@@ -3,9 +3,10 @@
  * per test, and the exact message each rule gives.
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
 import * as util from "node:util";
 import { ConfigError, KNOWN_KEYS, parseConfig, QuayGeorepConfig } from "../stacks/config";
-import { readRawConfig } from "../stacks/load";
+import { readRawConfig, secretPlacement } from "../stacks/load";
 import { SecretValue } from "../stacks/validate";
 import { PROJECT } from "./mocks";
 
@@ -35,6 +36,8 @@ function fixture(): Record<string, unknown> {
         databasePassword: "dbpass",
         clairDatabasePassword: "clairpass",
         redisPassword: "redispass",
+        secretKey: "quay-secret",
+        databaseSecretKey: "quay-db-secret",
         storageCredentials: { eustorage: { accountKey: "azkey" } },
     };
 }
@@ -44,6 +47,8 @@ const SECRETS = [
     "databasePassword",
     "clairDatabasePassword",
     "redisPassword",
+    "secretKey",
+    "databaseSecretKey",
     "storageCredentials",
     "kubeconfig",
 ];
@@ -141,6 +146,8 @@ describe("config parser", () => {
                 databasePassword: "<secret>",
                 clairDatabasePassword: "<secret>",
                 redisPassword: "<secret>",
+                secretKey: "<secret>",
+                databaseSecretKey: "<secret>",
                 storageCredentials: { eustorage: { accountKey: "<secret>" } },
             }),
         );
@@ -305,8 +312,68 @@ describe("config validation messages", () => {
         assert.deepEqual(problems({ tlsKey: undefined, redisPassword: undefined, storageCredentials: undefined }), [
             "tlsKey: (missing) is required on the shared stack (private key (PEM) of that certificate); run: pulumi config set --secret quay-georep:tlsKey <value>",
             "redisPassword: (missing) is required on the shared stack (the Redis requirepass password); run: pulumi config set --secret quay-georep:redisPassword <value>",
-            "storageCredentials.eustorage: (missing) needs accountKey or sasToken for an Azure container; run: pulumi config set --secret --path quay-georep:storageCredentials.eustorage.accountKey <key>",
+            "storageCredentials.eustorage: (missing) needs accountKey for an Azure container; run: pulumi config set --secret --path quay-georep:storageCredentials.eustorage.accountKey <key>",
         ]);
+    });
+
+    it("refuses an Azure SAS token alone: Quay's AzureStorage authenticates with the account key only", () => {
+        assert.deepEqual(problems({ storageCredentials: { eustorage: { sasToken: "sv=2024" } } }), [
+            'storageCredentials.eustorage.sasToken: "<secret>" cannot work alone: Quay\'s AzureStorage authenticates with the account key only (storage/azurestorage.py); run: pulumi config set --secret --path quay-georep:storageCredentials.eustorage.accountKey <key>',
+        ]);
+    });
+
+    it("warns that an Azure SAS token next to the account key is not used", () => {
+        const cfg = parse({ storageCredentials: { eustorage: { accountKey: "k", sasToken: "sv=2024" } } });
+        assert.ok(
+            cfg.warnings.includes(
+                "storageCredentials.eustorage.sasToken is set but not used: Quay's AzureStorage authenticates with the account key only; remove it: pulumi config rm --path quay-georep:storageCredentials.eustorage.sasToken",
+            ),
+        );
+    });
+
+    it("refuses a key in an unknown config namespace, suggesting the project's", () => {
+        // As the CLI passes them: every key of the stack's config, in every namespace.
+        const cfg = (foreign: string[]) => () => {
+            const flat: Record<string, string> = Object.fromEntries(foreign.map((k) => [k, "x"]));
+            for (const [k, v] of Object.entries(fixture())) {
+                flat[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+            }
+            const isSecret = (full: string) => SECRETS.some((k) => full === `${PROJECT}:${k}`);
+            const { raw, plaintextKeys, foreignKeys } = readRawConfig(PROJECT, flat, isSecret);
+            return parseConfig(raw, { project: PROJECT, stack: "eu", plaintextKeys, foreignKeys });
+        };
+        assert.throws(cfg(["quay-georp:kubeContext"]), (err: ConfigError) => {
+            assert.deepEqual(err.problems, [
+                'quay-georp:kubeContext: "quay-georp" is not a config namespace this program reads; did you mean "quay-georep:kubeContext"? remove it or use one of: quay-georep, pulumi, aws, azure-native, kubernetes, postgresql, random',
+            ]);
+            return true;
+        });
+        assert.doesNotThrow(cfg(["pulumi:disable-default-providers", "aws:region", "kubernetes:context"]));
+    });
+
+    it("checks the accounts providers are pinned to", () => {
+        assert.deepEqual(problems({ accounts: { aws: ["12345", 123456789012], azure: "my-subscription" } }), [
+            'accounts.aws[0]: "12345" is not an AWS account ID; use the 12 digits, as a string, e.g. "123456789012"',
+            'accounts.aws[1]: 123456789012 is not an AWS account ID; use the 12 digits, as a string, e.g. "123456789012"',
+            'accounts.azure: "my-subscription" is not an Azure subscription ID; use the subscription\'s GUID (az account show --query id)',
+        ]);
+        assert.deepEqual(parse({ accounts: { aws: ["123456789012"] } }).accounts, { aws: ["123456789012"] });
+    });
+
+    it("refuses upper-case host names, and takes IPv4-mapped IPv6 endpoints", () => {
+        assert.deepEqual(
+            problems({ hostname: "Quay.Example.com", ...withSite(1, { endpoint: "Router.EU.example.com" }) }),
+            [
+                'hostname: "Quay.Example.com" has upper-case letters; write it in lower case: "quay.example.com"',
+                'sites[1].endpoint: "Router.EU.example.com" has upper-case letters; write it in lower case: "router.eu.example.com"',
+            ],
+        );
+        assert.equal(parse(withSite(1, { endpoint: "::ffff:198.51.100.1" })).sites[1].endpoint, "::ffff:198.51.100.1");
+        for (const endpoint of [":::::::", "ab:cd"]) {
+            assert.deepEqual(problems(withSite(1, { endpoint })), [
+                `sites[1].endpoint: "${endpoint}" is neither a hostname nor an IP address; use e.g. "router.us.example.com" or "203.0.113.10"`,
+            ]);
+        }
     });
 
     it("does not ask non-shared stacks for shared secrets", () => {
@@ -379,5 +446,130 @@ describe("config validation messages", () => {
         }
         assert.ok(err instanceof ConfigError);
         assert.match(err.message, /^quay-georep configuration for stack "us" has 2 problems:\n {2}- hostname: /);
+    });
+});
+
+describe("config: where secrets are written", () => {
+    const project = `name: quay-georep
+config:
+  hostname: quay.example.com
+  redisPassword:
+    secure: v1:abc
+  database:
+    value:
+      mode: existing
+      admin:
+        password:
+          secure: v1:def
+`;
+    const stack = `config:
+  quay-georep:tlsKey:
+    secure: v1:ghi
+  quay-georep:storageCredentials:
+    usstorage:
+      accessKey:
+        secure: v1:jkl
+      secretKey: PLAINTEXT
+    eustorage:
+      accountKey:
+        secure: v1:mno
+  quay-georep:namespace: quay-enterprise
+`;
+
+    it("finds secure: values in Pulumi.yaml and plain-text leaves under secret keys, by path", () => {
+        assert.deepEqual(secretPlacement(PROJECT, project, stack), {
+            secureInProject: ["redisPassword", "database.admin.password"],
+            plaintextLeaves: ["storageCredentials.usstorage.secretKey"],
+        });
+    });
+
+    it("finds nothing in the example's files, or where a file is absent", () => {
+        const read = (f: string) => fs.readFileSync(f, "utf8");
+        for (const s of ["us", "eu"]) {
+            assert.deepEqual(secretPlacement(PROJECT, read("Pulumi.yaml"), read(`Pulumi.${s}.yaml`)), {
+                secureInProject: [],
+                plaintextLeaves: [],
+            });
+        }
+        assert.deepEqual(secretPlacement(PROJECT, undefined, undefined), { secureInProject: [], plaintextLeaves: [] });
+    });
+
+    it("refuses both, naming the key path", () => {
+        const found = secretPlacement(PROJECT, project, stack);
+        const flat: Record<string, string> = {};
+        for (const [k, v] of Object.entries(fixture()))
+            flat[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+        const { raw } = readRawConfig(PROJECT, flat, (full) => SECRETS.some((k) => full === `${PROJECT}:${k}`));
+        assert.throws(
+            () => parseConfig(raw, { project: PROJECT, stack: "us", ...found }),
+            (err: ConfigError) => {
+                assert.deepEqual(err.problems, [
+                    'redisPassword: "<secure>" is a secret in Pulumi.yaml, which has no secrets provider to decrypt it (project-level values are plain and shared by every stack); set it per stack instead: pulumi config set --secret quay-georep:redisPassword -s <stack> (use --path for nested keys)',
+                    'database.admin.password: "<secure>" is a secret in Pulumi.yaml, which has no secrets provider to decrypt it (project-level values are plain and shared by every stack); set it per stack instead: pulumi config set --secret quay-georep:database.admin.password -s <stack> (use --path for nested keys)',
+                    'storageCredentials.usstorage.secretKey: "<plain text>" is a secret stored in plain text (next to encrypted values of the same key); store it encrypted: pulumi config set --secret --path quay-georep:storageCredentials.usstorage.secretKey',
+                ]);
+                return true;
+            },
+        );
+    });
+});
+
+describe("config: Quay's keys and the database's TLS", () => {
+    const fix = (key: string) =>
+        `copy it from the running Quay's config bundle (README, "Adopting a running Quay") and run: pulumi config set --secret quay-georep:${key} <value>, or set database.new: true if the database holds no Quay data yet`;
+
+    it("takes SECRET_KEY and DATABASE_SECRET_KEY of an existing database's data as secrets", () => {
+        const secrets = parse().secrets;
+        assert.deepEqual(
+            [secrets?.secretKey?.reveal(), secrets?.databaseSecretKey?.reveal()],
+            ["quay-secret", "quay-db-secret"],
+        );
+        assert.equal((parse().database as { isNew: boolean }).isNew, false);
+    });
+
+    it("requires both in mode existing, unless database.new says the database holds no Quay data", () => {
+        assert.deepEqual(problems({ secretKey: undefined, databaseSecretKey: undefined }), [
+            `secretKey: (missing) is required with database.mode existing (the SECRET_KEY its users' encrypted CLI passwords and sessions were made with); ${fix("secretKey")}`,
+            `databaseSecretKey: (missing) is required with database.mode existing (the DATABASE_SECRET_KEY its encrypted fields were written with; another one makes them unreadable); ${fix("databaseSecretKey")}`,
+        ]);
+        const fresh = parse({
+            database: { mode: "existing", host: "db.example.com", new: true },
+            secretKey: undefined,
+            databaseSecretKey: undefined,
+        });
+        assert.deepEqual([fresh.secrets?.secretKey, fresh.secrets?.databaseSecretKey], [undefined, undefined]);
+        assert.deepEqual(problems({ database: { mode: "existing", host: "db.example.com", new: "yes" } }), [
+            'database.new: "yes" is not a boolean; use true or false',
+        ]);
+    });
+
+    it("refuses the keys in plain text, and only warns where a stack other than the shared one sets them", () => {
+        assert.deepEqual(problems({}, "us", ["secretKey", "databaseSecretKey"]), [
+            'secretKey: "<plain text>" is a secret stored in plain text; store it encrypted: pulumi config set --secret quay-georep:secretKey (use --path for nested keys)',
+            'databaseSecretKey: "<plain text>" is a secret stored in plain text; store it encrypted: pulumi config set --secret quay-georep:databaseSecretKey (use --path for nested keys)',
+        ]);
+        const eu = parse({}, "eu");
+        assert.ok(
+            eu.warnings.includes('databaseSecretKey is set on stack "eu" but only the shared stack "us" reads it'),
+        );
+        assert.ok(KNOWN_KEYS.includes("secretKey") && KNOWN_KEYS.includes("databaseSecretKey"));
+    });
+
+    it("reads the database's CA certificate and Clair's pool size, with their defaults", () => {
+        const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+        const cfg = parse({
+            database: {
+                mode: "existing",
+                host: "db.example.com",
+                caCertificate: `${ca}\n`,
+                clair: { poolMaxConns: "20" },
+            },
+        });
+        assert.deepEqual([cfg.database.caCertificate, cfg.database.clairPoolMaxConns], [ca, 20]);
+        assert.deepEqual([parse().database.caCertificate, parse().database.clairPoolMaxConns], [undefined, 33]);
+        assert.deepEqual(
+            problems({ database: { mode: "existing", host: "db.example.com", quay: { poolMaxConns: 5 } } }),
+            ['database.quay.poolMaxConns: "poolMaxConns" is not a known key; valid keys: name, user'],
+        );
     });
 });

@@ -294,6 +294,19 @@ describe("loadBalancer config: traffic-manager", () => {
         ]);
     });
 
+    it("refuses a profile subscription other than the one every Azure provider is pinned to", () => {
+        assert.deepEqual(
+            problems({ loadBalancer: { ...TM, subscriptionId: "11111111-1111-1111-1111-111111111111" } }),
+            [
+                'loadBalancer.subscriptionId: "11111111-1111-1111-1111-111111111111" differs from accounts.azure "00000000-0000-0000-0000-000000000000"; remove it (the entry point uses accounts.azure) or make them equal',
+            ],
+        );
+        assert.equal(
+            parse({ loadBalancer: { ...TM, subscriptionId: "00000000-0000-0000-0000-000000000000" } }).accounts.azure,
+            "00000000-0000-0000-0000-000000000000",
+        );
+    });
+
     it("validates the Azure DNS zone: known settings, resource group, hostname inside and below the apex", () => {
         assert.deepEqual(problems({ loadBalancer: { ...TM, zone: { name: "example.com", ttl: 5 } } }), [
             "loadBalancer.zone.resourceGroupName: (missing) is required; name the resource group of the Azure DNS zone",

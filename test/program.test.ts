@@ -96,6 +96,24 @@ describe("program: example stacks", () => {
         }
     });
 
+    it("pins every AWS and Azure provider to the configured accounts", () => {
+        const providers = pair.shared.resources.filter((r) => /^pulumi:providers:(aws|azure-native)$/.test(r.type));
+        assert.ok(providers.length >= 2);
+        for (const p of providers) {
+            if (p.type === "pulumi:providers:aws")
+                assert.deepEqual(inputsOf(p).allowedAccountIds, ["123456789012"], p.name);
+            else assert.equal(inputsOf(p).subscriptionId, "00000000-0000-0000-0000-000000000000", p.name);
+        }
+    });
+
+    it("refuses to create cloud resources without the accounts to pin them to", async () => {
+        const r = await runStack(withConfig(us(), { accounts: undefined }));
+        assert.match(
+            r.errors.map((e) => e.message).join("\n"),
+            /- accounts\.aws: \(missing\) is required: this deployment creates AWS resources, and every AWS provider is pinned to the accounts listed; set quay-georep:accounts in Pulumi\.yaml[^\n]*\n {2}- accounts\.azure: \(missing\) is required: this deployment creates Azure resources/,
+        );
+    });
+
     it("gives each cluster a Kubernetes provider with a stable clusterIdentifier", () => {
         const p = one(pair.other, TYPES.k8sProvider);
         assert.deepEqual(inputsOf(p), { clusterIdentifier: "eu", context: "eu-cluster" });

@@ -177,6 +177,24 @@ describe("offline renderer", () => {
         assert.match((next.lifecyclePending as string[])[0], /^eustorage drains first/);
     });
 
+    it("refuses a plain-text leaf next to a secure one, and writes nothing of that stack", async () => {
+        const dir = tempProject((f, text) =>
+            f === "Pulumi.us.yaml"
+                ? `${text}  quay-georep:storageCredentials:\n    usstorage:\n      accessKey:\n        secure: v1:abc\n      secretKey: PLAINTEXT-SECRET\n`
+                : text,
+        );
+        const out = path.join(dir, "out");
+        const r = await cli(["--dir", dir, "--out", out]);
+        assert.equal(r.code, 1);
+        assert.match(
+            r.stderr,
+            /- storageCredentials\.usstorage\.secretKey: "<plain text>" is a secret stored in plain text \(next to encrypted values of the same key\)/,
+        );
+        assert.ok(!fs.existsSync(path.join(out, "us")), "nothing of the refused stack is written");
+        const written = fs.existsSync(out) ? fs.readdirSync(out, { recursive: true }).join("\n") : "";
+        assert.ok(!/PLAINTEXT-SECRET/.test(r.stdout + r.stderr + written), "the value is never printed");
+    });
+
     it("exits 2 on an unknown stack or argument", async () => {
         const r = await cli(["--stack", "mars"]);
         assert.equal(r.code, 2);
