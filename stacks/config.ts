@@ -141,8 +141,8 @@ export interface QuayGeorepConfig {
 /** Raw config: bare key (no `quay-georep:` prefix) → value; secret values wrapped in `SecretValue`. */
 export type RawConfig = Readonly<Record<string, unknown>>;
 
-/** Every key this program reads, project-level and per stack. */
-export const KNOWN_KEYS = [
+/** Keys that describe the whole deployment: set in `Pulumi.yaml` only, the same for every stack. */
+export const PROJECT_KEYS = [
     "hostname",
     "sharedStack",
     "sites",
@@ -154,6 +154,11 @@ export const KNOWN_KEYS = [
     "lifecycle",
     "operator",
     "accounts",
+] as const;
+
+/** Every key this program reads, project-level and per stack. */
+export const KNOWN_KEYS = [
+    ...PROJECT_KEYS,
     "namespace",
     "createNamespace",
     "installOperator",
@@ -175,21 +180,6 @@ export const KNOWN_KEYS = [
     "secretKey",
     "databaseSecretKey",
     "storageCredentials",
-] as const;
-
-/** Keys that describe the whole deployment: set in `Pulumi.yaml` only, the same for every stack. */
-export const PROJECT_KEYS = [
-    "hostname",
-    "sharedStack",
-    "sites",
-    "database",
-    "redis",
-    "storage",
-    "quay",
-    "loadBalancer",
-    "lifecycle",
-    "operator",
-    "accounts",
 ] as const;
 
 /** Keys that must be stored with `pulumi config set --secret`. */
