@@ -69,7 +69,7 @@ export class QuayOperator extends pulumi.ComponentResource {
                     ...(s.startingCSV ? { startingCSV: s.startingCSV } : {}),
                 },
             },
-            // Time for a person to approve the install plan (see README, "Quay Operator").
+            // Time for a person to approve the install plan (see docs/operator.md).
             { parent: this, provider, dependsOn, customTimeouts: { create: "60m", update: "60m" } },
         );
         this.registerOutputs({});

@@ -3,7 +3,7 @@
  * answer and health probe are, and the exact arguments the Route 53 and Traffic Manager
  * resources get. No Pulumi here, so every rule is testable without mocks.
  *
- * Facts used (README.md, "Global entry point" has the full list with links):
+ * Facts used (docs/entry-point.md has the full list with links):
  * - Route 53 sends Host = `fqdn` (and SNI = `fqdn` with `enableSni`) to `ipAddress` when both are
  *   set; without `ipAddress` it resolves `fqdn` and probes that name instead (API reference,
  *   HealthCheckConfig.FullyQualifiedDomainName / EnableSNI).

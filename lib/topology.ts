@@ -243,7 +243,7 @@ export function refusedEdits(input: Omit<TopologyInput, "deployed">): Refusal[] 
                 fix: "keep it retired (or remove it from sites); to serve that region again, add a site with a new name",
             });
         }
-        const rename = `to move location ${site.name}, add a site with a new name and retire this one (README, "Region runbook")`;
+        const rename = `to move location ${site.name}, add a site with a new name and retire this one (docs/runbook.md)`;
         for (const key of ["cloud", "region", "stack"] as const) {
             if (site[key] !== r[key]) {
                 refusals.push({

@@ -35,7 +35,7 @@ export const COMPUTED_OUTPUTS: Readonly<
     "azure-native:dns:RecordSet": { plain: ["fqdn", "etag", "azureApiVersion"] },
     // Shared services (issue 3): servers, VMs, buckets and the names the cloud or autonaming picks.
     "random:index/randomString:RandomString": { plain: ["result"] },
-    "aws:rds/instance:Instance": { plain: ["address", "endpoint", "arn", "resourceId"] },
+    "aws:rds/instance:Instance": { plain: ["address", "endpoint", "arn", "resourceId", "identifier"] },
     "aws:rds/subnetGroup:SubnetGroup": { plain: ["name", "arn"] },
     "aws:rds/parameterGroup:ParameterGroup": { plain: ["name", "arn"] },
     "aws:ec2/securityGroup:SecurityGroup": { plain: ["name", "arn"] },
@@ -51,6 +51,7 @@ export const COMPUTED_OUTPUTS: Readonly<
     "azure-native:storage:StorageAccount": { plain: ["name", "azureApiVersion"] },
     "azure-native:network:VirtualNetwork": { plain: ["name", "azureApiVersion"] },
     "azure-native:network:PublicIPAddress": { plain: ["ipAddress", "azureApiVersion"] },
+    "azure-native:compute:VirtualMachine": { plain: ["name", "azureApiVersion"] },
 };
 
 /**

@@ -665,7 +665,7 @@ function parseSecrets(
                 key,
                 value,
                 `is required with database.mode existing (${what})`,
-                `copy it from the running Quay's config bundle (README, "Adopting a running Quay") and run: pulumi config set --secret quay-georep:${key} <value>, or set database.new: true if the database holds no Quay data yet`,
+                `copy it from the running Quay's config bundle (docs/services.md, "Adopting a running Quay") and run: pulumi config set --secret quay-georep:${key} <value>, or set database.new: true if the database holds no Quay data yet`,
             );
         }
         return undefined;

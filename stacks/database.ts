@@ -188,7 +188,7 @@ export function parseDatabase(top: ObjectReader, problems: Problems): DatabaseCo
         top,
         "database",
         DATABASE_KEYS,
-        "set quay-georep:database in Pulumi.yaml (mode: aws, azure or existing; see README)",
+        "set quay-georep:database in Pulumi.yaml (mode: aws, azure or existing; see docs/services.md)",
     );
     let clairPoolMaxConns = CLAIR_POOL_MAX_CONNS;
     const login = (key: "quay" | "clair"): DatabaseLogin => {

@@ -114,7 +114,7 @@ export function parseRedis(top: ObjectReader, problems: Problems): RedisConfig {
         top,
         "redis",
         REDIS_KEYS,
-        "set quay-georep:redis in Pulumi.yaml (mode: aws, azure or existing; see README)",
+        "set quay-georep:redis in Pulumi.yaml (mode: aws, azure or existing; see docs/services.md)",
     );
     let result: RedisConfig;
     if (r === undefined || mode === undefined || mode === "existing") {

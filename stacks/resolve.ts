@@ -130,7 +130,7 @@ function movedSharedStack(cfg: QuayGeorepConfig, deployed: DeployedState, proble
                 .map((u) => `'${u}'`)
                 .join(
                     " ",
-                )}; then pulumi up -s ${cfg.sharedStack}, then every other stack (README, "Moving the shared stack"); or set sharedStack back to "${stack}"`,
+                )}; then pulumi up -s ${cfg.sharedStack}, then every other stack (docs/runbook.md, "Moving the shared stack"); or set sharedStack back to "${stack}"`,
         );
     }
     for (const [stack, reason] of Object.entries(deployed.unreadable)) {

@@ -23,9 +23,21 @@ import type { SecretValue } from "./validate";
 
 /** Where the shared services are: no secrets, for people and tools (`pulumi stack output services`). */
 export interface ServiceEndpoints {
-    readonly database: { readonly mode: string; readonly host: string; readonly port: number };
-    readonly redis: { readonly mode: string; readonly host: string; readonly port: number };
-    /** Per configured site: the bucket (S3) or account and container (Azure). */
+    /** Where the database is; created servers add how to find them (`identifier`, `arn`; `resourceGroup`, `server`). */
+    readonly database: {
+        readonly mode: string;
+        readonly host: string;
+        readonly port: number;
+        readonly ids?: Record<string, string>;
+    };
+    /** Where Redis is; a created VM adds how to reach it (`instanceId`; `resourceGroup`, `vm`). */
+    readonly redis: {
+        readonly mode: string;
+        readonly host: string;
+        readonly port: number;
+        readonly ids?: Record<string, string>;
+    };
+    /** Per configured site: the bucket (S3) or account, container and resource group (Azure). */
     readonly buckets: Readonly<Record<string, Readonly<Record<string, string>>>>;
     /** The role Quay assumes for S3 (`storage.aws.credentials: role`). */
     readonly s3RoleArn?: string;
@@ -51,6 +63,11 @@ export interface SharedInternals {
     readonly maintenanceBundle: pulumi.Output<Record<string, string>>;
     /** Quay's `DB_URI` (a secret), for `psql`. */
     readonly databaseUrl: pulumi.Output<string>;
+}
+
+/** The `ids` of a created server, for the `services` output; nothing for an existing one. */
+function ids(server: { ids?: pulumi.Output<Record<string, string>> }): { ids?: pulumi.Output<Record<string, string>> } {
+    return server.ids === undefined ? {} : { ids: server.ids };
 }
 
 /** A config secret as a Pulumi secret Output. */
@@ -100,7 +117,7 @@ function sharedDatabase(cfg: QuayGeorepConfig, secrets: SharedSecrets) {
         }
     }
     const logins = new QuayDatabases(`${cfg.project}-database-logins`, { server, quay: db.quay, clair: db.clair });
-    return { host: server.host, port: server.port, quay: logins.quay, clair: logins.clair };
+    return { host: server.host, port: server.port, quay: logins.quay, clair: logins.clair, ids: server.ids };
 }
 
 /** The shared Redis. */
@@ -120,7 +137,7 @@ function sharedRedis(cfg: QuayGeorepConfig, secrets: SharedSecrets) {
                 redis.mode === "aws"
                     ? new RedisEc2(`${cfg.project}-redis`, redis)
                     : new RedisAzureVm(`${cfg.project}-redis`, redis);
-            return { host: vm.host, port: vm.port, tls: redis.tls, password: vm.password };
+            return { host: vm.host, port: vm.port, tls: redis.tls, password: vm.password, ids: vm.ids };
         }
         default: {
             const unknown: never = redis;
@@ -224,6 +241,7 @@ function createdBuckets(cfg: QuayGeorepConfig, storage: CreatedStorage, sites: r
                 region: site.region,
                 accountName: c.accountName,
                 container: c.container,
+                resourceGroup: c.resourceGroup,
             });
         }
     }
@@ -264,8 +282,9 @@ export function deployShared(
         ...(secrets.databaseSecretKey !== undefined ? { databaseSecretKey: secret(secrets.databaseSecretKey) } : {}),
     });
     const services = pulumi.output({
-        database: { mode: cfg.database.mode, host: database.host, port: database.port },
-        redis: { mode: cfg.redis.mode, host: redis.host, port: redis.port },
+        // Where to find each in its cloud (instance IDs, resource groups) for the runbook's manual steps.
+        database: { mode: cfg.database.mode, host: database.host, port: database.port, ...ids(database) },
+        redis: { mode: cfg.redis.mode, host: redis.host, port: redis.port, ...ids(redis) },
         buckets: storage.endpoints ?? existingEndpoints(cfg, sites),
         ...(storage.roleArn ? { s3RoleArn: storage.roleArn } : {}),
     });

@@ -46,7 +46,7 @@ export function parseSites(top: ObjectReader, problems: Problems): Topology {
     const rejected = new Set<string>();
     const list = top.array("sites", {
         required: true,
-        fix: "list the sites in Pulumi.yaml under config: sites: value: [...] (see README, config reference)",
+        fix: "list the sites in Pulumi.yaml under config: sites: value: [...] (see docs/configuration.md)",
     });
     if (list === undefined) return { sites: [], rejected };
     if (list.length === 0) {

@@ -98,7 +98,7 @@ export function parseStorage(top: ObjectReader, problems: Problems, sites: reado
         top,
         "storage",
         STORAGE_KEYS,
-        "set quay-georep:storage in Pulumi.yaml (mode: create, or existing with buckets per site; see README)",
+        "set quay-georep:storage in Pulumi.yaml (mode: create, or existing with buckets per site; see docs/services.md)",
     );
     const result = mode === "create" && r ? parseCreatedStorage(r, sites) : parseExistingStorage(r, problems, sites);
     r?.done();

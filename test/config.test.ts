@@ -516,7 +516,7 @@ config:
 
 describe("config: Quay's keys and the database's TLS", () => {
     const fix = (key: string) =>
-        `copy it from the running Quay's config bundle (README, "Adopting a running Quay") and run: pulumi config set --secret quay-georep:${key} <value>, or set database.new: true if the database holds no Quay data yet`;
+        `copy it from the running Quay's config bundle (docs/services.md, "Adopting a running Quay") and run: pulumi config set --secret quay-georep:${key} <value>, or set database.new: true if the database holds no Quay data yet`;
 
     it("takes SECRET_KEY and DATABASE_SECRET_KEY of an existing database's data as secrets", () => {
         const secrets = parse().secrets;

@@ -655,7 +655,7 @@ describe("shared PostgreSQL: Quay's keys for an existing database", () => {
 
     it("refuses to generate keys for an existing database's data, and database.new in another mode", () => {
         const fix = (key: string) =>
-            `copy it from the running Quay's config bundle (README, "Adopting a running Quay") and run: pulumi config set --secret quay-georep:${key} <value>, or set database.new: true if the database holds no Quay data yet`;
+            `copy it from the running Quay's config bundle (docs/services.md, "Adopting a running Quay") and run: pulumi config set --secret quay-georep:${key} <value>, or set database.new: true if the database holds no Quay data yet`;
         assert.deepEqual(
             problemsOf(shared({ ...EXISTING, secretKey: undefined, databaseSecretKey: undefined }, EXISTING_SECRETS)),
             [

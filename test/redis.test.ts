@@ -166,6 +166,18 @@ describe("shared Redis: mode azure (VM)", () => {
         r = await runOnce(shared(AZURE_SERVICES));
     });
 
+    it("exports the resource group and VM name, for Run Command, and the database's group and server", () => {
+        const services = plain(r.outputs.services) as Record<string, { ids?: Record<string, string> }>;
+        assert.deepEqual(services.redis.ids, {
+            resourceGroup: "(known after apply: quay-georep-redis-rg.name)",
+            vm: "(known after apply: quay-georep-redis-vm.name)",
+        });
+        assert.deepEqual(services.database.ids, {
+            resourceGroup: "(known after apply: quay-georep-database-rg.name)",
+            server: "(known after apply: quay-georep-database-server.name)",
+        });
+    });
+
     it("creates an Ubuntu 24.04 VM with trusted launch, boot diagnostics and the generated password in custom data", () => {
         const vm = one(r, T.vm);
         const i = inputsOf(vm) as Record<string, Record<string, unknown>>;

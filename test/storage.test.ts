@@ -195,7 +195,7 @@ describe("storage: mode create", () => {
         );
     });
 
-    it("exports where the buckets are (no secrets)", () => {
+    it("exports where the buckets are, with the Azure resource group the runbook's delete needs (no secrets)", () => {
         assert.deepEqual(plain((r.outputs.services as Record<string, unknown>).buckets), {
             usstorage: {
                 cloud: "aws",
@@ -207,8 +207,18 @@ describe("storage: mode create", () => {
                 region: "westeurope",
                 accountName: "(known after apply: quay-georep-storage-eustorage-account.name)",
                 container: "quay",
+                resourceGroup: "(known after apply: quay-georep-storage-eustorage-rg.name)",
             },
         });
+    });
+
+    it("exports how to find the database and the Redis VM in their cloud (for SSM, Run Command, the console)", () => {
+        const services = plain(r.outputs.services) as Record<string, { ids?: Record<string, string> }>;
+        assert.deepEqual(services.database.ids, {
+            identifier: "(known after apply: quay-georep-database-instance.identifier)",
+            arn: "(known after apply: quay-georep-database-instance.arn)",
+        });
+        assert.deepEqual(services.redis.ids, { instanceId: "quay-georep-redis-vm-id" });
     });
 });
 

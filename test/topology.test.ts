@@ -129,17 +129,17 @@ describe("topology: edits refused against what is deployed", () => {
 
     it("refuses moving a deployed location to another cloud, region or stack", () => {
         assert.deepEqual(refused([US, { ...EU, cloud: "azure", region: "westeurope", stack: "eu2" }]), [
-            'sites[1].cloud: "azure" would move deployed location eustorage from cloud "aws"; the database places its blobs where they are, and a new bucket would be empty; keep "aws"; to move location eustorage, add a site with a new name and retire this one (README, "Region runbook")',
-            'sites[1].region: "westeurope" would move deployed location eustorage from region "us-east-1"; the database places its blobs where they are, and a new bucket would be empty; keep "us-east-1"; to move location eustorage, add a site with a new name and retire this one (README, "Region runbook")',
-            'sites[1].stack: "eu2" would move deployed location eustorage from stack "eu"; the database places its blobs where they are, and that stack\'s cluster runs it; keep "eu"; to move location eustorage, add a site with a new name and retire this one (README, "Region runbook")',
+            'sites[1].cloud: "azure" would move deployed location eustorage from cloud "aws"; the database places its blobs where they are, and a new bucket would be empty; keep "aws"; to move location eustorage, add a site with a new name and retire this one (docs/runbook.md)',
+            'sites[1].region: "westeurope" would move deployed location eustorage from region "us-east-1"; the database places its blobs where they are, and a new bucket would be empty; keep "us-east-1"; to move location eustorage, add a site with a new name and retire this one (docs/runbook.md)',
+            'sites[1].stack: "eu2" would move deployed location eustorage from stack "eu"; the database places its blobs where they are, and that stack\'s cluster runs it; keep "eu"; to move location eustorage, add a site with a new name and retire this one (docs/runbook.md)',
         ]);
     });
 
     it("refuses pointing a deployed location at another bucket or prefix", () => {
         const moved: StorageRecord = { mode: "create", storagePath: "/elsewhere" };
         assert.deepEqual(refused([US, EU], moved), [
-            'storage: "the created bucket at /elsewhere" would point deployed location usstorage away from the created bucket at /datastorage/registry, where the database says its blobs are; restore it; to move location usstorage, add a site with a new name and retire this one (README, "Region runbook")',
-            'storage: "the created bucket at /elsewhere" would point deployed location eustorage away from the created bucket at /datastorage/registry, where the database says its blobs are; restore it; to move location eustorage, add a site with a new name and retire this one (README, "Region runbook")',
+            'storage: "the created bucket at /elsewhere" would point deployed location usstorage away from the created bucket at /datastorage/registry, where the database says its blobs are; restore it; to move location usstorage, add a site with a new name and retire this one (docs/runbook.md)',
+            'storage: "the created bucket at /elsewhere" would point deployed location eustorage away from the created bucket at /datastorage/registry, where the database says its blobs are; restore it; to move location eustorage, add a site with a new name and retire this one (docs/runbook.md)',
         ]);
     });
 

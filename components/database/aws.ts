@@ -31,6 +31,8 @@ export class RdsPostgres extends pulumi.ComponentResource implements PostgresSer
     public readonly superuser = false;
     public readonly version: string;
     public readonly ready: readonly pulumi.Resource[];
+    /** The instance's `identifier` and ARN. */
+    public readonly ids: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: RdsPostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
@@ -118,6 +120,9 @@ export class RdsPostgres extends pulumi.ComponentResource implements PostgresSer
         this.adminPassword = pulumi.secret(password.result);
         this.version = args.version;
         this.ready = [instance, ...rules];
-        this.registerOutputs({ host: this.host, port: this.port });
+        this.ids = pulumi
+            .all({ identifier: instance.identifier, arn: instance.arn })
+            .apply((v): Record<string, string> => ({ ...v }));
+        this.registerOutputs({ host: this.host, port: this.port, ids: this.ids });
     }
 }

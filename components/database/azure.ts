@@ -41,6 +41,8 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
     public readonly superuser = false;
     public readonly version: string;
     public readonly ready: readonly pulumi.Resource[];
+    /** The resource group and server name. */
+    public readonly ids: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: FlexiblePostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
@@ -127,6 +129,9 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
         this.adminPassword = pulumi.secret(password.result);
         this.version = args.version;
         this.ready = [server, extensions, tls, ...rules];
-        this.registerOutputs({ host: this.host });
+        this.ids = pulumi
+            .all({ resourceGroup: group.name, server: server.name })
+            .apply((v): Record<string, string> => ({ ...v }));
+        this.registerOutputs({ host: this.host, ids: this.ids });
     }
 }

@@ -22,6 +22,8 @@ export interface PostgresServer {
     readonly version?: string;
     /** Resources that must exist before anyone connects (firewall rules, server parameters). */
     readonly ready: readonly pulumi.Resource[];
+    /** How to find the server in its cloud (e.g. `identifier`; `resourceGroup` and `server`), for people. */
+    readonly ids?: pulumi.Output<Record<string, string>>;
 }
 
 /** The administrator role this program creates on servers it creates. */

@@ -36,12 +36,14 @@ export function ubuntuAmiFilter(architecture: "x86_64" | "arm64"): string {
  *
  * The instance is protected, like every stateful resource (the policy pack and the preview guard
  * treat the Redis VM as one): a changed image or password would replace it
- * (`userDataReplaceOnChange`), so such a change is a deliberate, reviewed step (README, "Redis").
+ * (`userDataReplaceOnChange`), so such a change is a deliberate, reviewed step (docs/services.md, "redis").
  */
 export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
     public readonly host: pulumi.Output<string>;
     public readonly port: pulumi.Output<number>;
     public readonly password: pulumi.Output<string>;
+    /** The instance ID (for `aws ssm start-session --target`). */
+    public readonly ids: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: RedisEc2Args, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
@@ -148,6 +150,7 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
         this.host = address;
         this.port = pulumi.output(REDIS_PORT);
         this.password = pulumi.secret(password.result);
-        this.registerOutputs({ host: this.host });
+        this.ids = pulumi.all({ instanceId: instance.id }).apply((v): Record<string, string> => ({ ...v }));
+        this.registerOutputs({ host: this.host, ids: this.ids });
     }
 }

@@ -41,6 +41,8 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
     public readonly host: pulumi.Output<string>;
     public readonly port: pulumi.Output<number>;
     public readonly password: pulumi.Output<string>;
+    /** The resource group and VM name (for `az vm run-command invoke -g <group> -n <vm>`). */
+    public readonly ids: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: RedisAzureVmArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
@@ -127,7 +129,7 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                 ),
             ),
         );
-        new compute.VirtualMachine(
+        const vm = new compute.VirtualMachine(
             `${name}-vm`,
             {
                 ...local,
@@ -176,7 +178,10 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
         this.host = publicIp ? publicIp.ipAddress.apply((ip) => ip ?? "") : pulumi.output(args.privateIp);
         this.port = pulumi.output(REDIS_PORT);
         this.password = pulumi.secret(password.result);
-        this.registerOutputs({ host: this.host });
+        this.ids = pulumi
+            .all({ resourceGroup: group.name, vm: vm.name })
+            .apply((v): Record<string, string> => ({ ...v }));
+        this.registerOutputs({ host: this.host, ids: this.ids });
     }
 
     /** A VNet and subnet for Redis alone, when no existing subnet is given. */

@@ -11,6 +11,8 @@ export interface RedisServer {
     readonly port: pulumi.Output<number>;
     /** The generated `requirepass` password (a secret). */
     readonly password: pulumi.Output<string>;
+    /** How to find the VM in its cloud (`instanceId`; `resourceGroup` and `vm`), for SSM or Run Command. */
+    readonly ids: pulumi.Output<Record<string, string>>;
 }
 
 /** Redis's port on the VM. */

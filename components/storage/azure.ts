@@ -34,6 +34,8 @@ export class AzureSiteContainer extends pulumi.ComponentResource {
     public readonly container: pulumi.Output<string>;
     /** `azure_account_key` (a secret). */
     public readonly accountKey: pulumi.Output<string>;
+    /** The resource group holding the account (retained, like the account). */
+    public readonly resourceGroup: pulumi.Output<string>;
 
     constructor(name: string, args: AzureSiteContainerArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
@@ -105,6 +107,11 @@ export class AzureSiteContainer extends pulumi.ComponentResource {
         // The configured name, resolved once the container exists (so the bundle waits for it).
         this.container = container.id.apply(() => args.container);
         this.accountKey = pulumi.secret(keys.keys.apply((k) => k[0].value));
-        this.registerOutputs({ accountName: this.accountName, container: this.container });
+        this.resourceGroup = group.name;
+        this.registerOutputs({
+            accountName: this.accountName,
+            container: this.container,
+            resourceGroup: this.resourceGroup,
+        });
     }
 }
