@@ -4,10 +4,12 @@
  * OpenAPI schema, CRD-backed kinds (OLM, Quay) with ajv against the CRD's `openAPIV3Schema`, and all of
  * them against the ObjectMeta rules the API server applies in code (names, labels, annotations).
  *
- * Used by the tests and the offline renderer, so it reads nothing from `test/`. The CRDs come from
- * `../shared/reference/` (see its README); without them the CRD-backed kinds are listed as not
- * validated and the caller decides whether that fails (CI) or warns (the renderer).
+ * Used by the tests and the offline renderer, so it reads nothing from `test/`. The CRDs are pinned
+ * upstream files ({@link UPSTREAM_SCHEMAS}), found by {@link findSchemaDir}: `$QUAY_GEOREP_SCHEMAS`, else
+ * `.schemas/` (written by `npm run schemas`), else `../shared/reference/`. Without them the CRD-backed
+ * kinds are listed as not validated and the caller decides whether that fails (CI) or warns (the renderer).
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
@@ -518,10 +520,145 @@ export function newCrdAjv(): Ajv {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Locating the upstream schemas
+// ---------------------------------------------------------------------------------------------------------
+
+/** One upstream schema file: where it sits in a schema folder, and the pinned upstream file it is made from. */
+export interface UpstreamSchema {
+    /** Path inside a schema folder (laid out as `../shared/reference/`). */
+    readonly file: string;
+    /** SHA-256 (hex) of that file: a copy with any other hash is refused. */
+    readonly sha256: string;
+    /** The GitHub repository, `<owner>/<name>`. */
+    readonly repo: string;
+    /** The pinned commit of that repository. */
+    readonly commit: string;
+    /** The upstream file's path in the repository. */
+    readonly path: string;
+    /** SHA-256 of the upstream file itself (equal to `sha256` for a file copied unchanged). */
+    readonly upstreamSha256: string;
+    /**
+     * When set, the upstream file is a Python module and `file` is this variable of it, dumped as JSON with
+     * `json.dumps(value, indent=2, ensure_ascii=False)` and a newline. Default: `file` is the upstream file.
+     */
+    readonly pythonVariable?: string;
+}
+
+/**
+ * Every upstream schema the tests and the renderer read, pinned by commit and SHA-256 (the provenance is
+ * also in `../shared/reference/README.md`). `npm run schemas` (scripts/fetch-schemas.ts) downloads exactly
+ * these; bumping one means changing its commit and both hashes here.
+ */
+export const UPSTREAM_SCHEMAS: readonly UpstreamSchema[] = [
+    {
+        file: "quay-operator/quayregistries.crd.yaml",
+        sha256: "ea94a06d03429841e8ceb99b5d8ca7db1d5504045575552a09849b8d7cba2625",
+        repo: "quay/quay-operator",
+        commit: "328d8864f528a87c2f6cdc3022058e42a546aa9b",
+        path: "bundle/manifests/quayregistries.crd.yaml",
+        upstreamSha256: "ea94a06d03429841e8ceb99b5d8ca7db1d5504045575552a09849b8d7cba2625",
+    },
+    {
+        file: "quay/config-schema.json",
+        sha256: "bf9463313ce0f3a80aae07c521ce494d617ab32b29402d441ba38608653edbbf",
+        repo: "quay/quay",
+        commit: "ffba0c70e2d8d522290a4fbbaa704dbf2fc37f34",
+        path: "util/config/schema.py",
+        upstreamSha256: "f60c792953732d2333a514bc7becfbfd265b9bc1a86b49ca2d244768267bc3de",
+        pythonVariable: "CONFIG_SCHEMA",
+    },
+    {
+        file: "olm/operators.coreos.com_subscriptions.yaml",
+        sha256: "ef3f881564f0a89e8a637cb417d7a4d3e9c465099d34bf27db2187f603cadd59",
+        repo: "operator-framework/api",
+        commit: "3048ccdc52d1858783800c6d40305357aff66c8c",
+        path: "crds/operators.coreos.com_subscriptions.yaml",
+        upstreamSha256: "ef3f881564f0a89e8a637cb417d7a4d3e9c465099d34bf27db2187f603cadd59",
+    },
+    {
+        file: "olm/operators.coreos.com_operatorgroups.yaml",
+        sha256: "dbde712a47a115c4522728645cc02eba6e099f17c3d17dda84dbafcf6fd2935c",
+        repo: "operator-framework/api",
+        commit: "3048ccdc52d1858783800c6d40305357aff66c8c",
+        path: "crds/operators.coreos.com_operatorgroups.yaml",
+        upstreamSha256: "dbde712a47a115c4522728645cc02eba6e099f17c3d17dda84dbafcf6fd2935c",
+    },
+];
+
+/** Environment variable naming the one schema folder to use instead of the default lookup. */
+export const SCHEMAS_ENV = "QUAY_GEOREP_SCHEMAS";
+
+const REPOSITORY_DIR = path.resolve(__dirname, "..");
+
+/** Where `npm run schemas` writes the schemas: `<repo>/.schemas` (git-ignored). */
+export const FETCHED_SCHEMAS_DIR = path.join(REPOSITORY_DIR, ".schemas");
+
+/** The reference folder beside the repository (`<repo>/../shared/reference`), for machines without internet. */
+export const SHARED_REFERENCE_DIR = path.resolve(REPOSITORY_DIR, "..", "shared", "reference");
+
+/**
+ * The folders to look in, in order: `$QUAY_GEOREP_SCHEMAS` alone when it is set (an explicit choice must not
+ * fall back silently to another copy), else `<repo>/.schemas`, then `<repo>/../shared/reference`.
+ */
+export function schemaSearchPath(env: NodeJS.ProcessEnv = process.env): string[] {
+    const chosen = env[SCHEMAS_ENV];
+    return chosen !== undefined && chosen !== "" ? [path.resolve(chosen)] : [FETCHED_SCHEMAS_DIR, SHARED_REFERENCE_DIR];
+}
+
+/** True when `dir` holds every file of {@link UPSTREAM_SCHEMAS} (their hashes are checked when read). */
+export function isCompleteSchemaDir(dir: string): boolean {
+    return UPSTREAM_SCHEMAS.every(({ file }) => fs.existsSync(path.join(dir, file)));
+}
+
+/** The first folder of `searchPath` that holds every upstream schema, or undefined when none does. */
+export function findSchemaDir(searchPath: readonly string[] = schemaSearchPath()): string | undefined {
+    return searchPath.find(isCompleteSchemaDir);
+}
+
+/** Why {@link findSchemaDir} found nothing and what to do about it: the folders searched, the command to run. */
+export function schemasNotFoundMessage(env: NodeJS.ProcessEnv = process.env): string {
+    const searched = schemaSearchPath(env);
+    const fix =
+        searched.length === 1
+            ? `point ${SCHEMAS_ENV} at a complete copy, or unset it and run \`npm run schemas\``
+            : `run \`npm run schemas\` to download them into ${FETCHED_SCHEMAS_DIR}, or provide ${SHARED_REFERENCE_DIR}`;
+    const where = searched.length === 1 ? `${searched[0]} (${SCHEMAS_ENV})` : searched.join(" or ");
+    return `upstream schemas not found: no complete set in ${where}; ${fix}`;
+}
+
+function sha256Of(bytes: Buffer): string {
+    return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * Reads one upstream schema file from a schema folder, refusing it unless its SHA-256 is the pinned one: a
+ * validator built from an edited or outdated schema would prove nothing.
+ *
+ * @param file a `file` of {@link UPSTREAM_SCHEMAS}, e.g. `quay/config-schema.json`.
+ * @throws Error naming the file, both hashes and the fix when the content is not the pinned one.
+ */
+export function readSchemaFile(dir: string, file: string): string {
+    const pinned = UPSTREAM_SCHEMAS.find((s) => s.file === file);
+    if (pinned === undefined) {
+        throw new Error(`${file} is not an upstream schema; pin it in UPSTREAM_SCHEMAS (offline/manifests.ts)`);
+    }
+    const full = path.join(dir, file);
+    const bytes = fs.readFileSync(full);
+    const actual = sha256Of(bytes);
+    if (actual !== pinned.sha256) {
+        throw new Error(
+            `${full}: SHA-256 is ${actual}, not the pinned ${pinned.sha256} (${pinned.repo} ${pinned.path} at ` +
+                `${pinned.commit}); refusing a modified or stale copy: delete it and run \`npm run schemas\``,
+        );
+    }
+    return bytes.toString("utf8");
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Loading the CRDs
 // ---------------------------------------------------------------------------------------------------------
 
-/** The CRDs this program's custom resources need, under the reference folder, with the kinds each serves. */
+/** The CRDs this program's custom resources need (files of {@link UPSTREAM_SCHEMAS}), with the kinds each serves. */
 const CRD_FILES: readonly { readonly file: string; readonly kinds: readonly string[] }[] = [
     { file: "olm/operators.coreos.com_subscriptions.yaml", kinds: ["operators.coreos.com/v1alpha1/Subscription"] },
     {
@@ -530,9 +667,6 @@ const CRD_FILES: readonly { readonly file: string; readonly kinds: readonly stri
     },
     { file: "quay-operator/quayregistries.crd.yaml", kinds: ["quay.redhat.com/v1/QuayRegistry"] },
 ];
-
-/** The reference folder beside the repository (`<repo>/../shared/reference`). */
-export const DEFAULT_REFERENCE_DIR = path.resolve(__dirname, "..", "..", "shared", "reference");
 
 /** Schemas for the CRD-backed kinds, from {@link loadManifestSchemas}. */
 export interface ManifestSchemas {
@@ -561,11 +695,14 @@ function compileVersion(ajv: Ajv, schema: StructuralSchema, apiVersion: string, 
 /**
  * Reads and compiles the CRDs of the program's custom resources (OLM Subscription and OperatorGroup, the
  * QuayRegistry) from `referenceDir`. A missing file is not an error: its kinds are listed in `missing` and
- * `notValidated`, and {@link validateManifests} skips their schema (not their ObjectMeta rules).
+ * `notValidated`, and {@link validateManifests} skips their schema (not their ObjectMeta rules). A file
+ * whose SHA-256 is not the pinned one is an error (see {@link readSchemaFile}).
  *
- * @param referenceDir the folder laid out as `../shared/reference/` (default {@link DEFAULT_REFERENCE_DIR}).
+ * @param referenceDir a folder laid out as `../shared/reference/` (default: the one {@link findSchemaDir}
+ *   finds, else the first folder searched, so the missing files are named where they were looked for).
+ * @throws Error when a CRD file is present but not the pinned upstream file.
  */
-export function loadManifestSchemas(referenceDir: string = DEFAULT_REFERENCE_DIR): ManifestSchemas {
+export function loadManifestSchemas(referenceDir: string = findSchemaDir() ?? schemaSearchPath()[0]): ManifestSchemas {
     const ajv = newCrdAjv();
     const crds = new Map<string, ValidateFunction>();
     const missing = new Map<string, string>();
@@ -577,7 +714,7 @@ export function loadManifestSchemas(referenceDir: string = DEFAULT_REFERENCE_DIR
             notValidated.push(`not validated: ${full} missing`);
             continue;
         }
-        const crd = parseYaml(fs.readFileSync(full, "utf8")) as Crd;
+        const crd = parseYaml(readSchemaFile(referenceDir, file)) as Crd;
         const kind = crd.spec.names.kind;
         for (const version of crd.spec.versions.filter((v) => v.served === true)) {
             const schema = version.schema?.openAPIV3Schema;

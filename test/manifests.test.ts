@@ -3,11 +3,16 @@
  * stacks and the region lifecycle's deployments, then one change at a time to prove each rule bites.
  */
 import { strict as assert } from "node:assert";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import {
     AUTONAME_SUFFIX,
     loadManifestSchemas,
     manifestOf,
     ManifestSchemas,
+    UPSTREAM_SCHEMAS,
     validateManifests,
 } from "../offline/manifests";
 import { computedPlaceholder, RecordedResource, RunResult, SECRET_PLACEHOLDER } from "../offline/runtime";
@@ -23,6 +28,7 @@ import {
     TYPES,
     withConfig,
 } from "./mocks";
+import { referenceDir, requireSchemas, schemasRequiredMessage, schemasSkipMessage } from "./support/schemas";
 
 type SiteEntry = Record<string, unknown>;
 
@@ -112,7 +118,16 @@ const SCENARIOS: readonly { name: string; steps: readonly Step[]; jobs: readonly
     },
 ];
 
-const schemas: ManifestSchemas = loadManifestSchemas();
+// Loaded in the suite's `before` hook: a CRD that is not the pinned upstream file fails the suite there, not the load.
+let schemas: ManifestSchemas;
+
+/** Skips, visibly, a test that needs a CRD the schema lookup did not find; fails it under CI=true. */
+function requireCrd(ctx: Mocha.Context, key: string): void {
+    if (!schemas.missing.has(key)) return;
+    if (process.env.CI === "true") assert.fail(`${schemasRequiredMessage()}: no CRD for ${key}`);
+    console.log(`      skipped: ${schemasSkipMessage()}`);
+    ctx.skip();
+}
 
 function kindsOf(resources: readonly RecordedResource[]): string[] {
     const kinds = resources.map((r) => (manifestOf(r) as { kind?: string } | undefined)?.kind);
@@ -161,12 +176,44 @@ function withInput(r: RecordedResource, path: readonly string[], value: unknown)
 }
 
 describe("Kubernetes manifests", () => {
+    before(() => {
+        schemas = loadManifestSchemas();
+    });
+
     it("has the OLM and Quay CRDs to validate against (required under CI=true)", function () {
         if (schemas.notValidated.length === 0) return;
         const missing = (indent: string) => schemas.notValidated.map((line) => `\n${indent}${line}`).join("");
-        if (process.env.CI === "true") assert.fail(`CRD reference files missing under CI:${missing("  ")}`);
-        console.log(`      skipped (OLM and Quay objects get ObjectMeta checks only):${missing("        ")}`);
+        if (process.env.CI === "true") assert.fail(`${schemasRequiredMessage()}:${missing("  ")}`);
+        console.log(
+            `      skipped (OLM and Quay objects get ObjectMeta checks only): ${schemasSkipMessage()}:${missing("        ")}`,
+        );
         this.skip();
+    });
+
+    it("refuses a CRD that is not the pinned upstream file", function () {
+        requireSchemas(this);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-crds-"));
+        try {
+            for (const { file } of UPSTREAM_SCHEMAS) {
+                fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+                fs.writeFileSync(path.join(dir, file), fs.readFileSync(path.join(referenceDir() as string, file)));
+            }
+            const crd = path.join(dir, "olm", "operators.coreos.com_subscriptions.yaml");
+            // Widening a rule in a local copy would make every Subscription check meaningless.
+            fs.writeFileSync(
+                crd,
+                fs.readFileSync(crd, "utf8").replace("type: object", "type: object\n  x-edited: true"),
+            );
+            const sha256 = createHash("sha256").update(fs.readFileSync(crd)).digest("hex");
+            assert.throws(() => loadManifestSchemas(dir), {
+                message:
+                    `${crd}: SHA-256 is ${sha256}, not the pinned ef3f881564f0a89e8a637cb417d7a4d3e9c465099d34bf27db2187f603cadd59 ` +
+                    "(operator-framework/api crds/operators.coreos.com_subscriptions.yaml at 3048ccdc52d1858783800c6d40305357aff66c8c); " +
+                    "refusing a modified or stale copy: delete it and run `npm run schemas`",
+            });
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     describe("what the program sends is valid", () => {
@@ -294,7 +341,7 @@ describe("Kubernetes manifests", () => {
         });
 
         it("refuses a field the Subscription CRD does not have", function () {
-            if (schemas.missing.has("operators.coreos.com/v1alpha1/Subscription")) this.skip();
+            requireCrd(this, "operators.coreos.com/v1alpha1/Subscription");
             const sub = one(us, TYPES.subscription);
             assert.deepEqual(problems(withInput(sub, ["spec", "approval"], "Manual")), [
                 `kubernetes:operators.coreos.com/v1alpha1:Subscription ${sub.name} (Subscription quay-operator): spec.approval is not a field of the schema (the API server would prune or refuse it)`,

@@ -7,56 +7,88 @@
  *   CEL rules). The structural part is offline/manifests.ts's, shared with the validation of every
  *   Kubernetes object the program sends; the CEL rules are evaluated here.
  *
- * The schemas live in `../shared/reference/` next to the repository (see its README). That folder is not
- * part of the project, so every caller must first ask {@link referenceDir} and skip with
- * {@link REFERENCE_SKIP_MESSAGE} when it is absent; the validators throw that message otherwise.
+ * The schemas are the pinned upstream files of offline/manifests.ts's `UPSTREAM_SCHEMAS`, found in this order:
+ * `$QUAY_GEOREP_SCHEMAS` (alone, when set), `<repo>/.schemas/` (written by `npm run schemas`), then
+ * `<repo>/../shared/reference/`; each file's SHA-256 is checked when it is read. Every caller first asks
+ * {@link referenceDir} (or calls {@link requireSchemas}): without the schemas a test skips visibly, except
+ * under `CI=true`, where it fails, since CI must validate against the real schemas.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import { parse as parseYaml } from "yaml";
-import { celEnv, isCelError, parse as parseCel, plan, type CelInput, type CelResult } from "@bufbuild/cel";
+import {
+    celEnv,
+    celType,
+    isCelError,
+    parse as parseCel,
+    plan,
+    type CelInput,
+    type CelResult,
+    type CelValue,
+} from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 import {
     type Crd,
+    findSchemaDir,
     METADATA_SCHEMA,
     newCrdAjv,
+    readSchemaFile,
+    schemaSearchPath,
+    schemasNotFoundMessage,
     type StructuralSchema,
     structuralToJsonSchema,
     type ValidationRule,
 } from "../../offline/manifests";
 
-/** Where the reference folder must be: `shared/` is a sibling of the repository folder, locally and in CI. */
-const EXPECTED_REFERENCE_DIR = path.resolve(__dirname, "../../../shared/reference");
 const QUAY_CONFIG_SCHEMA_FILE = "quay/config-schema.json";
 const QUAY_REGISTRY_CRD_FILE = "quay-operator/quayregistries.crd.yaml";
 
-/**
- * Message to print (and pass to the skip) when the upstream reference schemas are not available.
- * It names the exact paths looked for, so a skipped run says what to provide.
- */
-export const REFERENCE_SKIP_MESSAGE =
-    `upstream reference schemas not found: expected ${path.join(EXPECTED_REFERENCE_DIR, QUAY_CONFIG_SCHEMA_FILE)} ` +
-    `and ${path.join(EXPECTED_REFERENCE_DIR, QUAY_REGISTRY_CRD_FILE)} (the shared/reference folder next to the ` +
-    `repository); skipping validation against upstream schemas`;
-
-/**
- * The reference folder (`<repo>/../shared/reference`), or `undefined` when it, or either schema file in it,
- * is absent. Tests call this first and `this.skip()` with {@link REFERENCE_SKIP_MESSAGE} on `undefined`.
- */
-export function referenceDir(): string | undefined {
-    const present = [QUAY_CONFIG_SCHEMA_FILE, QUAY_REGISTRY_CRD_FILE].every((file) =>
-        fs.existsSync(path.join(EXPECTED_REFERENCE_DIR, file)),
-    );
-    return present ? EXPECTED_REFERENCE_DIR : undefined;
+/** The message a test prints when it skips for lack of the upstream schemas: where it looked, what to run. */
+export function schemasSkipMessage(env: NodeJS.ProcessEnv = process.env): string {
+    return `${schemasNotFoundMessage(env)}; skipping validation against upstream schemas`;
 }
 
-function requireReferenceFile(file: string): string {
+/** The message a test fails with under `CI=true` when the upstream schemas are missing. */
+export function schemasRequiredMessage(env: NodeJS.ProcessEnv = process.env): string {
+    return `${schemasNotFoundMessage(env)} (CI=true: a missing schema fails the test instead of skipping it)`;
+}
+
+/** {@link schemasSkipMessage} as the environment was when the tests started (for tests that print it). */
+export const REFERENCE_SKIP_MESSAGE = schemasSkipMessage();
+
+/**
+ * The folder holding the upstream schemas (see the module comment for the lookup order), or `undefined` when
+ * none holds all of them. Callers skip with {@link REFERENCE_SKIP_MESSAGE} on `undefined`.
+ *
+ * @throws Error with {@link schemasRequiredMessage} instead of returning `undefined` under `CI=true`, so that
+ *   every caller's test fails rather than skips there.
+ */
+export function referenceDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+    const dir = findSchemaDir(schemaSearchPath(env));
+    if (dir === undefined && env.CI === "true") {
+        throw new Error(schemasRequiredMessage(env));
+    }
+    return dir;
+}
+
+/**
+ * Skips the calling test, visibly, when the upstream schemas are missing; fails it under `CI=true`
+ * (see {@link referenceDir}).
+ */
+export function requireSchemas(ctx: Mocha.Context): void {
+    if (referenceDir() === undefined) {
+        console.log(`      skipped: ${schemasSkipMessage()}`);
+        ctx.skip();
+    }
+}
+
+/** The text of one upstream schema, hash-checked; throws the skip (or CI) message when the schemas are missing. */
+function readReferenceFile(file: string): { file: string; text: string } {
     const dir = referenceDir();
     if (dir === undefined) {
-        throw new Error(REFERENCE_SKIP_MESSAGE);
+        throw new Error(schemasSkipMessage());
     }
-    return path.join(dir, file);
+    return { file: path.join(dir, file), text: readSchemaFile(dir, file) };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -199,8 +231,8 @@ let quayConfigValidator: ValidateFunction | undefined;
 
 function quayConfigValidatorFor(): ValidateFunction {
     if (quayConfigValidator === undefined) {
-        const file = requireReferenceFile(QUAY_CONFIG_SCHEMA_FILE);
-        const schema = mapPythonTypeNames(JSON.parse(fs.readFileSync(file, "utf8")));
+        const { text } = readReferenceFile(QUAY_CONFIG_SCHEMA_FILE);
+        const schema = mapPythonTypeNames(JSON.parse(text));
         // Default Ajv class = draft-07. strict off: upstream uses `x-example`/`x-reference` annotations, keeps
         // keys outside `properties` and misplaces keywords (e.g. `uniqueItems` on string items, `items` on an
         // object), all of which draft-07 ignores and strict mode would refuse.
@@ -215,7 +247,8 @@ function quayConfigValidatorFor(): ValidateFunction {
  *
  * @returns one human-readable line per problem (`<JSON pointer>: <message>`, naming the key), empty when
  *   valid. Note the schema does not forbid unknown keys, so only known keys' shapes are checked.
- * @throws Error with {@link REFERENCE_SKIP_MESSAGE} when the reference folder is absent.
+ * @throws Error with {@link REFERENCE_SKIP_MESSAGE} when the schemas are missing (see {@link referenceDir} under
+ *   `CI=true`), or when a schema file is not the pinned upstream file.
  */
 export function validateQuayConfig(config: unknown): string[] {
     const validate = quayConfigValidatorFor();
@@ -245,8 +278,8 @@ function quayRegistryCrd(): LoadedCrd {
     if (loadedCrd !== undefined) {
         return loadedCrd;
     }
-    const file = requireReferenceFile(QUAY_REGISTRY_CRD_FILE);
-    const crd = parseYaml(fs.readFileSync(file, "utf8")) as Crd;
+    const { file, text } = readReferenceFile(QUAY_REGISTRY_CRD_FILE);
+    const crd = parseYaml(text) as Crd;
     // The stored version is the one the operator reads back; it must also be served for us to create it.
     const version = crd.spec.versions.find((v) => v.storage === true && v.served === true);
     const schema = version?.schema?.openAPIV3Schema;
@@ -332,9 +365,7 @@ function toCel(schema: StructuralSchema | undefined, value: unknown): CelInput {
     }
     const out = new Map<string, CelInput>();
     if (isObject(value)) {
-        const additional = isObject(schema?.additionalProperties)
-            ? (schema?.additionalProperties as StructuralSchema)
-            : undefined;
+        const additional = isObject(schema?.additionalProperties) ? schema?.additionalProperties : undefined;
         for (const [key, member] of Object.entries(value)) {
             const declared = schema?.properties?.[key];
             const name = schema?.properties !== undefined ? escapeCelFieldName(key) : key;
@@ -388,6 +419,11 @@ function ruleMessage(rule: ValidationRule, self: CelInput): string {
     return rule.message ?? `failed rule: ${rule.rule}`;
 }
 
+/** A CEL value for a message: a scalar as itself, anything else (list, map, message, bytes, type) by its CEL type. */
+function celShown(value: CelValue): string {
+    return typeof value === "object" && value !== null ? `a ${celType(value).toString()}` : String(value);
+}
+
 /** Evaluates one rule against the node value; returns an error line or undefined when it holds. */
 function evaluateRule(
     rule: ValidationRule,
@@ -416,7 +452,7 @@ function evaluateRule(
     if (result === false) {
         return `${where}: ${ruleMessage(rule, self)}`;
     }
-    const detail = isCelError(result) ? result.message : `returned ${String(result)}, not a bool`;
+    const detail = isCelError(result) ? result.message : `returned ${celShown(result)}, not a bool`;
     return `${where}: rule ${JSON.stringify(rule.rule)} could not be evaluated: ${detail}`;
 }
 
@@ -451,9 +487,7 @@ function walkSemantics(schema: StructuralSchema, value: unknown, pointer: string
             value.forEach((item, index) => walkSemantics(items, item, `${pointer}/${index}`, errors));
         }
     } else if (isObject(value)) {
-        const additional = isObject(schema.additionalProperties)
-            ? (schema.additionalProperties as StructuralSchema)
-            : undefined;
+        const additional = isObject(schema.additionalProperties) ? schema.additionalProperties : undefined;
         for (const [key, member] of Object.entries(value)) {
             const child = schema.properties?.[key] ?? additional;
             if (child !== undefined) walkSemantics(child, member, `${pointer}/${pointerSegment(key)}`, errors);
@@ -469,7 +503,8 @@ function walkSemantics(schema: StructuralSchema, value: unknown, pointer: string
  *
  * @returns one human-readable line per problem (`<JSON pointer>: <message>`; a failing CEL rule gives its
  *   `message`), empty when valid.
- * @throws Error with {@link REFERENCE_SKIP_MESSAGE} when the reference folder is absent.
+ * @throws Error with {@link REFERENCE_SKIP_MESSAGE} when the schemas are missing (see {@link referenceDir} under
+ *   `CI=true`), or when a schema file is not the pinned upstream file.
  */
 export function validateQuayRegistry(manifest: unknown): string[] {
     const crd = quayRegistryCrd();
