@@ -1,11 +1,15 @@
 /**
  * Helpers for test/workflows.test.ts: load a GitHub Actions workflow, find its jobs and steps,
- * check its `${{ }}` expressions against GitHub's expression syntax and context-availability
- * rules, and run an `actions/github-script` step's script against a fake GitHub API.
+ * read its `uses:` pins with their version comments, check its `${{ }}` expressions against
+ * GitHub's expression syntax and context-availability rules, know the inputs of the actions it may
+ * use, run a `run:` script with bash, and run an `actions/github-script` step's script against a
+ * fake GitHub API.
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { isScalar, parse, parseDocument, visit } from "yaml";
 
 /** A parsed workflow (loosely typed: the tests assert the shape). */
 export type Workflow = Record<string, unknown>;
@@ -14,9 +18,41 @@ export type Step = Record<string, unknown>;
 
 export const WORKFLOW_DIR = path.resolve(__dirname, "..", "..", ".github", "workflows");
 
+/** The workflow files in `.github/workflows/`, sorted. */
+export function listWorkflows(): string[] {
+    return fs
+        .readdirSync(WORKFLOW_DIR)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .sort();
+}
+
+/** The text of `.github/workflows/<file>` (comments included: pins carry their version there). */
+export function readWorkflowText(file: string): string {
+    return fs.readFileSync(path.join(WORKFLOW_DIR, file), "utf8");
+}
+
 /** Parses `.github/workflows/<file>` with the `yaml` package (YAML 1.2: `on` stays a string). */
 export function loadWorkflow(file: string): Workflow {
-    return parse(fs.readFileSync(path.join(WORKFLOW_DIR, file), "utf8")) as Workflow;
+    return parse(readWorkflowText(file)) as Workflow;
+}
+
+/** One `uses:` of a workflow text and the comment on its line (`# v7.0.1` → `v7.0.1`). */
+export interface Pin {
+    readonly uses: string;
+    readonly comment: string | undefined;
+}
+
+/** Every `uses:` value of a workflow (steps and reusable-workflow jobs) with its line comment. */
+export function pinsIn(text: string): Pin[] {
+    const pins: Pin[] = [];
+    visit(parseDocument(text), {
+        Pair(_, pair) {
+            if (isScalar(pair.key) && pair.key.value === "uses" && isScalar(pair.value)) {
+                pins.push({ uses: String(pair.value.value), comment: pair.value.comment?.trim() });
+            }
+        },
+    });
+    return pins;
 }
 
 /** A deep copy, for tests that change one thing and expect a check to fail. */
@@ -36,9 +72,219 @@ export function withOf(step: Step | undefined): Record<string, unknown> {
     return (step?.with ?? {}) as Record<string, unknown>;
 }
 
-/** `actions/checkout@v7` → `actions/checkout`. */
+/** `actions/checkout@<sha>` → `actions/checkout` (owner and repository, lower case as GitHub treats them). */
 export function actionName(step: Step): string | undefined {
-    return typeof step.uses === "string" ? step.uses.split("@")[0] : undefined;
+    return typeof step.uses === "string" ? step.uses.split("@")[0].toLowerCase() : undefined;
+}
+
+/** What an action's `action.yml` declares, at the release the workflows pin. */
+export interface ActionSpec {
+    /** The release tag whose action.yml this is (its major must be the pinned one's). */
+    readonly release: string;
+    /** Every input it declares. */
+    readonly inputs: readonly string[];
+    /** The inputs it marks `required: true`. */
+    readonly required: readonly string[];
+}
+
+/**
+ * The remote actions the workflows may use, with the inputs of their `action.yml` at the tag the
+ * workflows pin (read from each action's repository at that tag). A step naming an action missing
+ * here, an input it does not declare, or a pin on another major fails the workflow tests: when
+ * Dependabot moves a pin to a new major, read that major's action.yml and update its entry.
+ */
+export const ACTIONS: Readonly<Record<string, ActionSpec>> = {
+    "actions/checkout": {
+        release: "v7.0.1",
+        inputs: [
+            "repository",
+            "ref",
+            "token",
+            "ssh-key",
+            "ssh-known-hosts",
+            "ssh-strict",
+            "ssh-user",
+            "persist-credentials",
+            "path",
+            "clean",
+            "filter",
+            "sparse-checkout",
+            "sparse-checkout-cone-mode",
+            "fetch-depth",
+            "fetch-tags",
+            "show-progress",
+            "lfs",
+            "submodules",
+            "set-safe-directory",
+            "github-server-url",
+            "allow-unsafe-pr-checkout",
+        ],
+        required: [],
+    },
+    "actions/setup-node": {
+        release: "v7.0.0",
+        inputs: [
+            "node-version",
+            "node-version-file",
+            "architecture",
+            "check-latest",
+            "registry-url",
+            "scope",
+            "token",
+            "cache",
+            "package-manager-cache",
+            "cache-dependency-path",
+            "mirror",
+            "mirror-token",
+        ],
+        required: [],
+    },
+    "actions/upload-artifact": {
+        release: "v7.0.0",
+        inputs: [
+            "name",
+            "path",
+            "if-no-files-found",
+            "retention-days",
+            "compression-level",
+            "overwrite",
+            "include-hidden-files",
+            "archive",
+        ],
+        required: ["path"],
+    },
+    "actions/download-artifact": {
+        release: "v8.0.1",
+        inputs: [
+            "name",
+            "artifact-ids",
+            "path",
+            "pattern",
+            "merge-multiple",
+            "github-token",
+            "repository",
+            "run-id",
+            "skip-decompress",
+            "digest-mismatch",
+        ],
+        required: [],
+    },
+    "actions/github-script": {
+        release: "v8.0.0",
+        inputs: [
+            "script",
+            "github-token",
+            "debug",
+            "user-agent",
+            "previews",
+            "result-encoding",
+            "retries",
+            "retry-exempt-status-codes",
+            "base-url",
+        ],
+        required: ["script"],
+    },
+    "aws-actions/configure-aws-credentials": {
+        release: "v6.2.3",
+        inputs: [
+            "aws-region",
+            "aws-profile",
+            "overwrite-aws-profile",
+            "role-to-assume",
+            "aws-access-key-id",
+            "aws-secret-access-key",
+            "aws-session-token",
+            "web-identity-token-file",
+            "role-chaining",
+            "audience",
+            "http-proxy",
+            "no-proxy",
+            "mask-aws-account-id",
+            "role-duration-seconds",
+            "role-external-id",
+            "role-session-name",
+            "role-skip-session-tagging",
+            "transitive-tag-keys",
+            "inline-session-policy",
+            "managed-session-policies",
+            "output-credentials",
+            "output-env-credentials",
+            "unset-current-credentials",
+            "disable-retry",
+            "retry-max-attempts",
+            "special-characters-workaround",
+            "use-existing-credentials",
+            "allowed-account-ids",
+            "force-skip-oidc",
+            "action-timeout-s",
+            "custom-tags",
+            "sts-endpoint",
+        ],
+        required: ["aws-region"],
+    },
+    "azure/login": {
+        release: "v3.0.1",
+        inputs: [
+            "creds",
+            "client-id",
+            "tenant-id",
+            "subscription-id",
+            "enable-AzPSSession",
+            "environment",
+            "allow-no-subscriptions",
+            "audience",
+            "auth-type",
+        ],
+        required: [],
+    },
+    "pulumi/actions": {
+        release: "v7.0.0",
+        inputs: [
+            "command",
+            "stack-name",
+            "pulumi-version",
+            "pulumi-version-file",
+            "work-dir",
+            "comment-on-pr",
+            "comment-on-pr-number",
+            "comment-on-summary",
+            "github-token",
+            "cloud-url",
+            "secrets-provider",
+            "parallel",
+            "message",
+            "config-map",
+            "expect-no-changes",
+            "diff",
+            "replace",
+            "exclude",
+            "exclude-dependents",
+            "target",
+            "target-dependents",
+            "policyPacks",
+            "policyPackConfigs",
+            "refresh",
+            "upsert",
+            "remove",
+            "edit-pr-comment",
+            "color",
+            "exclude-protected",
+            "plan",
+            "suppress-outputs",
+            "suppress-progress",
+            "always-include-summary",
+            "continue-on-error",
+            "log-verbosity",
+            "log-flow",
+            "debug",
+        ],
+        required: [],
+    },
+};
+
+/** A step's or job's string field (`run`, `if`); "" when absent or not a string. */
+export function textOf(value: unknown): string {
+    return typeof value === "string" ? value : "";
 }
 
 /** The steps that use an action (by name, any version). */
@@ -179,6 +425,52 @@ export function workflowExpressionProblems(wf: Workflow): string[] {
     return problems;
 }
 
+/** How a `run:` script ended: its exit status, what it printed and what it wrote to the job summary. */
+export interface ScriptResult {
+    readonly status: number;
+    readonly output: string;
+    readonly summary: string;
+}
+
+/**
+ * Runs a step's `run:` script the way a Linux runner does (`bash --noprofile --norc -eo pipefail`)
+ * with the given environment on top of this process's, in a fresh temporary directory (also its
+ * RUNNER_TEMP; GITHUB_STEP_SUMMARY is a file there); `bin` holds fake commands (name → bash script
+ * body) put first on PATH.
+ */
+export function runBash(script: string, env: Record<string, string>, bin: Record<string, string> = {}): ScriptResult {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "workflow-run-"));
+    try {
+        const binDir = path.join(dir, "bin");
+        fs.mkdirSync(binDir);
+        for (const [name, body] of Object.entries(bin)) {
+            fs.writeFileSync(path.join(binDir, name), `#!/usr/bin/env bash\n${body}\n`, { mode: 0o755 });
+        }
+        const file = path.join(dir, "step.sh");
+        fs.writeFileSync(file, script);
+        const summary = path.join(dir, "summary.md");
+        fs.writeFileSync(summary, "");
+        const result = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", file], {
+            cwd: dir,
+            env: {
+                ...process.env,
+                RUNNER_TEMP: dir,
+                GITHUB_STEP_SUMMARY: summary,
+                ...env,
+                PATH: `${binDir}:${process.env.PATH ?? ""}`,
+            },
+            encoding: "utf8",
+        });
+        return {
+            status: result.status ?? -1,
+            output: `${result.stdout ?? ""}${result.stderr ?? ""}`,
+            summary: fs.readFileSync(summary, "utf8"),
+        };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
 /** What a fake GitHub API saw while a github-script script ran. */
 export interface ScriptRun {
     readonly created: { issue_number: number; body: string }[];
@@ -208,20 +500,20 @@ export async function runGithubScript(
     const github = {
         rest: {
             pulls: {
-                get: async (p: { pull_number: number }) => {
-                    if (p.pull_number !== pr.number) throw new Error(`no PR #${p.pull_number}`);
-                    return { data: { number: pr.number, head: { sha: pr.headSha } } };
+                get: (p: { pull_number: number }) => {
+                    if (p.pull_number !== pr.number) return Promise.reject(new Error(`no PR #${p.pull_number}`));
+                    return Promise.resolve({ data: { number: pr.number, head: { sha: pr.headSha } } });
                 },
             },
             issues: {
-                listComments: async () => ({ data: pr.comments }),
-                createComment: async (p: { issue_number: number; body: string }) => {
+                listComments: () => Promise.resolve({ data: pr.comments }),
+                createComment: (p: { issue_number: number; body: string }) => {
                     run.created.push({ issue_number: p.issue_number, body: p.body });
-                    return { data: { id: 999, html_url: "https://example/c/999" } };
+                    return Promise.resolve({ data: { id: 999, html_url: "https://example/c/999" } });
                 },
-                updateComment: async (p: { comment_id: number; body: string }) => {
+                updateComment: (p: { comment_id: number; body: string }) => {
                     run.updated.push({ comment_id: p.comment_id, body: p.body });
-                    return { data: {} };
+                    return Promise.resolve({ data: {} });
                 },
             },
         },
@@ -232,7 +524,8 @@ export async function runGithubScript(
         notice: (m: string) => run.notices.push(m),
         info: () => undefined,
     };
-    const AsyncFunction = Object.getPrototypeOf(async () => undefined).constructor as new (
+    // eslint-disable-next-line @typescript-eslint/require-await -- AsyncFunction is reachable only through an async function
+    const AsyncFunction = (async () => undefined).constructor as new (
         ...args: string[]
     ) => (...values: unknown[]) => Promise<unknown>;
     const fn = new AsyncFunction("require", "github", "context", "core", "process", script);
