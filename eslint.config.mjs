@@ -1,4 +1,5 @@
-// ESLint flat config: typescript-eslint's recommended rules plus Pulumi's own plugin, which
+// ESLint flat config: typescript-eslint's type-checked recommended rules (they use the compiler's
+// types: floating promises, unsafe `any`, a needless `await`) plus Pulumi's own plugin, which
 // catches Outputs used in template literals (they print "Calling [toString] on an Output").
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
@@ -7,7 +8,12 @@ import pulumi from "@pulumi/eslint-plugin";
 export default tseslint.config(
     { ignores: ["node_modules/**", "bin/**", "rendered/**"] },
     js.configs.recommended,
-    ...tseslint.configs.recommended,
+    ...tseslint.configs.recommendedTypeChecked,
+    {
+        // JavaScript files are not in a TypeScript project: no type-aware rules there.
+        files: ["**/*.js", "**/*.mjs"],
+        ...tseslint.configs.disableTypeChecked,
+    },
     {
         // CommonJS helpers loaded by tools (the mocha reporter).
         files: ["**/*.js"],
@@ -19,7 +25,7 @@ export default tseslint.config(
     },
     {
         files: ["**/*.ts"],
-        languageOptions: { parserOptions: { project: "./tsconfig.json", tsconfigRootDir: import.meta.dirname } },
+        languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
         plugins: { "@pulumi": pulumi },
         rules: {
             "@pulumi/no-output-in-template-literal": "error",

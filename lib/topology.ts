@@ -167,7 +167,7 @@ export function recordFromOutputs(outputs: Readonly<Record<string, unknown>>): S
     const role = str(outputs.role);
     if (role === undefined) return undefined;
     const sites = Array.isArray(outputs.sites) ? outputs.sites.map(siteRecord) : undefined;
-    const valid = sites?.every((s) => s !== undefined) ? (sites as SiteRecord[]) : undefined;
+    const valid = sites?.every((s) => s !== undefined) ? sites : undefined;
     const record: StackRecord = {
         role,
         sharedStack: str(outputs.sharedStack),
@@ -177,7 +177,7 @@ export function recordFromOutputs(outputs: Readonly<Record<string, unknown>>): S
         sites: valid,
         backfilledTopology: str(outputs.backfilledTopology),
     };
-    return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as StackRecord;
+    return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
 
 /** A site known only from an old topology key. */

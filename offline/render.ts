@@ -91,9 +91,8 @@ export function summarize(stack: string, result: RunResult, outDir: string, file
     const children = new Map<string, RecordedResource[]>();
     for (const r of result.resources) children.set(r.parent ?? "", [...(children.get(r.parent ?? "") ?? []), r]);
     // The stack resource is the tree's root, as in `pulumi preview`.
-    const lines = [
-        `stack ${stack} (${String(plain(result.outputs.role) ?? "?")}): ${result.resources.length} resources`,
-    ];
+    const role = plain(result.outputs.role);
+    const lines = [`stack ${stack} (${typeof role === "string" ? role : "?"}): ${result.resources.length} resources`];
     const walk = (parent: string, depth: number) => {
         for (const r of children.get(parent) ?? []) {
             const flags = [r.protect ? "protect" : "", r.retainOnDelete ? "retainOnDelete" : ""].filter(Boolean);

@@ -217,7 +217,7 @@ function toWire(value: unknown): unknown {
 /** Resolves an Output (or plain value) to its value and secretness. */
 async function settle(value: unknown): Promise<unknown> {
     if (pulumi.Output.isInstance(value)) {
-        const out = value as pulumi.Output<unknown>;
+        const out = value;
         const [inner, secret] = await Promise.all([
             new Promise<unknown>((resolve) => out.apply((v) => (resolve(v), v))),
             pulumi.isSecret(out),
@@ -340,7 +340,7 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
         },
         call(args) {
             if (args.token === "pulumi:pulumi:readStackResourceOutputs") {
-                const name = String(args.inputs.stackName);
+                const name = String((args.inputs as Record<string, unknown>).stackName);
                 const held = opts.stackResources?.[name] ?? [];
                 return { name, outputs: Object.fromEntries(held.map((r) => [r.urn, { type: r.type, outputs: {} }])) };
             }
@@ -405,7 +405,7 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
             if (rec === undefined) continue; // registration failed; the error is in `errors`
             // The program passes plain resources (never Outputs of resources) to dependsOn.
             const deps = ([] as unknown[]).concat(o.opts.dependsOn ?? []).filter((d) => pulumi.Resource.isInstance(d));
-            const dependsOn = await Promise.all(deps.map((d) => urnOf(d as pulumi.Resource)));
+            const dependsOn = await Promise.all(deps.map((d) => urnOf(d)));
             resources.push({
                 urn: (await urnOf(o.resource)) as string,
                 type: o.type,

@@ -132,7 +132,9 @@ function deniesPlainHttp(statement: unknown): boolean {
     const bool = (s.Condition as Record<string, unknown> | undefined)?.Bool;
     const secureTransport =
         bool !== null && typeof bool === "object"
-            ? Object.entries(bool).find(([k]) => k.toLowerCase() === "aws:securetransport")?.[1]
+            ? Object.entries(bool as Record<string, unknown>).find(
+                  ([k]) => k.toLowerCase() === "aws:securetransport",
+              )?.[1]
             : undefined;
     return (
         s.Effect === "Deny" &&

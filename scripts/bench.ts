@@ -95,7 +95,7 @@ export function writeTopology(dir: string, sites: readonly BenchSite[]): void {
     fs.mkdirSync(dir, { recursive: true });
     const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as Tree;
     const config = project.config as Tree;
-    const shared = String(config.sharedStack ?? "us");
+    const shared = typeof config.sharedStack === "string" ? config.sharedStack : "us";
     const example = ((config.sites as Tree).value as Tree[]).map((s) => ({ ...s }));
     const newSites = sites.map((site, i) => ({
         ...example.find((s) => s.cloud === site.cloud),

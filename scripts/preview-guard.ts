@@ -206,7 +206,7 @@ export function parsePreview(text: string): Preview {
     if (!Array.isArray(diagnostics) || !diagnostics.every(isObject)) {
         throw new MalformedPreviewError("`diagnostics` is not an array of objects");
     }
-    return { steps: steps as PreviewStep[], diagnostics: diagnostics as PreviewDiagnostic[] };
+    return { steps: steps as PreviewStep[], diagnostics };
 }
 
 /** The diagnostics of severity `error`: a preview with any did not compute the whole change. */

@@ -226,7 +226,7 @@ export function parseConfig(
 ): QuayGeorepConfig {
     const problems = new Problems();
     const warnings: string[] = [];
-    const top = new ObjectReader("", raw as Record<string, unknown>, problems, KNOWN_KEYS);
+    const top = new ObjectReader("", raw, problems, KNOWN_KEYS);
     if (ctx.projectValues !== undefined) checkProjectKeys(raw, ctx.projectValues, ctx.stack, problems);
     checkNamespaces(ctx.project, ctx.foreignKeys ?? [], problems);
 
@@ -331,7 +331,7 @@ export function parseConfig(
         stack,
         secrets,
         warnings,
-    } as QuayGeorepConfig);
+    });
 }
 
 /**

@@ -170,7 +170,13 @@ export const CLAIR_POOL_MAX_CONNS = 33;
 
 function parseVersion(r: ObjectReader): string {
     const raw = r.raw_("version");
-    const version = raw === undefined || raw === null ? "17" : String(raw);
+    // YAML gives a number (17) or a string ("17"); anything else is no version and is reported below.
+    const version =
+        raw === undefined || raw === null
+            ? "17"
+            : typeof raw === "string" || typeof raw === "number"
+              ? String(raw)
+              : "";
     if (!(POSTGRES_VERSIONS as readonly string[]).includes(version)) {
         r.problems.add(
             r.at("version"),

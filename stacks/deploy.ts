@@ -122,7 +122,8 @@ export async function deploy(cfg: QuayGeorepConfig): Promise<StackOutputs> {
             finishLifecycle = (after) =>
                 deployReplicationJobs(cfg, lifecycle, topologyPlan, deployed.self, gate, { ...jobInputs, after });
         } else {
-            for (const note of plan.notes) pulumi.log.info(note);
+            // log.info hands the note to the engine (the program stays alive until it is sent) and never rejects.
+            for (const note of plan.notes) void pulumi.log.info(note);
         }
         sharedOutputs = { ...rendered, bundle };
         shared = { bundle, topology };

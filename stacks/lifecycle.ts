@@ -97,7 +97,7 @@ export function deployReplicationJobs(
     inputs: LifecycleInputs,
 ): LifecycleResult {
     const pending = pendingNotes(cfg, plan, topology);
-    for (const note of pending) pulumi.log.info(note);
+    for (const note of pending) void pulumi.log.info(note);
     const jobs = new ReplicationJobs(`${cfg.project}-replication`, {
         provider: inputs.provider,
         namespace: inputs.namespace,

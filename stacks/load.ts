@@ -12,7 +12,7 @@ import { ConfigError, SecretValue } from "./validate";
 // The SDK exports this from its JS but marks it @internal in its typings; it reads the same
 // PULUMI_CONFIG_SECRET_KEYS list the CLI hands every program.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret: (key: string) => boolean };
 
 /** Keys whose values are YAML objects or lists (Pulumi hands them over as JSON text). */
 const STRUCTURED_KEYS = new Set([
@@ -92,8 +92,8 @@ export function projectValues(project: string, text: string): Record<string, unk
         if (key.includes(":")) continue; // another namespace (a provider's)
         const declared = decl !== null && typeof decl === "object" && !Array.isArray(decl);
         if (!declared) values[key] = decl;
-        else if ("value" in decl) values[key] = (decl as { value: unknown }).value;
-        else if ("default" in decl) values[key] = (decl as { default: unknown }).default;
+        else if ("value" in decl) values[key] = decl.value;
+        else if ("default" in decl) values[key] = decl.default;
     }
     return values;
 }
@@ -172,7 +172,7 @@ export function loadConfig(): QuayGeorepConfig {
             projectValues: files.project === undefined ? undefined : projectValues(project, files.project),
             ...secretPlacement(project, files.project, files.stack),
         });
-        for (const warning of config.warnings) pulumi.log.warn(warning);
+        for (const warning of config.warnings) void pulumi.log.warn(warning);
         return config;
     } catch (err) {
         if (err instanceof ConfigError) throw new pulumi.RunError(err.message);

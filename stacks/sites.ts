@@ -129,7 +129,7 @@ export function parseSites(top: ObjectReader, problems: Problems): Topology {
         const other = byStack.get(site.stack);
         if (other !== undefined) {
             problems.add(
-                `sites[${list.indexOf(list.find((x) => isRecord(x) && x.name === site.name) as unknown)}].stack`,
+                `sites[${list.indexOf(list.find((x) => isRecord(x) && x.name === site.name))}].stack`,
                 site.stack,
                 `already deploys site "${other}"`,
                 "give each site its own stack (one stack deploys one cluster)",
@@ -152,7 +152,7 @@ function reportDuplicates(problems: Problems, list: unknown[], key: string, fix:
     const seen = new Map<unknown, number>();
     list.forEach((raw, i) => {
         if (!isRecord(raw) || raw[key] === undefined || raw[key] === "") return;
-        const value = typeof raw[key] === "string" ? (raw[key] as string).toLowerCase() : raw[key];
+        const value = typeof raw[key] === "string" ? raw[key].toLowerCase() : raw[key];
         const first = seen.get(value);
         if (first !== undefined) {
             problems.add(`sites[${i}].${key}`, raw[key], `duplicates sites[${first}].${key}`, fix);

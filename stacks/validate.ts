@@ -244,7 +244,7 @@ export class ObjectReader {
             this.problems.add(this.at(key), value, "is not a list", opts.fix ?? "set it to a YAML list");
             return undefined;
         }
-        return value;
+        return value as unknown[];
     }
 
     /** Reports every key of the object that no getter read. */

@@ -464,6 +464,7 @@ describe("entry point: example stacks", () => {
                 path.join(PROJECT_DIR, "node_modules", ".bin", "ts-node"),
                 ["--transpile-only", path.join(PROJECT_DIR, "offline", "render.ts"), "--out", out],
                 { cwd: PROJECT_DIR },
+                // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- err is an Error; @types/node's Omit<> hides it
                 (err) => (err ? reject(err) : resolve()),
             ),
         );

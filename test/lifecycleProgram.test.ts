@@ -359,7 +359,8 @@ describe("lifecycle: retiring a site (state: retired)", () => {
         );
         const maintenance = one(remove, TYPES.secret, "quay-georep-replication-maintenance-bundle");
         assert.ok(isSecretInput(maintenance.inputs.stringData));
-        const config = parse((plain(maintenance.inputs.stringData) as Record<string, string>)["config.yaml"]);
+        const maintenanceYaml = (plain(maintenance.inputs.stringData) as Record<string, string>)["config.yaml"];
+        const config = parse(maintenanceYaml) as Record<string, unknown>;
         assert.equal(config.DISABLE_PUSHES, true);
         assert.equal(configYaml(remove).DISABLE_PUSHES, undefined, "only the maintenance pod has pushes disabled");
         assert.deepEqual(remove.outputs.lifecyclePending, []);

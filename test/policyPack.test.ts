@@ -41,7 +41,7 @@ const secret = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b470
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const packSdk = require(require.resolve("@pulumi/policy", { paths: [POLICY_DIR] })) as typeof policySdk;
-const { unknownCheckingProxy } = packSdk as unknown as { unknownCheckingProxy<T>(props: T): T };
+const { unknownCheckingProxy } = packSdk as unknown as { unknownCheckingProxy: <T>(props: T) => T };
 
 const T = {
     rds: "aws:rds/instance:Instance",
@@ -62,7 +62,12 @@ const OPTIONS = {
     aliases: [],
     customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
 };
-const readJson = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, Record<string, string>>;
+interface PackageJson {
+    version?: string;
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+}
+const readJson = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as PackageJson;
 
 describe("policy pack: files", () => {
     it("is a Node.js policy pack whose Pulumi packages match the program's", () => {

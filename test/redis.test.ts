@@ -8,7 +8,7 @@ import { parse } from "yaml";
 import { RedisEc2, ubuntuAmiFilter } from "../components/redis/aws";
 import { RedisAzureVm } from "../components/redis/azure";
 import { isSecretInput, plain, RecordedResource, RunResult } from "../offline/runtime";
-import type { AwsRedis, AzureRedis } from "../stacks/services";
+import type { AzureRedis } from "../stacks/services";
 import { inputsOf, one, ofType } from "./mocks";
 import {
     AZURE_SERVICES,
@@ -49,7 +49,7 @@ function vmOnly(redis: Record<string, unknown>): Promise<RunResult> {
     return runComponent(() => ({
         host:
             cfg.mode === "aws"
-                ? new RedisEc2("quay-georep-redis", cfg as AwsRedis).host
+                ? new RedisEc2("quay-georep-redis", cfg).host
                 : new RedisAzureVm("quay-georep-redis", cfg as AzureRedis).host,
     }));
 }
@@ -103,7 +103,7 @@ describe("shared Redis: mode aws (EC2)", () => {
 
     it("is managed through SSM: an instance profile with the SSM core policy, and no SSH rule", () => {
         const role = one(r, T.role, "quay-georep-redis-role");
-        assert.deepEqual(JSON.parse(String(inputsOf(role).assumeRolePolicy)).Statement, [
+        assert.deepEqual((JSON.parse(String(inputsOf(role).assumeRolePolicy)) as { Statement: unknown }).Statement, [
             { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
         ]);
         assert.equal(inputsOf(one(r, T.attachment)).policyArn, "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");

@@ -245,7 +245,7 @@ describe("storage: options and site lifecycle", () => {
 
     it("credentials: role creates a role the listed principals assume, and the bundle carries no keys", () => {
         const role = one(r, T.role, "quay-georep-s3-access-role");
-        assert.deepEqual(JSON.parse(String(inputsOf(role).assumeRolePolicy)).Statement, [
+        assert.deepEqual((JSON.parse(String(inputsOf(role).assumeRolePolicy)) as { Statement: unknown }).Statement, [
             { Effect: "Allow", Principal: { AWS: [principal] }, Action: "sts:AssumeRole" },
         ]);
         assert.equal(inputsOf(one(r, T.rolePolicy)).role, "quay-georep-s3-access-role-id");
