@@ -7,6 +7,6 @@
  * stack: `site`, `storagePreference`, `deployedBundleSha256`; every stack: `role`, `registryUrl`).
  */
 import { deploy } from "./stacks/deploy";
-import { loadConfig } from "./stacks/load";
+import { loadConfig } from "./config/load";
 
 export = deploy(loadConfig());

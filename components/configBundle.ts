@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { Bundle, BundleInput, bundleSha256, quayDatabaseUrl, renderBundle, ResolvedBucket } from "../lib/quayConfig";
-import type { QuaySettings, Site } from "../stacks/config";
+import type { QuaySettings, Site } from "../lib/domain";
 
 const TYPE = "quay-georep:bundle:ConfigBundle";
 

@@ -3,7 +3,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { OperatorSettings } from "../stacks/operator";
+import type { OperatorSettings } from "../lib/domain";
 
 const TYPE = "quay-georep:quay:QuayOperator";
 

@@ -12,8 +12,8 @@
  * - OpenShift passthrough routes are matched on SNI, so a probe must carry SNI/Host = the global
  *   hostname or the router never reaches Quay (docs/quay-georep.md §5, an inference).
  */
-import type { Cloud, Site, SiteState } from "../stacks/sites";
-import { isIpAddress } from "../stacks/validate";
+import type { Cloud, Site, SiteState } from "./domain";
+import { isIpAddress } from "./net";
 
 /** The HTTPS port every router serves Quay on (the passthrough Route's port). */
 export const HTTPS_PORT = 443;

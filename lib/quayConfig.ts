@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
-import type { QuaySettings, Site } from "../stacks/config";
+import type { QuaySettings, Site } from "./domain";
 
 /** A storage driver entry of `DISTRIBUTED_STORAGE_CONFIG`: `[DriverName, {params}]`. */
 export type StorageEntry = readonly [string, Readonly<Record<string, string | number | boolean>>];

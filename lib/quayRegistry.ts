@@ -7,7 +7,7 @@
  * unmanaged, since an override block without them drops the Deployment to 1; the bundle's
  * hash in the spec, so a new bundle is reconciled at once and rolls the pods.
  */
-import type { ComponentChoices } from "../stacks/config";
+import type { ComponentChoices } from "./domain";
 import { BUNDLE_HASH_ENV } from "./rolloutCheck";
 
 /** Every component kind the operator knows, in the CRD's order. */

@@ -15,7 +15,7 @@
  * config, then drops the queue item (quay/quay `workers/storagereplication.py`), so a step relied upon
  * while some cluster still runs the previous bundle can silently skip a location.
  */
-import type { Cloud, Site, SiteState } from "../stacks/sites";
+import type { Cloud, Site, SiteState } from "./domain";
 
 /** Where a site's blobs are (no secrets): enough to tell whether an edit would point elsewhere. */
 export interface StorageRecord {

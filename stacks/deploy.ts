@@ -12,15 +12,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SiteRecord, TopologyPlan } from "../lib/topology";
 import { topologyKey } from "../lib/topology";
-import { pinProviders } from "./accounts";
-import type { QuayGeorepConfig } from "./config";
+import { pinProviders } from "./providers";
+import type { QuayGeorepConfig } from "../config/config";
 import { DeployedState, readDeployed } from "./deployed";
 import { deployEntryPoint, EntryPointOutputs } from "./entryPoint";
 import { deployGates, deployReplicationJobs, LifecycleOutputs, LifecycleResult, planForStack } from "./lifecycle";
 import { Resolution, resolveDeployment } from "./resolve";
 import { deployShared, ServiceEndpoints } from "./shared";
 import { bundleFromSharedStack, Cluster, clusterNamespace, clusterProvider, deploySite, SharedBundle } from "./site";
-import { ConfigError } from "./validate";
+import { ConfigError } from "../config/validate";
 
 /** The stack outputs, named as they appear in `pulumi stack output`. */
 export interface StackOutputs extends Partial<EntryPointOutputs>, Partial<LifecycleOutputs> {

@@ -13,7 +13,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { recordFromOutputs, StackRecord } from "../lib/topology";
-import type { QuayGeorepConfig } from "./config";
+import type { QuayGeorepConfig } from "../config/config";
 
 /** Component type modules that make up the shared services: whoever holds them is the shared stack. */
 export const SHARED_MODULES = ["bundle", "database", "redis", "storage", "entrypoint"] as const;

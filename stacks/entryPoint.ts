@@ -1,5 +1,5 @@
 /**
- * The shared stack's entry point: from the validated `loadBalancer` config to the explicit
+ * The shared stack's entry point: from the validated `entryPoint` config to the explicit
  * provider it needs and the GlobalEntryPoint, and on to the stack outputs that tell a user (or
  * their own balancer) exactly what is targeted and probed.
  */
@@ -8,14 +8,14 @@ import { Provider as AzureProvider } from "@pulumi/azure-native/provider";
 import * as pulumi from "@pulumi/pulumi";
 import { createGlobalEntryPoint, GlobalEntryPointArgs } from "../components/globalEntryPoint";
 import { EntryPointTarget, entryPointTargets, TargetPlacement } from "../lib/entryPoint";
-import type { QuayGeorepConfig } from "./config";
-import type { LoadBalancerConfig, LoadBalancerMode } from "./loadBalancer";
-import type { Site } from "./sites";
+import type { QuayGeorepConfig } from "../config/config";
+import type { EntryPointConfig, EntryPointMode } from "../config/entryPoint";
+import type { Site } from "../config/sites";
 
 /** What the entry point adds to the shared stack's outputs. */
 export interface EntryPointOutputs {
     /** `route53`, `traffic-manager` or `none`. */
-    readonly entryPointMode: LoadBalancerMode;
+    readonly entryPointMode: EntryPointMode;
     /** The balancer's DNS name: `hostname` (route53, none) or `<relativeName>.trafficmanager.net`. */
     readonly entryPointDnsName: pulumi.Output<string>;
     /** Per non-retired site: endpoint, record type, probe (address, path, Host/SNI), rotation. */
@@ -25,7 +25,7 @@ export interface EntryPointOutputs {
 }
 
 /** Per-site placement of a mode: probe address, latency region, Azure location. */
-function placement(lb: LoadBalancerConfig): (site: Site) => TargetPlacement {
+function placement(lb: EntryPointConfig): (site: Site) => TargetPlacement {
     switch (lb.mode) {
         case "route53":
             return (s) => ({ probeAddress: lb.probeAddresses[s.name], latencyRegion: lb.latencyRegions[s.name] });
@@ -35,14 +35,14 @@ function placement(lb: LoadBalancerConfig): (site: Site) => TargetPlacement {
             return () => ({});
         default: {
             const unknown: never = lb;
-            throw new Error(`unhandled loadBalancer mode in ${JSON.stringify(unknown)}`);
+            throw new Error(`unhandled entryPoint mode in ${JSON.stringify(unknown)}`);
         }
     }
 }
 
 /** The component's inputs, with the explicit provider of the mode (stacks disable default providers). */
 function componentArgs(cfg: QuayGeorepConfig, targets: readonly EntryPointTarget[]): GlobalEntryPointArgs {
-    const lb = cfg.loadBalancer;
+    const lb = cfg.entryPoint;
     const hostname = cfg.hostname;
     switch (lb.mode) {
         case "route53":
@@ -72,14 +72,14 @@ function componentArgs(cfg: QuayGeorepConfig, targets: readonly EntryPointTarget
             return { mode: lb.mode, hostname };
         default: {
             const unknown: never = lb;
-            throw new Error(`unhandled loadBalancer mode in ${JSON.stringify(unknown)}`);
+            throw new Error(`unhandled entryPoint mode in ${JSON.stringify(unknown)}`);
         }
     }
 }
 
-/** Deploys the global entry point of `cfg.loadBalancer` and returns its outputs. */
+/** Deploys the global entry point of `cfg.entryPoint` and returns its outputs. */
 export function deployEntryPoint(cfg: QuayGeorepConfig): EntryPointOutputs {
-    const lb = cfg.loadBalancer;
+    const lb = cfg.entryPoint;
     const targets = entryPointTargets(cfg.hostname, cfg.sites, lb.healthCheck, placement(lb));
     const entryPoint = createGlobalEntryPoint(`${cfg.project}-entrypoint`, componentArgs(cfg, targets));
     return {

@@ -12,7 +12,7 @@ import { RetirementGate } from "../components/retirementGate";
 import { LifecyclePlan, planLifecycle } from "../lib/lifecycle";
 import { Bundle, pem } from "../lib/quayConfig";
 import type { StackRecord, TopologyPlan } from "../lib/topology";
-import type { QuayGeorepConfig } from "./config";
+import type { QuayGeorepConfig } from "../config/config";
 
 /**
  * The SQL the Jobs run, mounted from one ConfigMap: the status (the same file operators run with

@@ -4,7 +4,7 @@
  * outputs are read and before any resource is registered; refusals end the program with the
  * usual one-line-per-problem message (`ConfigError`).
  */
-import type { StorageConfig } from "./storage";
+import type { StorageConfig } from "../config/storage";
 import {
     EffectiveSite,
     recordedSites,
@@ -14,9 +14,9 @@ import {
     StorageRecord,
     TopologyPlan,
 } from "../lib/topology";
-import type { QuayGeorepConfig, Site } from "./config";
+import type { QuayGeorepConfig, Site } from "../config/config";
 import type { DeployedState } from "./deployed";
-import { ConfigError, Problems } from "./validate";
+import { ConfigError, Problems } from "../config/validate";
 
 /** What this stack deploys, given what is deployed. */
 export interface Resolution {

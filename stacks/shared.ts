@@ -17,9 +17,9 @@ import { AzureSiteContainer } from "../components/storage/azure";
 import { siteStorageName } from "../lib/names";
 import { configuredSites, ResolvedBucket } from "../lib/quayConfig";
 import type { EffectiveSite } from "../lib/topology";
-import type { QuayGeorepConfig, SharedSecrets, Site } from "./config";
-import type { CreatedStorage } from "./services";
-import type { SecretValue } from "./validate";
+import type { QuayGeorepConfig, SharedSecrets, Site } from "../config/config";
+import type { CreatedStorage } from "../config/services";
+import type { SecretValue } from "../config/validate";
 
 /** Where the shared services are: no secrets, for people and tools (`pulumi stack output services`). */
 export interface ServiceEndpoints {

@@ -8,7 +8,7 @@ import { QuayOperator } from "../components/quayOperator";
 import { QuayRegistry } from "../components/quayRegistry";
 import { RolloutCheck } from "../components/rolloutCheck";
 import type { Bundle } from "../lib/quayConfig";
-import type { QuayGeorepConfig, Site } from "./config";
+import type { QuayGeorepConfig, Site } from "../config/config";
 import { stackName } from "./deployed";
 
 export { stackName } from "./deployed";

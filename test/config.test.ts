@@ -5,9 +5,9 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as util from "node:util";
-import { ConfigError, KNOWN_KEYS, parseConfig, QuayGeorepConfig } from "../stacks/config";
-import { readRawConfig, secretPlacement } from "../stacks/load";
-import { SecretValue } from "../stacks/validate";
+import { ConfigError, KNOWN_KEYS, parseConfig, QuayGeorepConfig } from "../config/config";
+import { readRawConfig, secretPlacement } from "../config/load";
+import { SecretValue } from "../config/validate";
 import { PROJECT } from "./mocks";
 
 const SITES = [

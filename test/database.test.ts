@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import { RdsPostgres } from "../components/database/aws";
 import { isSecretInput, plain, RecordedResource, RunResult } from "../offline/runtime";
-import type { AwsDatabase } from "../stacks/services";
+import type { AwsDatabase } from "../config/services";
 import { bundleSecret, inputsOf, one, ofType } from "./mocks";
 import {
     AZURE_SERVICES,

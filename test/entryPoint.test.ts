@@ -36,7 +36,7 @@ const T = {
     azureProvider: "pulumi:providers:azure-native",
 } as const;
 
-const LB = JSON.parse(exampleConfig("us").config[`${PROJECT}:loadBalancer`]) as Record<string, unknown>;
+const LB = JSON.parse(exampleConfig("us").config[`${PROJECT}:entryPoint`]) as Record<string, unknown>;
 const TM = {
     mode: "traffic-manager",
     resourceGroupName: "quay-global",
@@ -131,7 +131,7 @@ describe("entry point: route53", () => {
             [["2001:db8::1", "2001:db8::2"], "AAAA"],
         ] as const) {
             const sites = exampleSites().map((s, i) => ({ ...s, endpoint: ips[i] }));
-            const r = await run({ sites, loadBalancer: { ...LB, healthCheckAddresses: undefined } });
+            const r = await run({ sites, entryPoint: { ...LB, healthCheckAddresses: undefined } });
             for (const record of ofType(r, T.record)) assert.equal(inputsOf(record).type, type);
             assert.deepEqual(
                 ofType(r, T.healthCheck).map((c) => inputsOf(c).ipAddress),
@@ -142,7 +142,7 @@ describe("entry point: route53", () => {
 
     it("passes the configured path, interval, failure threshold and TTL through", async () => {
         const r = await run({
-            loadBalancer: {
+            entryPoint: {
                 ...LB,
                 ttl: 30,
                 healthCheck: { path: "/health/instance", interval: 10, failureThreshold: 2 },
@@ -248,7 +248,7 @@ describe("entry point: route53", () => {
         const probes: Record<string, string> = { ...(LB.healthCheckAddresses as object), apstorage: "192.0.2.30" };
         const three = await run({
             sites: [...exampleSites(), AP],
-            loadBalancer: { ...LB, healthCheckAddresses: probes },
+            entryPoint: { ...LB, healthCheckAddresses: probes },
         });
         const two = entryPointUrns(result);
         const all = entryPointUrns(three);
@@ -264,7 +264,7 @@ describe("entry point: route53", () => {
         const rest = Object.fromEntries(Object.entries(probes).filter(([site]) => site !== "eustorage"));
         const withoutEu = await run({
             sites: [exampleSites()[0], AP],
-            loadBalancer: { ...LB, latencyRegions: undefined, healthCheckAddresses: rest },
+            entryPoint: { ...LB, latencyRegions: undefined, healthCheckAddresses: rest },
         });
         const remaining = entryPointUrns(withoutEu);
         assert.deepEqual(
@@ -281,7 +281,7 @@ describe("entry point: route53", () => {
 describe("entry point: traffic-manager", () => {
     let result: RunResult;
     before(async () => {
-        result = await run({ loadBalancer: TM });
+        result = await run({ entryPoint: TM });
     });
 
     it("creates a Performance profile with an HTTPS monitor on the path, Host = hostname", () => {
@@ -307,7 +307,7 @@ describe("entry point: traffic-manager", () => {
     });
 
     it("maps the fast interval to Traffic Manager's longest timeout for it", async () => {
-        const r = await run({ loadBalancer: { ...TM, healthCheck: { interval: 10, failureThreshold: 1 } } });
+        const r = await run({ entryPoint: { ...TM, healthCheck: { interval: 10, failureThreshold: 1 } } });
         const monitor = inputsOf(one(r, T.profile)).monitorConfig as Record<string, unknown>;
         assert.deepEqual(
             [monitor.intervalInSeconds, monitor.timeoutInSeconds, monitor.toleratedNumberOfFailures],
@@ -336,11 +336,11 @@ describe("entry point: traffic-manager", () => {
 
     it("disables a draining site's endpoint; a retired site has none", async () => {
         const draining = exampleSites().map((s) => (s.name === "eustorage" ? { ...s, state: "draining" } : s));
-        const d = bySite(ofType(await run({ sites: draining, loadBalancer: TM }), T.endpoint), "-endpoint");
+        const d = bySite(ofType(await run({ sites: draining, entryPoint: TM }), T.endpoint), "-endpoint");
         assert.equal(inputsOf(d.eustorage).endpointStatus, "Disabled");
         assert.equal(inputsOf(d.usstorage).endpointStatus, "Enabled");
         const retired = exampleSites().map((s) => (s.name === "eustorage" ? { ...s, state: "retired" } : s));
-        const r = await run({ sites: retired, loadBalancer: TM });
+        const r = await run({ sites: retired, entryPoint: TM });
         assert.deepEqual(
             ofType(r, T.endpoint).map((e) => e.name),
             ["quay-georep-entrypoint-usstorage-endpoint"],
@@ -369,7 +369,7 @@ describe("entry point: traffic-manager", () => {
     });
 
     it("creates no DNS record without a zone", async () => {
-        const r = await run({ loadBalancer: { ...TM, zone: undefined } });
+        const r = await run({ entryPoint: { ...TM, zone: undefined } });
         assert.equal(ofType(r, T.recordSet).length, 0);
     });
 
@@ -406,7 +406,7 @@ describe("entry point: traffic-manager", () => {
     it("adding a site adds only its endpoint", async () => {
         const r = await run({
             sites: [...exampleSites(), AP],
-            loadBalancer: { ...TM, locations: { usstorage: "eastus", apstorage: "australiaeast" } },
+            entryPoint: { ...TM, locations: { usstorage: "eastus", apstorage: "australiaeast" } },
         });
         const before = entryPointUrns(result);
         const after = entryPointUrns(r);
@@ -423,7 +423,7 @@ describe("entry point: traffic-manager", () => {
 
 describe("entry point: none", () => {
     it("creates no resource and exports what the user's balancer should target", async () => {
-        const r = await run({ loadBalancer: { mode: "none", healthCheck: { path: "/health/instance" } } });
+        const r = await run({ entryPoint: { mode: "none", healthCheck: { path: "/health/instance" } } });
         assert.equal(
             // The services (database, Redis, buckets) have their own resources; none is the entry point's.
             r.resources.filter(

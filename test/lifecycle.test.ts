@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import { planLifecycle, shortHash } from "../lib/lifecycle";
 import { EffectiveSite, topologyKey, TopologyPlan } from "../lib/topology";
-import type { Site } from "../stacks/config";
+import type { Site } from "../config/config";
 
 const site = (name: string, stack: string, state: Site["state"] = "active"): EffectiveSite => ({
     name,

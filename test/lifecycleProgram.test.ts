@@ -12,8 +12,8 @@ import { bundleSecret, exampleConfig, exampleSites, inputsOf, one, ofType, TYPES
 import { SiteEntry, World } from "./support/world";
 
 /** The example's load balancer with a probe address for each extra site (and none for dropped ones). */
-function loadBalancer(sites: SiteEntry[]): Record<string, unknown> {
-    const lb = JSON.parse(exampleConfig("us").config["quay-georep:loadBalancer"]) as {
+function entryPoint(sites: SiteEntry[]): Record<string, unknown> {
+    const lb = JSON.parse(exampleConfig("us").config["quay-georep:entryPoint"]) as {
         healthCheckAddresses: Record<string, string>;
         latencyRegions: Record<string, string>;
     };
@@ -32,7 +32,7 @@ function loadBalancer(sites: SiteEntry[]): Record<string, unknown> {
 
 /** Project config for these sites. */
 function project(sites: SiteEntry[]): Record<string, unknown> {
-    return { sites, loadBalancer: loadBalancer(sites) };
+    return { sites, entryPoint: entryPoint(sites) };
 }
 
 const AP: SiteEntry = {

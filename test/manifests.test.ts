@@ -35,12 +35,12 @@ type SiteEntry = Record<string, unknown>;
 /** Config changes for the example's sites with some states changed and sites added (with a probe address). */
 function topology(states: Record<string, string>, extra: SiteEntry[] = []): Record<string, unknown> {
     const sites = [...exampleSites(), ...extra].map((s) => ({ ...s, state: states[s.name as string] ?? "active" }));
-    const lb = JSON.parse(exampleConfig("us").config["quay-georep:loadBalancer"]) as {
+    const lb = JSON.parse(exampleConfig("us").config["quay-georep:entryPoint"]) as {
         healthCheckAddresses: Record<string, string>;
     };
     const addresses = { ...lb.healthCheckAddresses };
     extra.forEach((s, i) => (addresses[s.name as string] = `192.0.2.${40 + i}`));
-    return { sites, loadBalancer: { ...lb, healthCheckAddresses: addresses } };
+    return { sites, entryPoint: { ...lb, healthCheckAddresses: addresses } };
 }
 
 const AP: SiteEntry = {

@@ -9,7 +9,7 @@
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { bundleSecretOf } from "../offline/render";
-import { PROJECT_KEYS } from "../stacks/config";
+import { PROJECT_KEYS } from "../config/config";
 import { ORGANIZATION, plain, RecordedResource, RunResult, runProgram } from "../offline/runtime";
 import { readStackConfig, StackConfig } from "../offline/stackConfig";
 

@@ -50,14 +50,14 @@ function withSites(base: StackConfig, sites: Record<string, unknown>[]): StackCo
         for (const s of sites) storage.buckets[s.name as string] ??= { bucket: `example-quay-${s.name as string}` };
     }
     const changes: Record<string, unknown> = { sites, storage };
-    const lbText = base.config[`${PROJECT}:loadBalancer`];
+    const lbText = base.config[`${PROJECT}:entryPoint`];
     const lb = lbText
         ? (JSON.parse(lbText) as { mode: string; healthCheckAddresses?: Record<string, string> })
         : undefined;
     if (lb?.mode === "route53") {
         const addresses = { ...lb.healthCheckAddresses };
         sites.forEach((s, i) => (addresses[s.name as string] ??= `192.0.2.${30 + i}`));
-        changes.loadBalancer = { ...lb, healthCheckAddresses: addresses };
+        changes.entryPoint = { ...lb, healthCheckAddresses: addresses };
     }
     return withConfig(base, changes);
 }

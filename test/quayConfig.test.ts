@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import { parse } from "yaml";
 import { BundleInput, bundleSha256, DATABASE_CA, postgresUrl, renderBundle, storageEntry } from "../lib/quayConfig";
-import type { Site } from "../stacks/config";
+import type { Site } from "../config/config";
 import { REFERENCE_SKIP_MESSAGE, referenceDir, validateQuayConfig } from "./support/schemas";
 
 const site = (name: string, cloud: "aws" | "azure", state: Site["state"] = "active"): Site => ({

@@ -8,7 +8,7 @@ import { parse } from "yaml";
 import { RedisEc2, ubuntuAmiFilter } from "../components/redis/aws";
 import { RedisAzureVm } from "../components/redis/azure";
 import { isSecretInput, plain, RecordedResource, RunResult } from "../offline/runtime";
-import type { AzureRedis } from "../stacks/services";
+import type { AzureRedis } from "../config/services";
 import { inputsOf, one, ofType } from "./mocks";
 import {
     AZURE_SERVICES,

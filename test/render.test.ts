@@ -158,7 +158,7 @@ describe("offline renderer", () => {
             const doc = parse(text) as { config: Record<string, { value: Record<string, unknown> }> };
             const sites = doc.config.sites.value as unknown as { name: string }[];
             doc.config.sites.value = sites.filter((s) => s.name !== "eustorage") as unknown as Record<string, unknown>;
-            const lb = doc.config.loadBalancer.value as Record<string, Record<string, string>>;
+            const lb = doc.config.entryPoint.value as Record<string, Record<string, string>>;
             delete lb.latencyRegions.eustorage;
             delete lb.healthCheckAddresses.eustorage;
             return stringify(doc);

@@ -14,7 +14,7 @@ import {
     topologyKey,
     TopologyInput,
 } from "../lib/topology";
-import type { Site } from "../stacks/config";
+import type { Site } from "../config/config";
 
 const STORAGE: StorageRecord = { mode: "create", storagePath: "/datastorage/registry" };
 

@@ -9,7 +9,7 @@ import * as vpc from "@pulumi/aws/vpc";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { cidrSlug } from "../../lib/cidr";
-import type { AwsDatabase } from "../../stacks/services";
+import type { AwsDatabase } from "../../config/services";
 import { ADMIN_USER, PostgresServer } from "./server";
 
 const TYPE = "quay-georep:database:RdsPostgres";

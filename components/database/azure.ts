@@ -8,7 +8,7 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { cidrRange, cidrSlug } from "../../lib/cidr";
-import type { AzureDatabase } from "../../stacks/services";
+import type { AzureDatabase } from "../../config/services";
 import { ADMIN_USER, PostgresServer } from "./server";
 
 const TYPE = "quay-georep:database:FlexiblePostgres";

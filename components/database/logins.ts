@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
-import type { DatabaseLogin } from "../../stacks/services";
+import type { DatabaseLogin } from "../../config/services";
 import type { PostgresServer } from "./server";
 
 const TYPE = "quay-georep:database:QuayDatabases";

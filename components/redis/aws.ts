@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { cidrSlug } from "../../lib/cidr";
 import { renderRedisCloudInit } from "../../lib/cloudInit";
-import type { AwsRedis } from "../../stacks/services";
+import type { AwsRedis } from "../../config/services";
 import { PUBLIC_IP_TAG, RedisServer, REDIS_PORT } from "./server";
 
 const TYPE = "quay-georep:redis:RedisEc2";

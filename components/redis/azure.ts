@@ -9,7 +9,7 @@ import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { renderRedisCloudInit } from "../../lib/cloudInit";
-import type { AzureRedis } from "../../stacks/services";
+import type { AzureRedis } from "../../config/services";
 import { PUBLIC_IP_TAG, RedisServer, REDIS_PORT } from "./server";
 
 const TYPE = "quay-georep:redis:RedisAzureVm";

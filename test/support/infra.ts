@@ -7,8 +7,8 @@ import { strict as assert } from "node:assert";
 import { parse } from "yaml";
 import { isSecretInput, RecordedResource, RunResult, runProgram, SECRET_PLACEHOLDER } from "../../offline/runtime";
 import { StackConfig } from "../../offline/stackConfig";
-import { ConfigError, parseConfig, QuayGeorepConfig } from "../../stacks/config";
-import { readRawConfig } from "../../stacks/load";
+import { ConfigError, parseConfig, QuayGeorepConfig } from "../../config/config";
+import { readRawConfig } from "../../config/load";
 import { assertClean, bundleSecret, exampleConfig, PROJECT, runStack, withConfig } from "../mocks";
 export { urnDiff } from "../mocks";
 
@@ -205,17 +205,17 @@ export const AP_SITE = {
 
 /**
  * The example's site list with changes, plus what a new site needs from the entry point (a probe
- * address when `loadBalancer` is `route53` and endpoints are hostnames).
+ * address when `entryPoint` is `route53` and endpoints are hostnames).
  */
 export function withSites(sites: Record<string, unknown>[], changes: Record<string, unknown> = {}): StackConfig {
     const base = shared();
-    const lbText = base.config[`${PROJECT}:loadBalancer`];
+    const lbText = base.config[`${PROJECT}:entryPoint`];
     const lb = lbText ? (JSON.parse(lbText) as Record<string, unknown>) : undefined;
     const extra: Record<string, unknown> = {};
     if (lb?.mode === "route53") {
         const addresses = { ...(lb.healthCheckAddresses as Record<string, string> | undefined) };
         sites.forEach((s, i) => (addresses[s.name as string] ??= `192.0.2.${30 + i}`));
-        extra.loadBalancer = { ...lb, healthCheckAddresses: addresses };
+        extra.entryPoint = { ...lb, healthCheckAddresses: addresses };
     }
     return withConfig(base, { sites, ...extra, ...changes });
 }

@@ -13,7 +13,7 @@ import { recordFromOutputs } from "../../lib/topology";
 import { readDeployedRenders, renderFiles } from "../../offline/render";
 import { ORGANIZATION, plain, RunResult } from "../../offline/runtime";
 import { StackConfig } from "../../offline/stackConfig";
-import { SECRET_KEYS } from "../../stacks/config";
+import { SECRET_KEYS } from "../../config/config";
 import { exampleConfig, PROJECT, runStack, withConfig } from "../mocks";
 
 /** One site entry of `quay-georep:sites`, as written in Pulumi.yaml. */

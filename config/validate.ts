@@ -5,7 +5,6 @@
  * Every message has the same shape, so users learn it once:
  * `<key path>: <bad value> <what is wrong>; <how to fix it>`.
  */
-import { isIP } from "node:net";
 
 /** A secret string from config. It never prints its value (`toString`, JSON, `util.inspect`). */
 export class SecretValue {
@@ -266,10 +265,7 @@ export function isDnsName(value: string): boolean {
     );
 }
 
-/** A dotted-quad IPv4 address or an IPv6 address (Node's own parser: `::ffff:198.51.100.1` yes, `:::` no). */
-export function isIpAddress(value: string): boolean {
-    return isIP(value) !== 0;
-}
+export { isIpAddress } from "../lib/net";
 
 /**
  * Records a problem when a DNS name has upper-case letters. DNS ignores case, but Quay builds URLs

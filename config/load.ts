@@ -21,7 +21,7 @@ const STRUCTURED_KEYS = new Set([
     "redis",
     "storage",
     "quay",
-    "loadBalancer",
+    "entryPoint",
     "lifecycle",
     "operator",
     "accounts",

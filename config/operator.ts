@@ -2,22 +2,10 @@
  * Parsing of `quay-georep:operator` (project-level: the same for every cluster, so clusters cannot
  * drift to different operator versions) and `quay-georep:installOperator` (per stack).
  */
+import type { OperatorSettings } from "../lib/domain";
 import { isDnsLabel, ObjectReader } from "./validate";
 
-/** How the Quay Operator is installed through OLM in each cluster. */
-export interface OperatorSettings {
-    /** Install it from this program (per stack, default true); false where it is managed elsewhere. */
-    readonly install: boolean;
-    /** Subscription channel (default `stable-3.18`, the operator whose CRD this program is tested against). */
-    readonly channel: string;
-    /** Catalog source (default `redhat-operators`) and its namespace (default `openshift-marketplace`). */
-    readonly source: string;
-    readonly sourceNamespace: string;
-    /** Namespace of the Subscription (default `openshift-operators`, which has a global OperatorGroup). */
-    readonly namespace: string;
-    /** Pin the first install to this CSV, e.g. `quay-operator.v3.18.0` (default: the channel head). */
-    readonly startingCSV?: string;
-}
+export type { OperatorSettings } from "../lib/domain";
 
 const KEYS = ["channel", "source", "sourceNamespace", "namespace", "startingCSV"];
 

@@ -1,5 +1,5 @@
 /**
- * `loadBalancer` in mode `traffic-manager`: the profile's resource group, names and TTL, per site
+ * `entryPoint` in mode `traffic-manager`: the profile's resource group, names and TTL, per site
  * the Azure location performance routing uses, and an optional Azure DNS zone for the CNAME.
  */
 import type { HealthCheckSettings } from "../../lib/entryPoint";
@@ -8,7 +8,7 @@ import { isDnsLabel, ObjectReader } from "../validate";
 import { Context, siteMap, ttlOf, zoneName } from "./common";
 
 /** An Azure Traffic Manager profile (performance routing), one external endpoint per site. */
-export interface TrafficManagerLoadBalancer {
+export interface TrafficManagerEntryPointConfig {
     readonly mode: "traffic-manager";
     /** An existing resource group for the profile. */
     readonly resourceGroupName: string;
@@ -36,7 +36,7 @@ export function parseTrafficManager(
     lb: ObjectReader,
     ctx: Context,
     healthCheck: HealthCheckSettings,
-): TrafficManagerLoadBalancer {
+): TrafficManagerEntryPointConfig {
     const p = ctx.problems;
     const resourceGroupName = lb.string("resourceGroupName", {
         required: true,
@@ -44,7 +44,7 @@ export function parseTrafficManager(
     });
     if (resourceGroupName !== undefined && !RESOURCE_GROUP.test(resourceGroupName)) {
         p.add(
-            "loadBalancer.resourceGroupName",
+            "entryPoint.resourceGroupName",
             resourceGroupName,
             "is not an Azure resource group name",
             "use 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'",
@@ -56,7 +56,7 @@ export function parseTrafficManager(
     });
     if (relativeName !== undefined && !isDnsLabel(relativeName)) {
         p.add(
-            "loadBalancer.relativeName",
+            "entryPoint.relativeName",
             relativeName,
             "is not a DNS label",
             "use lower-case letters, digits and '-', at most 63 characters",
@@ -65,7 +65,7 @@ export function parseTrafficManager(
     const profileName = lb.string("profileName") ?? relativeName ?? "";
     if (lb.has("profileName") && !PROFILE_NAME.test(profileName)) {
         p.add(
-            "loadBalancer.profileName",
+            "entryPoint.profileName",
             profileName,
             "is not a Traffic Manager profile name",
             "use 1-63 letters, digits, '-' or '.', starting with a letter or digit",
@@ -74,7 +74,7 @@ export function parseTrafficManager(
     const subscriptionId = lb.string("subscriptionId");
     if (subscriptionId !== undefined && !GUID.test(subscriptionId)) {
         p.add(
-            "loadBalancer.subscriptionId",
+            "entryPoint.subscriptionId",
             subscriptionId,
             "is not a subscription ID",
             'use the GUID from "az account show --query id"',
@@ -85,7 +85,7 @@ export function parseTrafficManager(
     const given = siteMap(lb, "locations", ctx, "an Azure region");
     const locations: Record<string, string> = {};
     for (const site of ctx.sites.filter((s) => s.state !== "retired")) {
-        const path = `loadBalancer.locations.${site.name}`;
+        const path = `entryPoint.locations.${site.name}`;
         const location = given.get(site) ?? (site.cloud === "azure" ? site.region : undefined);
         if (location === undefined) {
             p.add(
@@ -102,13 +102,13 @@ export function parseTrafficManager(
     }
 
     const zoneReader = lb.object("zone", ["name", "resourceGroupName"]);
-    let zone: TrafficManagerLoadBalancer["zone"];
+    let zone: TrafficManagerEntryPointConfig["zone"];
     if (zoneReader) {
         const name = zoneName(
             zoneReader,
             ctx,
             true,
-            "use a name below the apex, or drop loadBalancer.zone and point the apex at the profile with an Azure DNS alias record yourself",
+            "use a name below the apex, or drop entryPoint.zone and point the apex at the profile with an Azure DNS alias record yourself",
         );
         const group = zoneReader.string("resourceGroupName", {
             required: true,
@@ -116,7 +116,7 @@ export function parseTrafficManager(
         });
         if (group !== undefined && !RESOURCE_GROUP.test(group)) {
             p.add(
-                "loadBalancer.zone.resourceGroupName",
+                "entryPoint.zone.resourceGroupName",
                 group,
                 "is not an Azure resource group name",
                 "use 1-90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'",

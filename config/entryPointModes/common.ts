@@ -1,5 +1,5 @@
 /**
- * Helpers the per-mode parsers of `quay-georep:loadBalancer` share: the parse context, per-site
+ * Helpers the per-mode parsers of `quay-georep:entryPoint` share: the parse context, per-site
  * maps keyed by site name, the TTL, and checks of a DNS zone against the hostname.
  */
 import type { Site } from "../sites";
@@ -21,7 +21,7 @@ export function siteMap(lb: ObjectReader, key: string, ctx: Context, what: strin
     if (raw === undefined || raw === null) return result;
     if (!isRecord(raw)) {
         ctx.problems.add(
-            `loadBalancer.${key}`,
+            `entryPoint.${key}`,
             raw,
             "is not an object",
             `map site names to ${what}, e.g. {eustorage: ...}`,
@@ -33,14 +33,14 @@ export function siteMap(lb: ObjectReader, key: string, ctx: Context, what: strin
         if (site === undefined) {
             if (!ctx.rawNames.includes(name)) {
                 ctx.problems.add(
-                    `loadBalancer.${key}.${name}`,
+                    `entryPoint.${key}.${name}`,
                     name,
                     "is not a site",
                     `use one of: ${ctx.sites.map((s) => s.name).join(", ")}`,
                 );
             }
         } else if (typeof value !== "string" || value === "") {
-            ctx.problems.add(`loadBalancer.${key}.${name}`, value, "is not a string", `set it to ${what}`);
+            ctx.problems.add(`entryPoint.${key}.${name}`, value, "is not a string", `set it to ${what}`);
         } else {
             result.set(site, value);
         }

@@ -1,37 +1,19 @@
 /**
  * Parsing of `quay-georep:sites`, the topology every stack shares (it lives in Pulumi.yaml).
  */
+import { CLOUDS, SITE_STATES } from "../lib/domain";
+import type { Site } from "../lib/domain";
 import { AWS_REGIONS, AZURE_REGIONS, EXAMPLE_REGION } from "./regions";
 import { checkLowerCase, isDnsName, isIpAddress, isRecord, ObjectReader, Problems } from "./validate";
 
-/** Where a site's bucket lives. */
-export type Cloud = "aws" | "azure";
-/** A site's lifecycle state: `active` serves and receives writes; `draining` only serves reads; `retired` is gone. */
-export type SiteState = "active" | "draining" | "retired";
-
-/** One region: a cluster, its bucket and its Quay storage location. */
-export interface Site {
-    /** Quay storage location ID (`DISTRIBUTED_STORAGE_CONFIG` key), e.g. `usstorage`. */
-    readonly name: string;
-    /** The Pulumi stack that deploys this site's cluster. */
-    readonly stack: string;
-    /** Cloud of the site's bucket. */
-    readonly cloud: Cloud;
-    /** That cloud's region for the bucket. */
-    readonly region: string;
-    /** Lifecycle state (default `active`). */
-    readonly state: SiteState;
-    /** Hostname or IP of the cluster's router, for the global entry point. */
-    readonly endpoint: string;
-}
-
-export const CLOUDS: readonly Cloud[] = ["aws", "azure"];
-export const SITE_STATES: readonly SiteState[] = ["active", "draining", "retired"];
 const SITE_KEYS = ["name", "stack", "cloud", "region", "state", "endpoint"] as const;
 
 /** Quay location IDs: they become config keys, DB rows and env-var words, so keep them plain. */
 const LOCATION_ID = /^[a-z][a-z0-9_]{0,62}$/;
 const STACK_NAME = /^[A-Za-z0-9_.-]+$/;
+
+export { CLOUDS, SITE_STATES } from "../lib/domain";
+export type { Cloud, Site, SiteState } from "../lib/domain";
 
 /** The parsed topology: valid sites, and the names of entries that were rejected. */
 export interface Topology {

@@ -1,5 +1,5 @@
 /**
- * Parsing of `quay-georep:loadBalancer`, the global entry point in front of every cluster.
+ * Parsing of `quay-georep:entryPoint`, the global entry point in front of every cluster.
  *
  * A union keyed by `mode`: `route53` (latency records with health checks in a hosted zone),
  * `traffic-manager` (an Azure Traffic Manager profile with performance routing) or `none` (the
@@ -10,26 +10,26 @@
 import { DEFAULT_HEALTH_PATH, HealthCheckSettings } from "../lib/entryPoint";
 import type { Site } from "./sites";
 import { isRecord, ObjectReader, Problems } from "./validate";
-import { Context } from "./loadBalancerModes/common";
-import { parseRoute53, Route53LoadBalancer } from "./loadBalancerModes/route53";
-import { parseTrafficManager, TrafficManagerLoadBalancer } from "./loadBalancerModes/trafficManager";
+import { Context } from "./entryPointModes/common";
+import { parseRoute53, Route53EntryPointConfig } from "./entryPointModes/route53";
+import { parseTrafficManager, TrafficManagerEntryPointConfig } from "./entryPointModes/trafficManager";
 
 export type { HealthCheckSettings } from "../lib/entryPoint";
-export type { Route53LoadBalancer } from "./loadBalancerModes/route53";
-export type { TrafficManagerLoadBalancer } from "./loadBalancerModes/trafficManager";
+export type { Route53EntryPointConfig } from "./entryPointModes/route53";
+export type { TrafficManagerEntryPointConfig } from "./entryPointModes/trafficManager";
 
 /** The user's own balancer: no resources, only exports. */
-export interface NoLoadBalancer {
+export interface NoEntryPointConfig {
     readonly mode: "none";
     readonly healthCheck: HealthCheckSettings;
 }
 
-export type LoadBalancerConfig = Route53LoadBalancer | TrafficManagerLoadBalancer | NoLoadBalancer;
-export type LoadBalancerMode = LoadBalancerConfig["mode"];
+export type EntryPointConfig = Route53EntryPointConfig | TrafficManagerEntryPointConfig | NoEntryPointConfig;
+export type EntryPointMode = EntryPointConfig["mode"];
 
-export const LOAD_BALANCER_MODES: readonly LoadBalancerMode[] = ["route53", "traffic-manager", "none"];
+export const LOAD_BALANCER_MODES: readonly EntryPointMode[] = ["route53", "traffic-manager", "none"];
 
-const KEYS: Readonly<Record<LoadBalancerMode, readonly string[]>> = {
+const KEYS: Readonly<Record<EntryPointMode, readonly string[]>> = {
     route53: ["mode", "zone", "ttl", "healthCheck", "latencyRegions", "healthCheckAddresses"],
     "traffic-manager": [
         "mode",
@@ -49,24 +49,24 @@ const KEYS: Readonly<Record<LoadBalancerMode, readonly string[]>> = {
 const PATH = /^\/[\x21-\x7e]{0,254}$/;
 
 /**
- * Parses `loadBalancer` (absent means mode `none` with default health settings). Problems are
+ * Parses `entryPoint` (absent means mode `none` with default health settings). Problems are
  * recorded, never thrown.
  */
-export function parseLoadBalancer(
+export function parseEntryPoint(
     top: ObjectReader,
     problems: Problems,
     hostname: string | undefined,
     sites: readonly Site[],
-): LoadBalancerConfig {
-    const fallback: NoLoadBalancer = {
+): EntryPointConfig {
+    const fallback: NoEntryPointConfig = {
         mode: "none",
         healthCheck: { path: DEFAULT_HEALTH_PATH, interval: 30, failureThreshold: 3 },
     };
-    const raw = top.raw_("loadBalancer");
+    const raw = top.raw_("entryPoint");
     if (raw === undefined || raw === null) return fallback;
     if (!isRecord(raw)) {
         problems.add(
-            "loadBalancer",
+            "entryPoint",
             raw,
             "is not an object",
             "set it to an object with a mode, e.g. {mode: route53, ...}",
@@ -74,7 +74,7 @@ export function parseLoadBalancer(
         return fallback;
     }
     const peek = LOAD_BALANCER_MODES.find((m) => m === raw.mode);
-    const lb = new ObjectReader("loadBalancer", raw, problems, peek ? KEYS[peek] : Object.keys(raw));
+    const lb = new ObjectReader("entryPoint", raw, problems, peek ? KEYS[peek] : Object.keys(raw));
     const mode = lb.oneOf("mode", LOAD_BALANCER_MODES);
     if (mode === undefined) return fallback;
     const rawSites = top.raw_("sites");
@@ -88,14 +88,14 @@ export function parseLoadBalancer(
         if (owners.length === 0) continue; // done() reports it as unknown, with a suggestion
         lb.raw_(key);
         problems.add(
-            `loadBalancer.${key}`,
+            `entryPoint.${key}`,
             key,
             `is not used in mode "${mode}"`,
             `remove it (it applies to mode ${owners.join(" and ")})`,
         );
     }
     const healthCheck = parseHealthCheck(lb);
-    let parsed: LoadBalancerConfig;
+    let parsed: EntryPointConfig;
     switch (mode) {
         case "route53":
             parsed = parseRoute53(lb, ctx, healthCheck);
@@ -108,7 +108,7 @@ export function parseLoadBalancer(
             break;
         default: {
             const unknown: never = mode;
-            throw new Error(`unhandled loadBalancer mode ${String(unknown)}`);
+            throw new Error(`unhandled entryPoint mode ${String(unknown)}`);
         }
     }
     lb.done();
@@ -120,7 +120,7 @@ function parseHealthCheck(lb: ObjectReader): HealthCheckSettings {
     const path = hc?.string("path") ?? DEFAULT_HEALTH_PATH;
     if (!PATH.test(path)) {
         lb.problems.add(
-            "loadBalancer.healthCheck.path",
+            "entryPoint.healthCheck.path",
             path,
             "is not an absolute URL path of at most 255 characters",
             `use e.g. "${DEFAULT_HEALTH_PATH}" (Red Hat recommends it for the global balancer)`,
@@ -130,7 +130,7 @@ function parseHealthCheck(lb: ObjectReader): HealthCheckSettings {
     const interval = rawInterval === undefined || rawInterval === null ? 30 : Number(rawInterval);
     if (interval !== 10 && interval !== 30) {
         lb.problems.add(
-            "loadBalancer.healthCheck.interval",
+            "entryPoint.healthCheck.interval",
             rawInterval,
             "is not allowed",
             "use 30 (standard) or 10 (fast, billed extra): the only intervals Route 53 and Traffic Manager offer",

@@ -7,7 +7,7 @@
 import { Accounts, cloudsUsed, parseAccounts } from "./accounts";
 import { parseServices, DatabaseConfig, RedisConfig, StorageConfig } from "./services";
 import { LifecycleSettings, parseLifecycle, parseLifecycleJobs } from "./lifecycleConfig";
-import { LoadBalancerConfig, parseLoadBalancer } from "./loadBalancer";
+import { EntryPointConfig, parseEntryPoint } from "./entryPoint";
 import { OperatorSettings, parseOperator } from "./operator";
 import { parseSites, Site } from "./sites";
 import { maxSiteNameLength, siteNameProblems } from "../lib/names";
@@ -23,28 +23,11 @@ import {
     suggest,
 } from "./validate";
 
-export { Cloud, Site, SiteState } from "./sites";
+export type { Cloud, Site, SiteState } from "./sites";
+export type { ComponentChoices, QuaySettings } from "../lib/domain";
+import type { ComponentChoices, QuaySettings } from "../lib/domain";
 export { ConfigError } from "./validate";
-export { DatabaseConfig, RedisConfig, StorageConfig, BucketConfig } from "./services";
-
-/** Quay settings every cluster shares (they land in config.yaml). */
-export interface QuaySettings {
-    /** `AUTHENTICATION_TYPE` (default `Database`). */
-    readonly authenticationType: "Database" | "LDAP" | "JWT" | "Keystone" | "OIDC" | "AppToken";
-    /** `DEFAULT_TAG_EXPIRATION` (default `2w`). */
-    readonly defaultTagExpiration: string;
-    /** `TAG_EXPIRATION_OPTIONS` (default `[2w]`). */
-    readonly tagExpirationOptions: readonly string[];
-    /** `SUPER_USERS` (default none). */
-    readonly superUsers: readonly string[];
-}
-
-/** The optional QuayRegistry components whose managed flag a stack may choose. */
-export interface ComponentChoices {
-    readonly clair: boolean;
-    readonly horizontalpodautoscaler: boolean;
-    readonly monitoring: boolean;
-}
+export type { DatabaseConfig, RedisConfig, StorageConfig, BucketConfig } from "./services";
 
 /** What this stack (the one being deployed) is and does. */
 export interface StackSettings {
@@ -124,7 +107,7 @@ export interface QuayGeorepConfig {
     readonly storage: StorageConfig;
     readonly quay: QuaySettings;
     /** The global entry point in front of every cluster (absent: mode `none`). */
-    readonly loadBalancer: LoadBalancerConfig;
+    readonly entryPoint: EntryPointConfig;
     /** Images of the region-lifecycle Jobs. */
     readonly lifecycle: LifecycleSettings;
     /** How the Quay Operator is installed (the same channel everywhere). */
@@ -150,7 +133,7 @@ export const PROJECT_KEYS = [
     "redis",
     "storage",
     "quay",
-    "loadBalancer",
+    "entryPoint",
     "lifecycle",
     "operator",
     "accounts",
@@ -266,13 +249,13 @@ export function parseConfig(
     const services = parseServices(scopedTop, scoped, sites);
     const quay = parseQuay(top);
     const stack = parseStack(top, problems, ctx.stack, sharedStack, sites, warnings);
-    const loadBalancer = parseLoadBalancer(top, problems, hostname, sites);
+    const entryPoint = parseEntryPoint(top, problems, hostname, sites);
     const lifecycle = parseLifecycle(top);
     const operator = parseOperator(top);
     const accounts = parseAccounts(
         top,
-        cloudsUsed({ ...services, loadBalancer, sites }),
-        loadBalancer.mode === "traffic-manager" ? loadBalancer.subscriptionId : undefined,
+        cloudsUsed({ ...services, entryPoint, sites }),
+        entryPoint.mode === "traffic-manager" ? entryPoint.subscriptionId : undefined,
     );
 
     let secrets: SharedSecrets | undefined;
@@ -314,6 +297,15 @@ export function parseConfig(
             );
         }
     }
+    if (top.has("loadBalancer")) {
+        top.raw_("loadBalancer");
+        problems.add(
+            "loadBalancer",
+            "<set>",
+            "was renamed entryPoint (one name for the global entry point in config, code and docs)",
+            "rename the key in Pulumi.yaml to entryPoint; its content is unchanged",
+        );
+    }
     top.done();
 
     if (problems.all.length > 0) throw new ConfigError(problems.all, ctx.stack);
@@ -324,7 +316,7 @@ export function parseConfig(
         sites,
         ...services,
         quay,
-        loadBalancer,
+        entryPoint,
         lifecycle,
         operator,
         accounts,

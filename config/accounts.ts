@@ -1,11 +1,10 @@
 /**
- * `quay-georep:accounts` (project-level): the cloud accounts this deployment may touch, and the
- * pin that holds every cloud provider of a stack to them, so a `pulumi up` run with the wrong
+ * `quay-georep:accounts` (project-level): the cloud accounts this deployment may touch. The stack's
+ * providers are pinned to them (stacks/providers.ts), so a `pulumi up` run with the wrong
  * credentials or the CLI's ambient Azure subscription stops instead of creating resources elsewhere.
  */
-import * as pulumi from "@pulumi/pulumi";
 import type { DatabaseConfig, RedisConfig, StorageConfig } from "./services";
-import type { LoadBalancerConfig } from "./loadBalancer";
+import type { EntryPointConfig } from "./entryPoint";
 import type { Site } from "./sites";
 import { ObjectReader } from "./validate";
 
@@ -25,17 +24,17 @@ export function cloudsUsed(c: {
     database: DatabaseConfig;
     redis: RedisConfig;
     storage: StorageConfig;
-    loadBalancer: LoadBalancerConfig;
+    entryPoint: EntryPointConfig;
     sites: readonly Site[];
 }): { aws: boolean; azure: boolean } {
     const created = (cloud: "aws" | "azure") => c.storage.mode === "create" && c.sites.some((s) => s.cloud === cloud);
     return {
-        aws: c.database.mode === "aws" || c.redis.mode === "aws" || created("aws") || c.loadBalancer.mode === "route53",
+        aws: c.database.mode === "aws" || c.redis.mode === "aws" || created("aws") || c.entryPoint.mode === "route53",
         azure:
             c.database.mode === "azure" ||
             c.redis.mode === "azure" ||
             created("azure") ||
-            c.loadBalancer.mode === "traffic-manager",
+            c.entryPoint.mode === "traffic-manager",
     };
 }
 
@@ -88,7 +87,7 @@ export function parseAccounts(
     const lb = lbSubscription !== undefined && GUID.test(lbSubscription) ? lbSubscription : undefined;
     if (azure !== undefined && lb !== undefined && lb.toLowerCase() !== azure.toLowerCase()) {
         top.problems.add(
-            "loadBalancer.subscriptionId",
+            "entryPoint.subscriptionId",
             lb,
             `differs from accounts.azure "${azure}"`,
             "remove it (the entry point uses accounts.azure) or make them equal",
@@ -96,22 +95,4 @@ export function parseAccounts(
     }
     a?.done();
     return { ...(aws && aws.length > 0 ? { aws } : {}), ...(azure ? { azure } : {}) };
-}
-
-/**
- * Pins every AWS and azure-native provider the stack registers from now on to `accounts`: AWS's
- * `allowedAccountIds` makes the provider refuse any other account's credentials, and azure-native's
- * `subscriptionId` replaces the CLI's currently selected subscription. One transformation, so no
- * provider (each component builds its own today) can be left out.
- */
-export function pinProviders(accounts: Accounts): void {
-    pulumi.runtime.registerStackTransformation((args) => {
-        if (args.type === "pulumi:providers:aws" && accounts.aws !== undefined) {
-            return { props: { ...args.props, allowedAccountIds: [...accounts.aws] }, opts: args.opts };
-        }
-        if (args.type === "pulumi:providers:azure-native" && accounts.azure !== undefined) {
-            return { props: { ...args.props, subscriptionId: accounts.azure }, opts: args.opts };
-        }
-        return undefined;
-    });
 }

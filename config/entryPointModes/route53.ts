@@ -1,5 +1,5 @@
 /**
- * `loadBalancer` in mode `route53`: a public hosted zone, record TTL, and per site the AWS latency
+ * `entryPoint` in mode `route53`: a public hosted zone, record TTL, and per site the AWS latency
  * region and the IP Route 53 probes.
  */
 import { HealthCheckSettings, isInRotation, isPublicIpAddress, recordTypeOf } from "../../lib/entryPoint";
@@ -8,7 +8,7 @@ import { isIpAddress, ObjectReader } from "../validate";
 import { Context, siteMap, sitePath, ttlOf, zoneName } from "./common";
 
 /** Latency-routed Route 53 records, one per active site, each tied to its own HTTPS health check. */
-export interface Route53LoadBalancer {
+export interface Route53EntryPointConfig {
     readonly mode: "route53";
     /** The public hosted zone that holds `hostname`. */
     readonly zone: { readonly id: string; readonly name: string };
@@ -26,7 +26,11 @@ const LATENCY_REGIONS = [...AWS_REGIONS].filter((r) => !/^(cn-|us-gov-|eusc-)|is
 const ZONE_ID = /^Z[A-Z0-9]{1,31}$/;
 
 /** Parses the route53 keys; problems are recorded, never thrown. */
-export function parseRoute53(lb: ObjectReader, ctx: Context, healthCheck: HealthCheckSettings): Route53LoadBalancer {
+export function parseRoute53(
+    lb: ObjectReader,
+    ctx: Context,
+    healthCheck: HealthCheckSettings,
+): Route53EntryPointConfig {
     const p = ctx.problems;
     const served = ctx.sites.filter((s) => s.state !== "retired");
     const active = served.filter(isInRotation);
@@ -39,7 +43,7 @@ export function parseRoute53(lb: ObjectReader, ctx: Context, healthCheck: Health
     const id = zone?.string("id", { required: true, fix: "set the hosted zone's ID (aws route53 list-hosted-zones)" });
     if (id !== undefined && !ZONE_ID.test(id)) {
         p.add(
-            "loadBalancer.zone.id",
+            "entryPoint.zone.id",
             id,
             "is not a Route 53 hosted zone ID",
             'use the bare ID, e.g. "Z0123456789ABCDEFGHIJ" (without "/hostedzone/")',
@@ -70,7 +74,7 @@ export function parseRoute53(lb: ObjectReader, ctx: Context, healthCheck: Health
     const latencyRegions: Record<string, string> = {};
     const regionOwner = new Map<string, string>();
     for (const site of active) {
-        const path = `loadBalancer.latencyRegions.${site.name}`;
+        const path = `entryPoint.latencyRegions.${site.name}`;
         const region = given.get(site) ?? (site.cloud === "aws" ? site.region : undefined);
         const owner = region === undefined ? undefined : regionOwner.get(region);
         if (region === undefined) {
@@ -105,7 +109,7 @@ export function parseRoute53(lb: ObjectReader, ctx: Context, healthCheck: Health
     const addresses = siteMap(lb, "healthCheckAddresses", ctx, "the router's public IP address");
     const probeAddresses: Record<string, string> = {};
     for (const site of served) {
-        const path = `loadBalancer.healthCheckAddresses.${site.name}`;
+        const path = `entryPoint.healthCheckAddresses.${site.name}`;
         const given = addresses.get(site);
         const endpointIsIp = isIpAddress(site.endpoint);
         if (given !== undefined && endpointIsIp) {
