@@ -1,12 +1,12 @@
 /**
  * The shared stack's entry point: from the validated `entryPoint` config to the explicit
- * provider it needs and the GlobalEntryPoint, and on to the stack outputs that tell a user (or
+ * provider it needs and the EntryPoint, and on to the stack outputs that tell a user (or
  * their own balancer) exactly what is targeted and probed.
  */
 import { Provider as AwsProvider } from "@pulumi/aws/provider";
 import { Provider as AzureProvider } from "@pulumi/azure-native/provider";
 import * as pulumi from "@pulumi/pulumi";
-import { createGlobalEntryPoint, GlobalEntryPointArgs } from "../components/globalEntryPoint";
+import { createEntryPoint, EntryPointArgs } from "../components/entryPoint";
 import { EntryPointTarget, entryPointTargets, TargetPlacement } from "../lib/entryPoint";
 import type { QuayGeorepConfig } from "../config/config";
 import type { EntryPointConfig, EntryPointMode } from "../config/entryPoint";
@@ -41,7 +41,7 @@ function placement(lb: EntryPointConfig): (site: Site) => TargetPlacement {
 }
 
 /** The component's inputs, with the explicit provider of the mode (stacks disable default providers). */
-function componentArgs(cfg: QuayGeorepConfig, targets: readonly EntryPointTarget[]): GlobalEntryPointArgs {
+function componentArgs(cfg: QuayGeorepConfig, targets: readonly EntryPointTarget[]): EntryPointArgs {
     const lb = cfg.entryPoint;
     const hostname = cfg.hostname;
     switch (lb.mode) {
@@ -81,7 +81,7 @@ function componentArgs(cfg: QuayGeorepConfig, targets: readonly EntryPointTarget
 export function deployEntryPoint(cfg: QuayGeorepConfig): EntryPointOutputs {
     const lb = cfg.entryPoint;
     const targets = entryPointTargets(cfg.hostname, cfg.sites, lb.healthCheck, placement(lb));
-    const entryPoint = createGlobalEntryPoint(`${cfg.project}-entrypoint`, componentArgs(cfg, targets));
+    const entryPoint = createEntryPoint(`${cfg.project}-entrypoint`, componentArgs(cfg, targets));
     return {
         entryPointMode: lb.mode,
         entryPointDnsName: entryPoint.dnsName,

@@ -1,14 +1,14 @@
 /**
- * GlobalEntryPoint: the single DNS entry point in front of every cluster (Red Hat's procedure
+ * EntryPoint: the single DNS entry point in front of every cluster (Red Hat's procedure
  * step 6, "put a load balancer in front of the clusters"). One interface, one variant per
  * balancer, chosen by the typed `mode` union; `none` creates nothing and only reports.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { Route53EntryPoint, Route53EntryPointArgs } from "./entrypoint/route53";
-import { TrafficManagerEntryPoint, TrafficManagerEntryPointArgs } from "./entrypoint/trafficManager";
+import { Route53EntryPoint, Route53EntryPointArgs } from "./route53";
+import { TrafficManagerEntryPoint, TrafficManagerEntryPointArgs } from "./trafficManager";
 
 /** What every variant exposes. */
-export interface GlobalEntryPoint {
+export interface EntryPoint {
     /** The balancer's DNS name: the hostname (Route 53, none) or the profile's fqdn (Traffic Manager). */
     readonly dnsName: pulumi.Output<string>;
     /** Per non-retired site, the ID of what watches its health (empty for `none`). */
@@ -16,17 +16,17 @@ export interface GlobalEntryPoint {
 }
 
 /** The variant and its inputs. */
-export type GlobalEntryPointArgs =
+export type EntryPointArgs =
     | ({ readonly mode: "route53" } & Route53EntryPointArgs)
     | ({ readonly mode: "traffic-manager" } & TrafficManagerEntryPointArgs)
     | { readonly mode: "none"; readonly hostname: string };
 
 /** Creates the entry point of the chosen mode (no resource at all for `none`). */
-export function createGlobalEntryPoint(
+export function createEntryPoint(
     name: string,
-    args: GlobalEntryPointArgs,
+    args: EntryPointArgs,
     opts?: pulumi.ComponentResourceOptions,
-): GlobalEntryPoint {
+): EntryPoint {
     switch (args.mode) {
         case "route53":
             return new Route53EntryPoint(name, args, opts);
