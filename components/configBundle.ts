@@ -18,32 +18,46 @@ export interface LoginInput {
     readonly password: pulumi.Input<string>;
 }
 
-/** Inputs of the bundle. Topology is plain (it decides the content's shape); endpoints may be Outputs. */
+/** The shared PostgreSQL as the bundle names it. */
+export interface BundleDatabase {
+    /** Hostname Quay and Clair connect to. */
+    readonly host: pulumi.Input<string>;
+    /** Port they connect to. */
+    readonly port: pulumi.Input<number>;
+    /** Quay's login (`DB_URI`). */
+    readonly quay: LoginInput;
+    /** Clair's login (`clair-config.yaml`). */
+    readonly clair: LoginInput;
+    /** PEM CA certificate of the server (default: none); set: clients verify it (`verify-full`), unset: `require`. */
+    readonly caCertificate?: pulumi.Input<string>;
+    /** `pool_max_conns` of each of Clair's three connection pools. */
+    readonly clairPoolMaxConns: pulumi.Input<number>;
+}
+
+/** The shared Redis as the bundle names it. */
+export interface BundleRedis {
+    /** Hostname or IP Quay connects to. */
+    readonly host: pulumi.Input<string>;
+    /** Port it connects to. */
+    readonly port: pulumi.Input<number>;
+    /** `requirepass` (a secret). */
+    readonly password: pulumi.Input<string>;
+    /** Connect with TLS (`ssl`). */
+    readonly tls: pulumi.Input<boolean>;
+}
+
+/** Inputs of the bundle; only whether the two keys are given is plain (it decides what is generated). */
 export interface ConfigBundleArgs {
     /** `SERVER_HOSTNAME`. */
-    readonly hostname: string;
+    readonly hostname: pulumi.Input<string>;
     /** Every site, in config order. */
-    readonly sites: readonly Site[];
+    readonly sites: pulumi.Input<readonly Site[]>;
     /** Quay settings shared by every cluster. */
-    readonly quay: QuaySettings;
+    readonly quay: pulumi.Input<QuaySettings>;
     /** The shared PostgreSQL and the two logins on it. */
-    readonly database: {
-        readonly host: pulumi.Input<string>;
-        readonly port: pulumi.Input<number>;
-        readonly quay: LoginInput;
-        readonly clair: LoginInput;
-        /** PEM CA certificate of the server; set: clients verify it (`verify-full`), unset: `require`. */
-        readonly caCertificate?: string;
-        /** `pool_max_conns` of each of Clair's connection pools. */
-        readonly clairPoolMaxConns: number;
-    };
+    readonly database: BundleDatabase;
     /** The shared Redis. */
-    readonly redis: {
-        readonly host: pulumi.Input<string>;
-        readonly port: pulumi.Input<number>;
-        readonly password: pulumi.Input<string>;
-        readonly tls: boolean;
-    };
+    readonly redis: BundleRedis;
     /** One bucket per configured (non-retired) site, keyed by site name. */
     readonly buckets: Readonly<Record<string, pulumi.Input<ResolvedBucket>>>;
     /** PEM certificate valid for `hostname`. */
@@ -76,28 +90,30 @@ export class ConfigBundle extends pulumi.ComponentResource {
     /** SHA-256 of the bundle (see `bundleSha256`); not secret. */
     public readonly sha256: pulumi.Output<string>;
 
+    /**
+     * A key not given is generated with the `random` provider of `opts.providers` (needed only
+     * then). Generated keys keep their names whether or not the other one is given (no URN moves).
+     */
     constructor(name: string, args: ConfigBundleArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
 
-        // Generated keys keep their names whether or not the other one is given (no URN moves).
-        const generated = args.secretKey === undefined || args.databaseSecretKey === undefined;
-        // An explicit provider: stacks disable default providers (pulumi:disable-default-providers).
-        const provider = generated ? new random.Provider(`${name}-random`, {}, { parent: this }) : undefined;
         const secretKey =
             args.secretKey ??
-            new random.RandomPassword(`${name}-secret-key`, { length: 64, special: false }, { parent: this, provider })
-                .result;
+            new random.RandomPassword(`${name}-secret-key`, { length: 64, special: false }, { parent: this }).result;
         // Replacing this key makes every encrypted field in the shared database unreadable.
         const databaseSecretKey =
             args.databaseSecretKey ??
             new random.RandomPassword(
                 `${name}-database-secret-key`,
                 { length: 64, special: false },
-                { parent: this, provider, protect: true },
+                { parent: this, protect: true },
             ).result;
 
         const input = pulumi
             .output({
+                hostname: args.hostname,
+                sites: args.sites,
+                quay: args.quay,
                 database: args.database,
                 redis: args.redis,
                 buckets: args.buckets,
@@ -106,13 +122,18 @@ export class ConfigBundle extends pulumi.ComponentResource {
                 tlsCertificate: args.tlsCertificate,
                 tlsKey: args.tlsKey,
             })
-            .apply((v): BundleInput => ({ hostname: args.hostname, sites: args.sites, quay: args.quay, ...v }));
+            .apply((v): BundleInput => v);
         this.bundle = pulumi.secret(input.apply((i) => renderBundle(i)));
         this.maintenanceBundle = pulumi.secret(input.apply((i) => renderBundle(i, { disablePushes: true })));
         this.databaseUrl = pulumi.secret(input.apply(quayDatabaseUrl));
         // A digest of high-entropy secrets reveals nothing; keeping it plain lets stacks compare it.
         this.sha256 = pulumi.unsecret(this.bundle.apply(bundleSha256));
 
-        this.registerOutputs({ bundle: this.bundle, sha256: this.sha256 });
+        this.registerOutputs({
+            bundle: this.bundle,
+            maintenanceBundle: this.maintenanceBundle,
+            databaseUrl: this.databaseUrl,
+            sha256: this.sha256,
+        });
     }
 }

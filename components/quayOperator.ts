@@ -3,39 +3,66 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { OperatorSettings } from "../lib/domain";
 
 const TYPE = "quay-georep:quay:QuayOperator";
 
-/** Inputs of the operator installation. */
+/** Inputs of the operator installation; the cluster's Kubernetes provider comes from `opts.provider`. */
 export interface QuayOperatorArgs {
-    /** The cluster's Kubernetes provider. */
-    readonly provider: k8s.Provider;
-    /** Channel, catalog source and namespace (the same in every cluster). */
-    readonly settings: OperatorSettings;
+    /** Subscription channel (default `stable-3.18`, the operator whose CRD this program is tested against). */
+    readonly channel?: pulumi.Input<string>;
+    /** Catalog source (default `redhat-operators`). */
+    readonly source?: pulumi.Input<string>;
+    /** Namespace of the catalog source (default `openshift-marketplace`). */
+    readonly sourceNamespace?: pulumi.Input<string>;
+    /** Namespace of the Subscription (default `openshift-operators`); plain: any other gets a Namespace and an OperatorGroup. */
+    readonly namespace?: string;
+    /** Pin the first install to this CSV, e.g. `quay-operator.v3.18.0` (default: the channel head). */
+    readonly startingCSV?: pulumi.Input<string>;
+    /** Name of the Subscription and of the OperatorGroup (default `quay-operator`). */
+    readonly subscriptionName?: pulumi.Input<string>;
+    /** Minutes for a person to approve the install plan (default 60); plain: it sets Pulumi's own wait. */
+    readonly approvalMinutes?: number;
 }
+
+/** Defaults of `QuayOperatorArgs`. */
+export const OPERATOR_DEFAULTS = {
+    channel: "stable-3.18",
+    source: "redhat-operators",
+    sourceNamespace: "openshift-marketplace",
+    namespace: "openshift-operators",
+    subscriptionName: "quay-operator",
+    approvalMinutes: 60,
+} as const;
+
+/** The operator's package in Red Hat's catalog. */
+const PACKAGE = "quay-operator";
 
 /**
  * An OLM Subscription with manual install-plan approval: OLM never upgrades a cluster on its own,
  * so clusters stay on the version a person approved (per cluster, after review). Pulumi waits
- * until the Subscription is `AtLatestKnown`, i.e. its install plan was approved and installed;
- * the QuayRegistry depends on this component, so it is created only once the CRD exists.
+ * until the Subscription is `AtLatestKnown`, i.e. its install plan was approved and installed, and
+ * only then resolves `subscriptionName` and `namespace`: a QuayRegistry given one of them is
+ * created only once its CRD exists.
  */
 export class QuayOperator extends pulumi.ComponentResource {
-    /** The Subscription, for `dependsOn`. */
-    public readonly subscription: k8s.apiextensions.CustomResource;
+    /** The Subscription's name, resolved once the operator is installed (its CRDs exist). */
+    public readonly subscriptionName: pulumi.Output<string>;
+    /** The Subscription's namespace, resolved once the operator is installed. */
+    public readonly namespace: pulumi.Output<string>;
 
+    /** Children inherit the cluster's Kubernetes provider from `opts.provider`. */
     constructor(name: string, args: QuayOperatorArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const provider = args.provider;
-        const s = args.settings;
+        const namespace = args.namespace ?? OPERATOR_DEFAULTS.namespace;
+        const subscriptionName = args.subscriptionName ?? OPERATOR_DEFAULTS.subscriptionName;
+        const approval = `${args.approvalMinutes ?? OPERATOR_DEFAULTS.approvalMinutes}m`;
         const dependsOn: pulumi.Resource[] = [];
         // openshift-operators already has the global OperatorGroup; any other namespace needs one.
-        if (s.namespace !== "openshift-operators") {
+        if (namespace !== OPERATOR_DEFAULTS.namespace) {
             const ns = new k8s.core.v1.Namespace(
                 `${name}-namespace`,
-                { metadata: { name: s.namespace } },
-                { parent: this, provider },
+                { metadata: { name: namespace } },
+                { parent: this },
             );
             dependsOn.push(
                 new k8s.apiextensions.CustomResource(
@@ -43,35 +70,38 @@ export class QuayOperator extends pulumi.ComponentResource {
                     {
                         apiVersion: "operators.coreos.com/v1",
                         kind: "OperatorGroup",
-                        metadata: { name: "quay-operator", namespace: ns.metadata.name },
+                        metadata: { name: subscriptionName, namespace: ns.metadata.name },
                         spec: {},
                     },
-                    { parent: this, provider },
+                    { parent: this },
                 ),
             );
         }
-        this.subscription = new k8s.apiextensions.CustomResource(
+        const subscription = new k8s.apiextensions.CustomResource(
             `${name}-subscription`,
             {
                 apiVersion: "operators.coreos.com/v1alpha1",
                 kind: "Subscription",
                 metadata: {
-                    name: "quay-operator",
-                    namespace: s.namespace,
+                    name: subscriptionName,
+                    namespace,
                     annotations: { "pulumi.com/waitFor": "jsonpath={.status.state}=AtLatestKnown" },
                 },
                 spec: {
-                    channel: s.channel,
-                    name: "quay-operator",
-                    source: s.source,
-                    sourceNamespace: s.sourceNamespace,
+                    channel: args.channel ?? OPERATOR_DEFAULTS.channel,
+                    name: PACKAGE,
+                    source: args.source ?? OPERATOR_DEFAULTS.source,
+                    sourceNamespace: args.sourceNamespace ?? OPERATOR_DEFAULTS.sourceNamespace,
                     installPlanApproval: "Manual",
-                    ...(s.startingCSV ? { startingCSV: s.startingCSV } : {}),
+                    startingCSV: args.startingCSV,
                 },
             },
             // Time for a person to approve the install plan (see docs/operator.md).
-            { parent: this, provider, dependsOn, customTimeouts: { create: "60m", update: "60m" } },
+            { parent: this, dependsOn, customTimeouts: { create: approval, update: approval } },
         );
-        this.registerOutputs({});
+        // Outputs of the Subscription resolve only once pulumi-kubernetes' await saw AtLatestKnown.
+        this.subscriptionName = subscription.metadata.name;
+        this.namespace = subscription.metadata.namespace;
+        this.registerOutputs({ subscriptionName: this.subscriptionName, namespace: this.namespace });
     }
 }

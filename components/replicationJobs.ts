@@ -7,7 +7,6 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
     BACKFILL_SCRIPT,
-    QUAY_CONFIG_MOUNTS,
     REMOVAL_PRECHECK_SCRIPT,
     REMOVE_LOCATION_SCRIPT,
     STATUS_SCRIPT,
@@ -17,120 +16,75 @@ import type { LifecyclePlan } from "../lib/lifecycle";
 import { kubeName } from "../lib/names";
 import type { Bundle } from "../lib/quayConfig";
 import {
+    JOB_LABEL,
     LIFECYCLE_LABELS,
     psqlContainer,
     psqlJobSpec,
     psqlVolumes,
-    RESTRICTED_SECURITY_CONTEXT,
+    quayContainer,
     timeouts,
-} from "./retirementGate";
+} from "./lifecycleJob";
 
 const TYPE = "quay-georep:lifecycle:ReplicationJobs";
+
+/** A CronJob's name: the controller appends 11 characters to name its Jobs (63 in all). */
+const CRONJOB_NAME_MAX = 52;
 
 /** Where the removal's containers pass on whether the location row was still there. */
 const WORK_MOUNT = "/work";
 
-/** Inputs of the lifecycle Jobs. */
+/**
+ * Inputs of the lifecycle Jobs; the cluster's Kubernetes provider comes from `opts.provider`. A
+ * Job starts only once every input it takes has resolved, so what must come first is passed as
+ * data: a `bundle` that resolves after the retirement gates, a `quayImage` that resolves once the
+ * cluster's rollout check proved the operator runs it.
+ */
 export interface ReplicationJobsArgs {
-    /** The shared stack's cluster provider. */
-    readonly provider: k8s.Provider;
     /** Namespace the Jobs run in. */
     readonly namespace: pulumi.Input<string>;
-    /** What to run, from `planLifecycle`. */
+    /** What to run, from `planLifecycle`; plain: it decides which Jobs exist. */
     readonly plan: LifecyclePlan;
     /** The bundle (a secret), mounted by the backfill. */
     readonly bundle: pulumi.Input<Bundle>;
     /** The bundle with pushes disabled (a secret), mounted by `util.removelocation` (Quay ≥ 3.17 requires it). */
     readonly maintenanceBundle: pulumi.Input<Bundle>;
-    /** ConfigMap with the SQL files and Secret with `DATABASE_URL` (from `RetirementGate`). */
+    /** Name of the ConfigMap with the SQL files (`RetirementGate.sqlConfigMap`). */
     readonly sqlConfigMap: pulumi.Input<string>;
+    /** Name of the Secret with `DATABASE_URL` (`RetirementGate.databaseSecret`). */
     readonly databaseSecret: pulumi.Input<string>;
-    /** Quay image the operator runs (checked by the shared cluster's rollout check). */
-    readonly quayImage: string;
+    /** Quay image of the backfill and the removal: the one the operator runs (`RolloutCheck.verifiedImage`). */
+    readonly quayImage: pulumi.Input<string>;
     /** Image with `psql`. */
-    readonly psqlImage: string;
-    /** Deadlines, in minutes. */
+    readonly psqlImage: pulumi.Input<string>;
+    /** Deadlines, in minutes; plain: they set Pulumi's own wait (`customTimeouts`). */
     readonly timeouts: { readonly backfill: number; readonly removal: number };
     /** Uploads younger than this (minutes) may be in progress: they stop a removal. */
-    readonly uploadGraceMinutes: number;
-    /** What every Job waits for: the retirement gates, and the shared cluster's rollout check. */
-    readonly after?: readonly pulumi.Resource[];
+    readonly uploadGraceMinutes: pulumi.Input<number>;
+    /** Name of the status CronJob (default `<name>-status`, as `kubeName` makes it, at most 52 characters). */
+    readonly statusName?: pulumi.Input<string>;
+    /** Prefix of the backfill Job's name, followed by the plan's key (default `quay-georep-backfill`). */
+    readonly backfillPrefix?: pulumi.Input<string>;
+    /** Prefix of each removal Job's name, followed by the site (default `quay-georep-removelocation`). */
+    readonly removalPrefix?: pulumi.Input<string>;
 }
 
-/** A Job's pod: never restarted in place, the SQL volume mounted, other volumes as given. */
-function job(
-    name: string,
-    objectName: string,
-    parent: pulumi.Resource,
-    args: ReplicationJobsArgs,
-    kind: string,
-    minutes: number,
-    pod: Omit<k8s.types.input.core.v1.PodSpec, "restartPolicy">,
-): k8s.batch.v1.Job {
-    return new k8s.batch.v1.Job(
-        name,
-        {
-            metadata: {
-                name: objectName,
-                namespace: args.namespace,
-                labels: { ...LIFECYCLE_LABELS, "quay-georep.io/job": kind },
-                // A Job that failed earlier is replaced and run afresh on the next `pulumi up`.
-                annotations: { "pulumi.com/replaceUnready": "true" },
-            },
-            spec: {
-                backoffLimit: kind === "backfill" ? 2 : 0,
-                activeDeadlineSeconds: minutes * 60,
-                template: {
-                    metadata: { labels: LIFECYCLE_LABELS },
-                    spec: {
-                        restartPolicy: "Never",
-                        ...pod,
-                        volumes: [
-                            ...psqlVolumes(args.sqlConfigMap, args.databaseSecret),
-                            ...(pod.volumes as k8s.types.input.core.v1.Volume[]),
-                        ],
-                    },
-                },
-            },
-        },
-        {
-            parent,
-            provider: args.provider,
-            dependsOn: [...(args.after ?? [])],
-            customTimeouts: timeouts(minutes),
-        },
-    );
-}
+/** Defaults of `ReplicationJobsArgs`: the name prefixes of the first release (the runbook uses them). */
+export const REPLICATION_DEFAULTS = {
+    backfillPrefix: "quay-georep-backfill",
+    removalPrefix: "quay-georep-removelocation",
+} as const;
 
-/**
- * Requests and limits of a Quay utility (`python -m util.…`): one Python process with Quay's code
- * and config loaded, about a CPU at most.
- */
-export const QUAY_UTILITY_RESOURCES = {
-    requests: { cpu: "250m", memory: "512Mi" },
-    limits: { cpu: "1", memory: "1Gi" },
-};
-
-/** A Quay container with a bundle Secret mounted where the image reads its config. */
-function quayContainer(
-    name: string,
-    image: string,
-    script: string,
-    env: { name: string; value: string }[],
-    extraMounts: k8s.types.input.core.v1.VolumeMount[] = [],
-) {
-    return {
-        name,
-        image,
-        command: ["/bin/sh", "-c", script],
-        env: [{ name: "QUAYCONF", value: "/quay-registry/conf" }, ...env],
-        volumeMounts: [
-            ...QUAY_CONFIG_MOUNTS.map((mountPath) => ({ name: "bundle", mountPath, readOnly: true })),
-            ...extraMounts,
-        ],
-        terminationMessagePolicy: "FallbackToLogsOnError",
-        securityContext: RESTRICTED_SECURITY_CONTEXT,
-        resources: QUAY_UTILITY_RESOURCES,
+/** One Job of this component: never restarted in place, the SQL volume mounted, other volumes as given. */
+interface JobSpecArgs {
+    /** Kubernetes name. */
+    readonly objectName: pulumi.Input<string>;
+    /** Its `quay-georep.io/job` label. */
+    readonly kind: "backfill" | "removelocation";
+    /** Deadline, in minutes. */
+    readonly minutes: number;
+    /** The pod, without `restartPolicy`; its volumes come after the SQL's. */
+    readonly pod: Omit<k8s.types.input.core.v1.PodSpec, "restartPolicy" | "volumes"> & {
+        readonly volumes: k8s.types.input.core.v1.Volume[];
     };
 }
 
@@ -149,13 +103,50 @@ export class ReplicationJobs extends pulumi.ComponentResource {
     /** Per site removed in this run: true once the removal was verified. */
     public readonly removed: Readonly<Record<string, pulumi.Output<boolean>>>;
 
+    /** Children inherit the cluster's Kubernetes provider from `opts.provider`. */
     constructor(name: string, args: ReplicationJobsArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const provider = args.provider;
         const plan = args.plan;
-        const secretVolume = (volume: string, secretName: pulumi.Input<string>) => ({
-            name: volume,
-            secret: { secretName },
+        const locations = plan.required.join(",");
+        const job = (resourceName: string, j: JobSpecArgs) =>
+            new k8s.batch.v1.Job(
+                resourceName,
+                {
+                    metadata: {
+                        name: j.objectName,
+                        namespace: args.namespace,
+                        labels: { ...LIFECYCLE_LABELS, [JOB_LABEL]: j.kind },
+                        // A Job that failed earlier is replaced and run afresh on the next `pulumi up`.
+                        annotations: { "pulumi.com/replaceUnready": "true" },
+                    },
+                    spec: {
+                        backoffLimit: j.kind === "backfill" ? 2 : 0,
+                        activeDeadlineSeconds: j.minutes * 60,
+                        template: {
+                            metadata: { labels: LIFECYCLE_LABELS },
+                            spec: {
+                                restartPolicy: "Never",
+                                ...j.pod,
+                                volumes: [...psqlVolumes(args.sqlConfigMap, args.databaseSecret), ...j.pod.volumes],
+                            },
+                        },
+                    },
+                },
+                { parent: this, customTimeouts: timeouts(j.minutes) },
+            );
+        const bundleSecret = (suffix: string, bundle: pulumi.Input<Bundle>) =>
+            new k8s.core.v1.Secret(
+                `${name}-${suffix}`,
+                {
+                    metadata: { namespace: args.namespace, labels: LIFECYCLE_LABELS },
+                    type: "Opaque",
+                    stringData: pulumi.secret(pulumi.output(bundle)),
+                },
+                { parent: this },
+            );
+        const bundleVolume = (secret: k8s.core.v1.Secret) => ({
+            name: "bundle",
+            secret: { secretName: secret.metadata.name },
         });
 
         // The replication status of the required locations, every 15 minutes (and on demand).
@@ -163,10 +154,10 @@ export class ReplicationJobs extends pulumi.ComponentResource {
             `${name}-status`,
             {
                 metadata: {
-                    // A fixed name, so operators can run it: kubectl create job --from=cronjob/<name>.
-                    name: "quay-georep-replication-status",
+                    // A stable name, so operators can run it: kubectl create job --from=cronjob/<name>.
+                    name: args.statusName ?? kubeName([name, "status"], CRONJOB_NAME_MAX),
                     namespace: args.namespace,
-                    labels: { ...LIFECYCLE_LABELS, "quay-georep.io/job": "replication-status" },
+                    labels: { ...LIFECYCLE_LABELS, [JOB_LABEL]: "replication-status" },
                 },
                 spec: {
                     schedule: "*/15 * * * *",
@@ -176,7 +167,7 @@ export class ReplicationJobs extends pulumi.ComponentResource {
                     jobTemplate: {
                         spec: psqlJobSpec(
                             psqlContainer("status", args.psqlImage, STATUS_SCRIPT, args.databaseSecret, [
-                                { name: "LOCATIONS", value: plan.required.join(",") },
+                                { name: "LOCATIONS", value: locations },
                             ]),
                             args.sqlConfigMap,
                             args.databaseSecret,
@@ -184,33 +175,23 @@ export class ReplicationJobs extends pulumi.ComponentResource {
                     },
                 },
             },
-            { parent: this, provider },
+            { parent: this },
         );
         this.statusCronJob = pulumi.interpolate`${status.metadata.namespace}/${status.metadata.name}`;
 
         if (plan.backfill && plan.backfill.waitingFor.length === 0) {
-            const bundle = new k8s.core.v1.Secret(
-                `${name}-bundle`,
-                {
-                    metadata: { namespace: args.namespace, labels: LIFECYCLE_LABELS },
-                    type: "Opaque",
-                    stringData: pulumi.secret(pulumi.output(args.bundle)),
-                },
-                { parent: this, provider },
-            );
+            const key = plan.backfill.key;
+            const bundle = bundleSecret("bundle", args.bundle);
             // One per topology (and backfillRun): an unchanged topology never runs it again.
-            const backfill = job(
-                `${name}-backfill-${plan.backfill.key}`,
-                kubeName(["quay-georep-backfill", plan.backfill.key]),
-                this,
-                args,
-                "backfill",
-                args.timeouts.backfill,
-                {
+            const backfill = job(`${name}-backfill-${key}`, {
+                objectName: prefixed(args.backfillPrefix ?? REPLICATION_DEFAULTS.backfillPrefix, key),
+                kind: "backfill",
+                minutes: args.timeouts.backfill,
+                pod: {
                     containers: [quayContainer("backfill", args.quayImage, BACKFILL_SCRIPT, [])],
-                    volumes: [secretVolume("bundle", bundle.metadata.name)],
+                    volumes: [bundleVolume(bundle)],
                 },
-            );
+            });
             this.backfilled = backfill.id.apply(() => plan.topology);
         }
 
@@ -218,27 +199,17 @@ export class ReplicationJobs extends pulumi.ComponentResource {
         const removed: Record<string, pulumi.Output<boolean>> = {};
         if (removals.length > 0) {
             // Its own config has pushes disabled, as util.removelocation requires since Quay 3.17.
-            const maintenance = new k8s.core.v1.Secret(
-                `${name}-maintenance-bundle`,
-                {
-                    metadata: { namespace: args.namespace, labels: LIFECYCLE_LABELS },
-                    type: "Opaque",
-                    stringData: pulumi.secret(pulumi.output(args.maintenanceBundle)),
-                },
-                { parent: this, provider },
-            );
+            const maintenance = bundleSecret("maintenance-bundle", args.maintenanceBundle);
             const work = { name: "work", mountPath: WORK_MOUNT };
             const state = { name: "STATE_FILE", value: `${WORK_MOUNT}/location-state` };
+            const grace = pulumi.output(args.uploadGraceMinutes).apply(String);
             for (const r of removals) {
                 const location = { name: "LOCATION", value: r.site };
-                const removal = job(
-                    `${name}-removelocation-${r.key}`,
-                    kubeName(["quay-georep-removelocation", r.site]),
-                    this,
-                    args,
-                    "removelocation",
-                    args.timeouts.removal,
-                    {
+                const removal = job(`${name}-removelocation-${r.key}`, {
+                    objectName: prefixed(args.removalPrefix ?? REPLICATION_DEFAULTS.removalPrefix, r.site),
+                    kind: "removelocation",
+                    minutes: args.timeouts.removal,
+                    pod: {
                         // In order: re-check that nothing would be lost and no upload is in progress,
                         // right before; remove (skipped when an earlier run already did); verify.
                         initContainers: [
@@ -249,8 +220,8 @@ export class ReplicationJobs extends pulumi.ComponentResource {
                                 args.databaseSecret,
                                 [
                                     location,
-                                    { name: "LOCATIONS", value: plan.required.join(",") },
-                                    { name: "UPLOAD_GRACE_MINUTES", value: String(args.uploadGraceMinutes) },
+                                    { name: "LOCATIONS", value: locations },
+                                    { name: "UPLOAD_GRACE_MINUTES", value: grace },
                                     state,
                                 ],
                                 [work],
@@ -268,13 +239,18 @@ export class ReplicationJobs extends pulumi.ComponentResource {
                                 location,
                             ]),
                         ],
-                        volumes: [secretVolume("bundle", maintenance.metadata.name), { name: "work", emptyDir: {} }],
+                        volumes: [bundleVolume(maintenance), { name: "work", emptyDir: {} }],
                     },
-                );
+                });
                 removed[r.site] = removal.id.apply(() => true);
             }
         }
         this.removed = removed;
-        this.registerOutputs({ statusCronJob: this.statusCronJob, backfilled: this.backfilled });
+        this.registerOutputs({ statusCronJob: this.statusCronJob, backfilled: this.backfilled, removed });
     }
+}
+
+/** `<prefix>-<key>` as a Kubernetes name (shortened with a digest when needed). */
+function prefixed(prefix: pulumi.Input<string>, key: string): pulumi.Output<string> {
+    return pulumi.output(prefix).apply((p) => kubeName([p, key]));
 }

@@ -15,43 +15,51 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { kubeName } from "../lib/names";
 import { registryDeployments, ROLLOUT_CHECK_SCRIPT, rolloutCheckEnv } from "../lib/rolloutCheck";
-import { LIFECYCLE_LABELS, RESTRICTED_SECURITY_CONTEXT } from "./retirementGate";
+import { JOB_LABEL, LIFECYCLE_LABELS, RESTRICTED_SECURITY_CONTEXT, timeouts } from "./lifecycleJob";
+import { REGISTRY_DEFAULTS } from "./quayRegistry";
 
 const TYPE = "quay-georep:quay:RolloutCheck";
 
-/** Inputs of the check. */
+/** Inputs of the check; the cluster's Kubernetes provider comes from `opts.provider`. */
 export interface RolloutCheckArgs {
-    /** The cluster's Kubernetes provider. */
-    readonly provider: k8s.Provider;
     /** Namespace of the QuayRegistry (and of this Job). */
     readonly namespace: pulumi.Input<string>;
-    /** The QuayRegistry's name: the operator prefixes its Deployments with it. */
-    readonly registryName: string;
-    /** The bundle the pods must run. */
+    /** The QuayRegistry's name: the operator prefixes its Deployments with it (default `quay`). */
+    readonly registryName?: pulumi.Input<string>;
+    /**
+     * The bundle the pods must run. The Job starts once it resolves: pass `QuayRegistry.bundleSha256`,
+     * which resolves once the QuayRegistry carrying it is Available.
+     */
     readonly bundleSha256: pulumi.Input<string>;
     /** An image with `python3` (the Quay image: it is on the nodes already). */
-    readonly image: string;
-    /** Deadline of the rollout, in minutes. */
+    readonly image: pulumi.Input<string>;
+    /** Deadline of the rollout, in minutes; plain: it sets Pulumi's own wait (`customTimeouts`). */
     readonly timeoutMinutes: number;
-    /** When set, the Quay image the operator must run here (the lifecycle Jobs use it). */
-    readonly expectImage?: string;
-    /** What the check starts after: the QuayRegistry (and its bundle Secret). */
-    readonly after: readonly pulumi.Resource[];
+    /** The Quay image the operator must run here, as the lifecycle Jobs run it (default: not checked). */
+    readonly expectImage?: pulumi.Input<string>;
+    /** Name of the Job, its ServiceAccount, Role and RoleBinding (default `quay-georep-rollout-<registryName>`). */
+    readonly objectName?: pulumi.Input<string>;
 }
 
 /** A Job that passes once both Deployments run the bundle, with just the permission to read them. */
 export class RolloutCheck extends pulumi.ComponentResource {
     /** The bundle hash, resolved only once the pods run it (unknown in a preview of a change). */
     public readonly verifiedBundleSha256: pulumi.Output<string>;
+    /**
+     * The Quay image the operator runs here, resolved once the check passed; only with `expectImage`.
+     * Known in a preview (Jobs that take it show no change there when only the bundle changes).
+     */
+    public readonly verifiedImage?: pulumi.Output<string>;
 
+    /** Children inherit the cluster's Kubernetes provider from `opts.provider`. */
     constructor(name: string, args: RolloutCheckArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const provider = args.provider;
-        const deployments = registryDeployments(args.registryName);
-        const objectName = kubeName(["quay-georep-rollout", args.registryName]);
+        const registryName = pulumi.output(args.registryName ?? REGISTRY_DEFAULTS.registryName);
+        const deployments = registryName.apply((r) => [...registryDeployments(r)]);
+        const objectName = args.objectName ?? registryName.apply((r) => kubeName(["quay-georep-rollout", r]));
         const metadata = { name: objectName, namespace: args.namespace, labels: LIFECYCLE_LABELS };
 
-        const account = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata }, { parent: this, provider });
+        const account = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata }, { parent: this });
         const role = new k8s.rbac.v1.Role(
             `${name}-role`,
             {
@@ -61,12 +69,12 @@ export class RolloutCheck extends pulumi.ComponentResource {
                     {
                         apiGroups: ["apps"],
                         resources: ["deployments"],
-                        resourceNames: [...deployments],
+                        resourceNames: deployments,
                         verbs: ["get"],
                     },
                 ],
             },
-            { parent: this, provider },
+            { parent: this },
         );
         const binding = new k8s.rbac.v1.RoleBinding(
             `${name}-binding`,
@@ -75,25 +83,21 @@ export class RolloutCheck extends pulumi.ComponentResource {
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
                 subjects: [{ kind: "ServiceAccount", name: account.metadata.name, namespace: args.namespace }],
             },
-            { parent: this, provider },
+            { parent: this },
         );
 
         const deadline = args.timeoutMinutes * 60;
-        const env = pulumi.all([args.namespace, args.bundleSha256]).apply(([namespace, bundleSha256]) =>
-            rolloutCheckEnv({
-                namespace,
-                deployments,
-                bundleSha256,
-                timeoutSeconds: deadline,
-                expectImage: args.expectImage,
-            }),
-        );
+        const env = pulumi
+            .all([args.namespace, deployments, args.bundleSha256, args.expectImage])
+            .apply(([namespace, names, bundleSha256, expectImage]) =>
+                rolloutCheckEnv({ namespace, deployments: names, bundleSha256, timeoutSeconds: deadline, expectImage }),
+            );
         const job = new k8s.batch.v1.Job(
             `${name}-job`,
             {
                 metadata: {
                     ...metadata,
-                    labels: { ...LIFECYCLE_LABELS, "quay-georep.io/job": "rollout-check" },
+                    labels: { ...LIFECYCLE_LABELS, [JOB_LABEL]: "rollout-check" },
                     // A check that failed (say, a rollout that timed out) runs afresh on the next `pulumi up`.
                     annotations: { "pulumi.com/replaceUnready": "true" },
                 },
@@ -125,15 +129,16 @@ export class RolloutCheck extends pulumi.ComponentResource {
                     },
                 },
             },
-            {
-                parent: this,
-                provider,
-                dependsOn: [...args.after, binding],
-                customTimeouts: { create: `${args.timeoutMinutes + 5}m`, update: `${args.timeoutMinutes + 5}m` },
-            },
+            // The Role must be bound before the pod asks for the Deployments.
+            { parent: this, dependsOn: [binding], customTimeouts: timeouts(args.timeoutMinutes) },
         );
         // Resolves after the Job completed: pulumi-kubernetes returns a Job's ID only once its await passed.
         this.verifiedBundleSha256 = pulumi.all([job.id, args.bundleSha256]).apply(([, sha]) => sha);
-        this.registerOutputs({ verifiedBundleSha256: this.verifiedBundleSha256 });
+        // The Job's own outputs also resolve only after that await, but stay known in a preview.
+        this.verifiedImage =
+            args.expectImage === undefined
+                ? undefined
+                : pulumi.all([job.metadata.name, args.expectImage]).apply(([, image]) => image);
+        this.registerOutputs({ verifiedBundleSha256: this.verifiedBundleSha256, verifiedImage: this.verifiedImage });
     }
 }

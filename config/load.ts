@@ -10,7 +10,8 @@ import { parseConfig, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config"
 import { ConfigError, SecretValue } from "./validate";
 
 // The SDK exports this from its JS but marks it @internal in its typings; it reads the same
-// PULUMI_CONFIG_SECRET_KEYS list the CLI hands every program.
+// PULUMI_CONFIG_SECRET_KEYS list the CLI hands every program. test/sdk.test.ts pins it: an SDK
+// upgrade that moves or changes it fails there.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret: (key: string) => boolean };
 

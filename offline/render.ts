@@ -56,7 +56,11 @@ function sortedJson(value: unknown): string {
     return `${JSON.stringify(sort(value), null, 2)}\n`;
 }
 
-/** The files of one stack: config.yaml, quayregistry.yaml, resources.json, outputs.json. */
+/**
+ * The files of one stack: config.yaml, quayregistry.yaml, resources.json (each resource's URN,
+ * type, parent, provider, inputs, options and, when it has any, the URNs its `aliases` denote),
+ * outputs.json.
+ */
 export function renderFiles(result: RunResult): Record<string, string> {
     const files: Record<string, string> = {};
     const secret = bundleSecretOf(result);
@@ -80,6 +84,8 @@ export function renderFiles(result: RunResult): Record<string, string> {
             protect: r.protect,
             retainOnDelete: r.retainOnDelete,
             dependsOn: r.dependsOn,
+            // Only when there are any: a render diff then shows an alias being added, and nothing else moves.
+            ...(r.aliases.length > 0 ? { aliases: r.aliases } : {}),
         })),
     );
     files["outputs.json"] = sortedJson(redacted(result.outputs));

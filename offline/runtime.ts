@@ -115,6 +115,11 @@ export interface RecordedResource {
     readonly protect: boolean;
     readonly retainOnDelete: boolean;
     readonly dependsOn: readonly string[];
+    /**
+     * The resource's `aliases` option: each alias as the URN it denotes (`aliasUrn`), or as JSON
+     * when no URN can be computed. The provider SDKs' own aliases are left out (`isTypeHistoryAlias`).
+     */
+    readonly aliases: readonly string[];
 }
 
 /** A secret input, as recorded. */
@@ -240,6 +245,87 @@ async function settle(value: unknown): Promise<unknown> {
  */
 export function engineUrn(urn: string): string {
     return urn.replace(/^(urn:pulumi:[^:]*::[^:]*::)pulumi:pulumi:Stack\$/, "$1");
+}
+
+/** An alias spec (`pulumi.Alias`) with its values resolved; a parent given as a resource is its URN. */
+export interface AliasSpec {
+    readonly name?: unknown;
+    readonly type?: unknown;
+    readonly parent?: unknown;
+    readonly stack?: unknown;
+    readonly project?: unknown;
+}
+
+/** The resource an alias belongs to: what fills in the fields a spec leaves out. */
+export interface AliasOwner {
+    readonly name: string;
+    readonly type: string;
+    /** The parent's URN (engine form); the stack's, or none, for a top-level resource. */
+    readonly parent?: string;
+    readonly project: string;
+    readonly stack: string;
+}
+
+/**
+ * The URN an alias denotes, as @pulumi/pulumi computes it before registering (`collapseAliasToUrn`
+ * and `createUrn` in its resource.js, the engine doing the same with alias specs): a URN is itself;
+ * a spec's missing name and type are the resource's own; its parent, when the spec has no `parent`
+ * key, is the resource's parent, and `parent: undefined` (`pulumi.rootStackResource`) is the stack.
+ * Under a parent, the URN is the parent's type chain, `$`, type and name (the parent's stack and
+ * project win); at the top, `urn:pulumi:<stack>::<project>::type::name`, the spec's stack and
+ * project, else the resource's. A spec whose values are not all strings is returned as JSON.
+ */
+export function aliasUrn(alias: string | AliasSpec, owner: AliasOwner): string {
+    if (typeof alias === "string") return alias;
+    const has = (key: keyof AliasSpec) => Object.prototype.hasOwnProperty.call(alias, key);
+    const name = has("name") ? alias.name : owner.name;
+    const type = has("type") ? alias.type : owner.type;
+    const parent = has("parent") ? alias.parent : owner.parent;
+    const project = has("project") ? alias.project : owner.project;
+    const stack = has("stack") ? alias.stack : owner.stack;
+    const strings = [name, type, project, stack].every((v) => typeof v === "string");
+    if (!strings || (parent !== undefined && typeof parent !== "string")) return JSON.stringify(alias);
+    const chain = parent === undefined ? undefined : parent.slice(0, parent.lastIndexOf("::"));
+    const prefix =
+        chain === undefined || chain.endsWith("::pulumi:pulumi:Stack")
+            ? `urn:pulumi:${stack as string}::${project as string}::`
+            : `${chain}$`;
+    return `${prefix}${type as string}::${name as string}`;
+}
+
+/**
+ * True for an alias a provider SDK adds to every resource of a type: a spec naming only an earlier
+ * type token of the same package (`aws:s3/bucketV2:BucketV2` on an S3 Bucket, one per API version
+ * on azure-native resources). They are the same in every program and would bury the program's own.
+ */
+export function isTypeHistoryAlias(alias: string | AliasSpec, owner: { type: string; custom: boolean }): boolean {
+    if (typeof alias === "string" || !owner.custom) return false;
+    const keys = Object.keys(alias);
+    const pkg = (token: string) => token.split(":")[0];
+    return keys.length === 1 && typeof alias.type === "string" && pkg(alias.type) === pkg(owner.type);
+}
+
+/** The value of an Output or promise (nested ones too), or the value itself. */
+async function valueOf(value: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(value)) {
+        const out = value;
+        return valueOf(await new Promise<unknown>((resolve) => out.apply((v) => (resolve(v), v))));
+    }
+    if (value instanceof Promise) return valueOf(await value);
+    return value;
+}
+
+/** One entry of an `aliases` option, resolved: a URN, or a spec with plain values and parent URN. */
+async function resolveAlias(alias: unknown): Promise<string | AliasSpec> {
+    const value = await valueOf(alias);
+    if (typeof value === "string") return value;
+    if (value === null || typeof value !== "object") return { name: value };
+    const spec: Record<string, unknown> = {};
+    for (const [key, field] of Object.entries(value)) {
+        const resolved = await valueOf(field);
+        spec[key] = pulumi.Resource.isInstance(resolved) ? await urnOf(resolved) : resolved;
+    }
+    return spec;
 }
 
 function urnOf(resource: pulumi.Resource | undefined): Promise<string | undefined> {
@@ -397,6 +483,7 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
                       protect: false,
                       retainOnDelete: false,
                       dependsOn: [],
+                      aliases: [],
                   },
               ]
             : [];
@@ -406,17 +493,23 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
             // The program passes plain resources (never Outputs of resources) to dependsOn.
             const deps = ([] as unknown[]).concat(o.opts.dependsOn ?? []).filter((d) => pulumi.Resource.isInstance(d));
             const dependsOn = await Promise.all(deps.map((d) => urnOf(d)));
+            const parent = (await urnOf(o.opts.parent)) ?? stackUrn;
+            const owner = { name: o.name, type: o.type, parent, project: opts.project, stack: opts.stack };
+            const aliases = (await Promise.all((o.opts.aliases ?? []).map(resolveAlias)))
+                .filter((a) => !isTypeHistoryAlias(a, rec))
+                .map((a) => aliasUrn(a, owner));
             resources.push({
                 urn: (await urnOf(o.resource)) as string,
                 type: o.type,
                 name: o.name,
                 custom: rec.custom,
-                parent: (await urnOf(o.opts.parent)) ?? stackUrn,
+                parent,
                 provider: rec.provider ? engineUrn(rec.provider.split("::").slice(0, -1).join("::")) : undefined,
                 inputs: rec.inputs,
                 protect: o.opts.protect === true,
                 retainOnDelete: o.opts.retainOnDelete === true,
                 dependsOn: dependsOn.filter((d): d is string => d !== undefined).sort(),
+                aliases: [...new Set(aliases)],
             });
         }
         resources.sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));

@@ -1,12 +1,89 @@
 /**
- * Stateful resources are protected: deleting one takes a deliberate `protect: false` first. The
- * list is the preview guard's (`scripts/preview-guard.ts`), so both agree on what holds data, on
- * the retired tag and on how a versioned azure-native token reads.
+ * What holds data, and the rule that keeps it: stateful resources are protected, so deleting one
+ * takes a deliberate `protect: false` first.
+ *
+ * `STATEFUL_RESOURCES`, `normalizeType`, `statefulRule` and the retired tag live here, in the pack
+ * (which `pulumi policy publish` uploads alone, so it imports nothing from outside `policy/`), and
+ * the preview guard (`scripts/preview-guard.ts`) imports them from here: both agree on what holds
+ * data, on the retired tag and on how a versioned azure-native token reads.
  */
-import { normalizeType, STATEFUL_RESOURCES, statefulRule, taggedRetired } from "../scripts/preview-guard";
 import type { ResourceRule } from "./resource";
 
-export { normalizeType };
+/** A resource type (optionally narrowed by name) whose deletion or replacement loses data. */
+export interface StatefulResource {
+    /** Full Pulumi type token, e.g. `aws:rds/instance:Instance` (unversioned: see `normalizeType`). */
+    readonly type: string;
+    /** Only resources whose name contains this string (default: every resource of the type). */
+    readonly nameIncludes?: string;
+    /** What is lost, shown in the failure message. */
+    readonly loses: string;
+}
+
+/**
+ * Every stateful resource this program can create, in one place for the pack and the preview
+ * guard: what holds data, and what deletes data with it (a resource group deletes every resource
+ * in it). Tokens checked against the installed providers (`__pulumiType` in node_modules/@pulumi/*).
+ * Kubernetes Secrets are deliberately absent: the bundle Secret is re-rendered from config.
+ */
+export const STATEFUL_RESOURCES: readonly StatefulResource[] = [
+    { type: "aws:rds/instance:Instance", loses: "the shared PostgreSQL database (RDS)" },
+    { type: "azure-native:dbforpostgresql:Server", loses: "the shared PostgreSQL flexible server" },
+    { type: "azure-native:dbforpostgresql:SingleServer", loses: "a PostgreSQL single server" },
+    { type: "postgresql:index/database:Database", loses: "a database and every table in it" },
+    { type: "aws:ec2/instance:Instance", loses: "the Redis VM and its data" },
+    { type: "aws:ebs/volume:Volume", loses: "a VM data disk" },
+    { type: "azure-native:compute:VirtualMachine", loses: "the Redis VM and its data" },
+    { type: "azure-native:compute:Disk", loses: "a VM data disk" },
+    // @pulumi/aws 7: `s3.Bucket` is the bucket (BucketV2 is its deprecated alias); DirectoryBucket
+    // is S3 Express One Zone.
+    { type: "aws:s3/bucket:Bucket", loses: "an S3 bucket and every blob in it" },
+    { type: "aws:s3/bucketV2:BucketV2", loses: "an S3 bucket and every blob in it" },
+    { type: "aws:s3/directoryBucket:DirectoryBucket", loses: "an S3 directory bucket and every blob in it" },
+    { type: "azure-native:storage:StorageAccount", loses: "an Azure storage account and every blob in it" },
+    { type: "azure-native:storage:BlobContainer", loses: "an Azure blob container and every blob in it" },
+    {
+        type: "azure-native:resources:ResourceGroup",
+        loses: "an Azure resource group and everything in it (a PostgreSQL server, the Redis VM or a storage account)",
+    },
+    {
+        type: "random:index/randomPassword:RandomPassword",
+        nameIncludes: "database-secret-key",
+        loses: "DATABASE_SECRET_KEY: every encrypted field in the database becomes unreadable",
+    },
+];
+
+/**
+ * An azure-native token with an API version in its module (`azure-native:storage/v20230101:StorageAccount`,
+ * `…/v20240101preview:…`, v1's `…/latest:…`): the same resource as the module's default version.
+ */
+const VERSIONED_AZURE_TOKEN = /^azure-native:([^:/]+)\/(?:v\d{8}[a-z]*|latest):([^:]+)$/;
+
+/** The type token without an azure-native API version, so every version of a stateful type is one. */
+export function normalizeType(type: string): string {
+    const m = VERSIONED_AZURE_TOKEN.exec(type);
+    return m ? `azure-native:${m[1]}:${m[2]}` : type;
+}
+
+/** The rule that makes a resource stateful, if any (any API version of its type). */
+export function statefulRule(type: string, name: string): StatefulResource | undefined {
+    const normalized = normalizeType(type);
+    return STATEFUL_RESOURCES.find(
+        (r) => r.type === normalized && (r.nameIncludes === undefined || name.includes(r.nameIncludes)),
+    );
+}
+
+/** The tag (on a blob container: metadata) the program gives a site's storage, and its value once retired. */
+export const STATE_TAG = "quay-georep-state";
+export const RETIRED = "retired";
+
+/** True when properties (inputs or outputs) carry `quay-georep-state: retired` in `tags` or `metadata`. */
+export function taggedRetired(props: unknown): boolean {
+    if (props === null || typeof props !== "object") return false;
+    const { tags, metadata } = props as { tags?: unknown; metadata?: unknown };
+    return [tags, metadata].some(
+        (t) => t !== null && typeof t === "object" && (t as Record<string, unknown>)[STATE_TAG] === RETIRED,
+    );
+}
 
 /**
  * What a retired site's storage consists of (`components/storage/*`): the only types the retired

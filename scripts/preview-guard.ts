@@ -3,11 +3,12 @@
  *
  * Reads the JSON that `pulumi preview --json` prints and fails when a stateful resource (a
  * database, the Redis VM, a bucket, a resource group holding one, the key that encrypts database
- * fields) would be deleted, replaced or turned into another type. CI runs it for every stack on
- * every pull request; a PR labelled `allow-stateful-changes` passes `--allow-stateful-changes` (or
- * sets ALLOW_STATEFUL_CHANGES=true), which turns that failure into a warning listing the same
- * resources. Deleting a resource that is `retainOnDelete` and tagged `quay-georep-state: retired`
- * (a retired site's storage, dropped from config) only forgets it: allowed without the label.
+ * fields: `STATEFUL_RESOURCES` in policy/stateful.ts) would be deleted, replaced or turned into
+ * another type. CI runs it for every stack on every pull request; a PR labelled
+ * `allow-stateful-changes` passes `--allow-stateful-changes` (or sets ALLOW_STATEFUL_CHANGES=true),
+ * which turns that failure into a warning listing the same resources. Deleting a resource that is
+ * `retainOnDelete` and tagged `quay-georep-state: retired` (a retired site's storage, dropped from
+ * config) only forgets it: allowed without the label.
  *
  * The input is Pulumi's preview digest, read in pulumi/pulumi:
  * - `display.PreviewDigest` (pkg/display/json.go): `steps` and `diagnostics`, both `omitempty`;
@@ -24,74 +25,9 @@
  * preview that reported errors (its steps are not the whole change), or one without steps.
  */
 import * as fs from "node:fs";
-
-/** A resource type (optionally narrowed by name) whose deletion or replacement loses data. */
-export interface StatefulResource {
-    /** Full Pulumi type token, e.g. `aws:rds/instance:Instance` (unversioned: see `normalizeType`). */
-    readonly type: string;
-    /** Only resources whose name contains this string (default: every resource of the type). */
-    readonly nameIncludes?: string;
-    /** What is lost, shown in the failure message. */
-    readonly loses: string;
-}
-
-/**
- * Every stateful resource this program can create, in one place so the policy pack can reuse it:
- * what holds data, and what deletes data with it (a resource group deletes every resource in it).
- * Tokens checked against the installed providers (`__pulumiType` in node_modules/@pulumi/*).
- * Kubernetes Secrets are deliberately absent: the bundle Secret is re-rendered from config.
- */
-export const STATEFUL_RESOURCES: readonly StatefulResource[] = [
-    { type: "aws:rds/instance:Instance", loses: "the shared PostgreSQL database (RDS)" },
-    { type: "azure-native:dbforpostgresql:Server", loses: "the shared PostgreSQL flexible server" },
-    { type: "azure-native:dbforpostgresql:SingleServer", loses: "a PostgreSQL single server" },
-    { type: "postgresql:index/database:Database", loses: "a database and every table in it" },
-    { type: "aws:ec2/instance:Instance", loses: "the Redis VM and its data" },
-    { type: "aws:ebs/volume:Volume", loses: "a VM data disk" },
-    { type: "azure-native:compute:VirtualMachine", loses: "the Redis VM and its data" },
-    { type: "azure-native:compute:Disk", loses: "a VM data disk" },
-    // @pulumi/aws 7: `s3.Bucket` is the bucket (BucketV2 is its deprecated alias); DirectoryBucket
-    // is S3 Express One Zone.
-    { type: "aws:s3/bucket:Bucket", loses: "an S3 bucket and every blob in it" },
-    { type: "aws:s3/bucketV2:BucketV2", loses: "an S3 bucket and every blob in it" },
-    { type: "aws:s3/directoryBucket:DirectoryBucket", loses: "an S3 directory bucket and every blob in it" },
-    { type: "azure-native:storage:StorageAccount", loses: "an Azure storage account and every blob in it" },
-    { type: "azure-native:storage:BlobContainer", loses: "an Azure blob container and every blob in it" },
-    {
-        type: "azure-native:resources:ResourceGroup",
-        loses: "an Azure resource group and everything in it (a PostgreSQL server, the Redis VM or a storage account)",
-    },
-    {
-        type: "random:index/randomPassword:RandomPassword",
-        nameIncludes: "database-secret-key",
-        loses: "DATABASE_SECRET_KEY: every encrypted field in the database becomes unreadable",
-    },
-];
-
-/**
- * An azure-native token with an API version in its module (`azure-native:storage/v20230101:StorageAccount`,
- * `…/v20240101preview:…`, v1's `…/latest:…`): the same resource as the module's default version.
- */
-const VERSIONED_AZURE_TOKEN = /^azure-native:([^:/]+)\/(?:v\d{8}[a-z]*|latest):([^:]+)$/;
-
-/** The type token without an azure-native API version, so every version of a stateful type is one. */
-export function normalizeType(type: string): string {
-    const m = VERSIONED_AZURE_TOKEN.exec(type);
-    return m ? `azure-native:${m[1]}:${m[2]}` : type;
-}
-
-/** The tag (on a blob container: metadata) the program gives a site's storage, and its value once retired. */
-export const STATE_TAG = "quay-georep-state";
-export const RETIRED = "retired";
-
-/** True when properties (inputs or outputs) carry `quay-georep-state: retired` in `tags` or `metadata`. */
-export function taggedRetired(props: unknown): boolean {
-    if (props === null || typeof props !== "object") return false;
-    const { tags, metadata } = props as { tags?: unknown; metadata?: unknown };
-    return [tags, metadata].some(
-        (t) => t !== null && typeof t === "object" && (t as Record<string, unknown>)[STATE_TAG] === RETIRED,
-    );
-}
+// The list of what holds data lives in the policy pack, which must stay self-contained (`pulumi
+// policy publish` uploads policy/ alone); the guard is not uploaded, so it imports from there.
+import { normalizeType, RETIRED, STATE_TAG, statefulRule, taggedRetired } from "../policy/stateful";
 
 /** The label a pull request carries to allow these changes, and the flag CI then passes. */
 export const OVERRIDE_LABEL = "allow-stateful-changes";
@@ -171,14 +107,6 @@ export function nameFromUrn(urn: string): string {
 /** The type token from the URN, whose type segment is `parentType$…$type`. */
 export function typeFromUrn(urn: string): string {
     return normalizeType((urn.split("::")[2] ?? "").split("$").pop() ?? "");
-}
-
-/** The rule that makes a resource stateful, if any (any API version of its type). */
-export function statefulRule(type: string, name: string): StatefulResource | undefined {
-    const normalized = normalizeType(type);
-    return STATEFUL_RESOURCES.find(
-        (r) => r.type === normalized && (r.nameIncludes === undefined || name.includes(r.nameIncludes)),
-    );
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);

@@ -12,14 +12,32 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { SiteRecord, TopologyPlan } from "../lib/topology";
 import { topologyKey } from "../lib/topology";
-import { pinProviders } from "./providers";
+import { StackProviders, stackProviders } from "./providers";
 import type { QuayGeorepConfig } from "../config/config";
 import { DeployedState, readDeployed } from "./deployed";
 import { deployEntryPoint, EntryPointOutputs } from "./entryPoint";
-import { deployGates, deployReplicationJobs, LifecycleOutputs, LifecycleResult, planForStack } from "./lifecycle";
+import type { RetirementGate } from "../components/retirementGate";
+import type { LifecyclePlan } from "../lib/lifecycle";
+import {
+    afterGates,
+    deployGates,
+    deployReplicationJobs,
+    LifecycleInputs,
+    LifecycleOutputs,
+    LifecycleResult,
+    planForStack,
+} from "./lifecycle";
 import { Resolution, resolveDeployment } from "./resolve";
-import { deployShared, ServiceEndpoints } from "./shared";
-import { bundleFromSharedStack, Cluster, clusterNamespace, clusterProvider, deploySite, SharedBundle } from "./site";
+import { deployShared, ServiceEndpoints, SharedOutputs } from "./shared";
+import {
+    bundleFromSharedStack,
+    Cluster,
+    clusterNamespace,
+    clusterProvider,
+    deploySite,
+    SharedBundle,
+    SiteResult,
+} from "./site";
 import { ConfigError } from "../config/validate";
 
 /** The stack outputs, named as they appear in `pulumi stack output`. */
@@ -80,96 +98,149 @@ function backfilled(topology: pulumi.Input<string> | undefined): { backfilledTop
     return topology === undefined ? {} : { backfilledTopology: topology };
 }
 
+/** The shared role's part of a run: its outputs, and the lifecycle Jobs still to create once its site rolled out. */
+interface SharedRole {
+    readonly outputs: SharedOutputs;
+    readonly entryPoint: EntryPointOutputs;
+    /** The topology key of the sites the bundle was rendered for. */
+    readonly topology: string;
+    /** The bundle, for this stack's own site. */
+    readonly bundle: SharedBundle;
+    /** What the lifecycle Jobs need; absent when this stack runs none (`lifecycleJobs: false`). */
+    readonly jobs?: {
+        readonly plan: LifecyclePlan;
+        readonly topology: TopologyPlan;
+        readonly gate: RetirementGate;
+        readonly inputs: Omit<LifecycleInputs, "quayImage">;
+    };
+}
+
+/**
+ * The shared role: shared services and the bundle for the sites this run deploys, the entry point,
+ * and the retirement gates. Nothing built from the bundle changes before every gate passed.
+ */
+function deploySharedRole(
+    cfg: QuayGeorepConfig,
+    topologyPlan: TopologyPlan,
+    providers: StackProviders,
+    cluster: Cluster | undefined,
+    deployed: DeployedState,
+    sharedDeploysSite: boolean,
+): SharedRole {
+    const { internal, ...outputs } = deployShared(cfg, topologyPlan.sites, providers);
+    const entryPoint = deployEntryPoint(cfg, providers);
+    const topology = topologyKey(topologyPlan.sites);
+    if (!cluster || !cfg.stack.lifecycleJobs) {
+        // log.info hands the note to the engine (the program stays alive until it is sent) and never rejects.
+        for (const note of topologyPlan.notes) void pulumi.log.info(note);
+        return { outputs, entryPoint, topology, bundle: { bundle: outputs.bundle, topology } };
+    }
+    const plan = planForStack(cfg, topologyPlan, deployed.stacks, sharedDeploysSite);
+    const gate = deployGates(cfg, plan, { ...cluster, databaseUrl: internal.databaseUrl });
+    const bundle = afterGates(gate, outputs.bundle);
+    return {
+        outputs: { ...outputs, bundle },
+        entryPoint,
+        topology,
+        bundle: { bundle, topology },
+        jobs: {
+            plan,
+            topology: topologyPlan,
+            gate,
+            inputs: {
+                ...cluster,
+                databaseUrl: internal.databaseUrl,
+                bundle,
+                maintenanceBundle: afterGates(gate, internal.maintenanceBundle),
+            },
+        },
+    };
+}
+
+/** The stack's outputs: what each role produced, and what later runs are judged against. */
+function stackOutputs(
+    cfg: QuayGeorepConfig,
+    plan: Resolution,
+    deployed: DeployedState,
+    shared: SharedRole | undefined,
+    site: SiteResult | undefined,
+    lifecycle: LifecycleResult | undefined,
+): StackOutputs {
+    const roles = [shared ? "shared" : undefined, site ? "site" : undefined].filter(Boolean);
+    const common = {
+        role: roles.length > 0 ? roles.join("+") : "retired",
+        registryUrl: `https://${cfg.hostname}`,
+        sharedStack: cfg.sharedStack,
+    };
+    const sharedPart =
+        shared && plan.topology
+            ? {
+                  ...shared.outputs,
+                  ...shared.entryPoint,
+                  topology: shared.topology,
+                  sites: siteRecords(plan.topology, lifecycle),
+                  lifecyclePending: lifecycle?.lifecyclePending ?? plan.notes,
+                  ...backfilled(lifecycle?.backfilledTopology ?? deployed.self?.backfilledTopology),
+                  ...(lifecycle?.replicationStatus ? { replicationStatus: lifecycle.replicationStatus } : {}),
+              }
+            : {};
+    const sitePart = site
+        ? {
+              site: plan.site?.name,
+              deployedBundleSha256: site.deployedBundleSha256,
+              storagePreference: site.storagePreference,
+              deployedTopology: site.deployedTopology,
+          }
+        : {};
+    return { ...common, ...sharedPart, ...sitePart };
+}
+
 /**
  * Deploys whatever this stack's role calls for and returns its outputs. Async because what is
  * deployed decides which resources exist (read at program time, never inside an `apply`).
  */
 export async function deploy(cfg: QuayGeorepConfig): Promise<StackOutputs> {
     const s = cfg.stack;
-    // Before any provider exists: every AWS and Azure provider is pinned to the configured accounts.
-    pinProviders(cfg.accounts);
+    // 1. The stack's cloud and random providers, made when first needed and pinned to `accounts`.
+    const providers = stackProviders(cfg.project, cfg.accounts);
+    // 2. What is deployed, and the config judged against it (refusals end the program here).
     const deployed = await readDeployed(cfg);
     const plan = resolve(cfg, deployed);
-    const site = plan.site;
-    const provider = site || (s.isShared && s.lifecycleJobs) ? clusterProvider(cfg) : undefined;
+    // 3. The cluster, when this stack deploys a site or runs the lifecycle Jobs.
+    const provider = plan.site || (s.isShared && s.lifecycleJobs) ? clusterProvider(cfg) : undefined;
     const cluster: Cluster | undefined = provider
         ? { provider, namespace: clusterNamespace(cfg, provider) }
         : undefined;
-
-    let shared: SharedBundle | undefined;
-    let sharedOutputs: Omit<ReturnType<typeof deployShared>, "internal"> | undefined;
-    let entryPoint: EntryPointOutputs | undefined;
-    let finishLifecycle: ((after: pulumi.Resource[]) => LifecycleResult) | undefined;
-    let gates: pulumi.Resource[] = [];
-    let topology: string | undefined;
-
-    if (s.isShared && plan.topology) {
-        const sites = plan.topology.sites;
-        const { internal, ...rendered } = deployShared(cfg, sites);
-        // The entry point is shared infrastructure: one per deployment, owned by the shared stack.
-        entryPoint = deployEntryPoint(cfg);
-        topology = topologyKey(sites);
-        let bundle = rendered.bundle;
-        if (cluster && s.lifecycleJobs) {
-            const lifecycle = planForStack(cfg, plan.topology, deployed.stacks, site !== undefined);
-            const gate = deployGates(cfg, lifecycle, { ...cluster, databaseUrl: internal.databaseUrl });
-            gates = gate.gates;
-            // Before every gate passed, neither this cluster's Secret nor the exported bundle changes.
-            const passed = pulumi.all(gate.gates.map((g) => g.id));
-            bundle = pulumi.secret(pulumi.all([rendered.bundle, passed]).apply(([b]) => b));
-            const jobInputs = { ...cluster, ...internal, bundle };
-            const topologyPlan = plan.topology;
-            finishLifecycle = (after) =>
-                deployReplicationJobs(cfg, lifecycle, topologyPlan, deployed.self, gate, { ...jobInputs, after });
-        } else {
-            // log.info hands the note to the engine (the program stays alive until it is sent) and never rejects.
-            for (const note of plan.notes) void pulumi.log.info(note);
-        }
-        sharedOutputs = { ...rendered, bundle };
-        shared = { bundle, topology };
-    }
-
-    const siteOutputs =
-        site && cluster
+    // 4. The shared role: services, bundle, entry point, gates.
+    const shared =
+        s.isShared && plan.topology
+            ? deploySharedRole(cfg, plan.topology, providers, cluster, deployed, plan.site !== undefined)
+            : undefined;
+    // 5. The site role: this cluster's registry, rolled out with the bundle.
+    const site =
+        plan.site && cluster
             ? deploySite(
                   cfg,
                   {
-                      site,
+                      site: plan.site,
                       storagePreference: plan.storagePreference,
                       shared:
-                          shared ??
+                          shared?.bundle ??
                           bundleFromSharedStack(cfg, deployed.refs.get(cfg.sharedStack), plan.sharedTopology ?? ""),
-                      bundleDependsOn: gates,
                       // The lifecycle Jobs run this image here: the check proves the operator runs it too.
-                      expectQuayImage: s.isShared && s.lifecycleJobs ? cfg.lifecycle.quayImage : undefined,
+                      expectQuayImage: shared?.jobs ? cfg.lifecycle.quayImage : undefined,
                   },
                   cluster,
               )
             : undefined;
-    const lifecycle = finishLifecycle?.(siteOutputs ? [siteOutputs.rollout] : []);
-    const roles = [s.isShared ? "shared" : undefined, site ? "site" : undefined].filter(Boolean);
-    return {
-        role: roles.length > 0 ? roles.join("+") : "retired",
-        registryUrl: `https://${cfg.hostname}`,
-        sharedStack: cfg.sharedStack,
-        ...(sharedOutputs ?? {}),
-        ...(topology !== undefined && plan.topology
-            ? {
-                  topology,
-                  sites: siteRecords(plan.topology, lifecycle),
-                  lifecyclePending: lifecycle?.lifecyclePending ?? plan.notes,
-                  ...backfilled(lifecycle?.backfilledTopology ?? deployed.self?.backfilledTopology),
-              }
-            : {}),
-        ...(entryPoint ?? {}),
-        ...(lifecycle?.replicationStatus ? { replicationStatus: lifecycle.replicationStatus } : {}),
-        ...(site ? { site: site.name } : {}),
-        ...(siteOutputs
-            ? {
-                  deployedBundleSha256: siteOutputs.deployedBundleSha256,
-                  storagePreference: siteOutputs.storagePreference,
-                  deployedTopology: siteOutputs.deployedTopology,
-              }
-            : {}),
-    };
+    // 6. The lifecycle Jobs, after the gates and (with a site here) after its rollout check: they
+    //    run the image that check verified.
+    const jobs = shared?.jobs;
+    const lifecycle = jobs
+        ? deployReplicationJobs(cfg, jobs.plan, jobs.topology, deployed.self, jobs.gate, {
+              ...jobs.inputs,
+              quayImage: site?.verifiedQuayImage ?? cfg.lifecycle.quayImage,
+          })
+        : undefined;
+    return stackOutputs(cfg, plan, deployed, shared, site, lifecycle);
 }

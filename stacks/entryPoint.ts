@@ -1,16 +1,15 @@
 /**
- * The shared stack's entry point: from the validated `entryPoint` config to the explicit
- * provider it needs and the EntryPoint, and on to the stack outputs that tell a user (or
+ * The shared stack's entry point: from the validated `entryPoint` config to the EntryPoint's
+ * inputs and the stack's provider it needs, and on to the stack outputs that tell a user (or
  * their own balancer) exactly what is targeted and probed.
  */
-import { Provider as AwsProvider } from "@pulumi/aws/provider";
-import { Provider as AzureProvider } from "@pulumi/azure-native/provider";
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { createEntryPoint, EntryPointArgs } from "../components/entryPoint";
 import { EntryPointTarget, entryPointTargets, TargetPlacement } from "../lib/entryPoint";
 import type { QuayGeorepConfig } from "../config/config";
 import type { EntryPointConfig, EntryPointMode } from "../config/entryPoint";
 import type { Site } from "../config/sites";
+import { GLOBAL_AWS_REGION, StackProviders } from "./providers";
 
 /** What the entry point adds to the shared stack's outputs. */
 export interface EntryPointOutputs {
@@ -40,36 +39,42 @@ function placement(lb: EntryPointConfig): (site: Site) => TargetPlacement {
     }
 }
 
-/** The component's inputs, with the explicit provider of the mode (stacks disable default providers). */
-function componentArgs(cfg: QuayGeorepConfig, targets: readonly EntryPointTarget[]): EntryPointArgs {
+/**
+ * The component's inputs, and the stack's provider of the mode (stacks disable default providers).
+ * Traffic Manager's subscription is `accounts.azure` (the config refuses another
+ * `entryPoint.subscriptionId`).
+ */
+function componentArgs(
+    cfg: QuayGeorepConfig,
+    targets: readonly EntryPointTarget[],
+    providers: StackProviders,
+): { args: EntryPointArgs; providers: pulumi.ProviderResource[] } {
     const lb = cfg.entryPoint;
     const hostname = cfg.hostname;
     switch (lb.mode) {
         case "route53":
             return {
-                mode: lb.mode,
+                args: { mode: lb.mode, hostname, zoneId: lb.zone.id, ttl: lb.ttl, targets },
                 // Route 53 is a global service; its API lives in us-east-1.
-                provider: new AwsProvider(`${cfg.project}-entrypoint-aws`, { region: "us-east-1" }),
-                hostname,
-                zoneId: lb.zone.id,
-                ttl: lb.ttl,
-                targets,
+                providers: [providers.aws(GLOBAL_AWS_REGION)],
             };
         case "traffic-manager":
             return {
-                mode: lb.mode,
-                provider: new AzureProvider(`${cfg.project}-entrypoint-azure`, { subscriptionId: lb.subscriptionId }),
-                hostname,
-                resourceGroupName: lb.resourceGroupName,
-                profileName: lb.profileName,
-                relativeName: lb.relativeName,
-                ttl: lb.ttl,
-                healthCheck: lb.healthCheck,
-                targets,
-                zone: lb.zone,
+                args: {
+                    mode: lb.mode,
+                    hostname,
+                    resourceGroupName: lb.resourceGroupName,
+                    profileName: lb.profileName,
+                    relativeName: lb.relativeName,
+                    ttl: lb.ttl,
+                    healthCheck: lb.healthCheck,
+                    targets,
+                    zone: lb.zone,
+                },
+                providers: [providers.azure()],
             };
         case "none":
-            return { mode: lb.mode, hostname };
+            return { args: { mode: lb.mode, hostname }, providers: [] };
         default: {
             const unknown: never = lb;
             throw new Error(`unhandled entryPoint mode in ${JSON.stringify(unknown)}`);
@@ -78,10 +83,13 @@ function componentArgs(cfg: QuayGeorepConfig, targets: readonly EntryPointTarget
 }
 
 /** Deploys the global entry point of `cfg.entryPoint` and returns its outputs. */
-export function deployEntryPoint(cfg: QuayGeorepConfig): EntryPointOutputs {
+export function deployEntryPoint(cfg: QuayGeorepConfig, providers: StackProviders): EntryPointOutputs {
     const lb = cfg.entryPoint;
     const targets = entryPointTargets(cfg.hostname, cfg.sites, lb.healthCheck, placement(lb));
-    const entryPoint = createEntryPoint(`${cfg.project}-entrypoint`, componentArgs(cfg, targets));
+    const component = componentArgs(cfg, targets, providers);
+    const entryPoint = createEntryPoint(`${cfg.project}-entrypoint`, component.args, {
+        providers: component.providers,
+    });
     return {
         entryPointMode: lb.mode,
         entryPointDnsName: entryPoint.dnsName,

@@ -57,34 +57,54 @@ function pendingNotes(cfg: QuayGeorepConfig, plan: LifecyclePlan, topology: Topo
 
 /** What the lifecycle needs from the rest of the shared stack. */
 export interface LifecycleInputs {
+    /** The shared cluster's Kubernetes provider. */
     readonly provider: k8s.Provider;
+    /** The namespace the Jobs run in. */
     readonly namespace: pulumi.Input<string>;
+    /** The bundle, resolved once the retirement gates passed (the backfill mounts it). */
     readonly bundle: pulumi.Input<Bundle>;
+    /** The bundle with pushes disabled, resolved once the retirement gates passed (the removal mounts it). */
     readonly maintenanceBundle: pulumi.Input<Bundle>;
+    /** Quay's database URL (a secret). */
     readonly databaseUrl: pulumi.Input<string>;
-    /** What the Jobs start after: the shared cluster's rollout check (its pods run this bundle). */
-    readonly after: readonly pulumi.Resource[];
+    /**
+     * The Quay image the backfill and removal run: the shared cluster's rollout check's verified
+     * image when it runs a site (the Jobs then start only once its pods run this bundle), else
+     * `lifecycle.quayImage`.
+     */
+    readonly quayImage: pulumi.Input<string>;
 }
 
 /**
  * Creates the retirement gates. Whatever must not change before every gate passed (the bundle
- * Secret, the bundle output) depends on the returned component's `gates`.
+ * Secret, the bundle output, the Jobs) takes data built from the returned component's `passed`.
  */
 export function deployGates(
     cfg: QuayGeorepConfig,
     plan: LifecyclePlan,
     inputs: Pick<LifecycleInputs, "provider" | "namespace" | "databaseUrl">,
 ): RetirementGate {
-    return new RetirementGate(`${cfg.project}-retirement-gate`, {
-        provider: inputs.provider,
-        namespace: inputs.namespace,
-        databaseUrl: inputs.databaseUrl,
-        databaseCa: cfg.database.caCertificate === undefined ? undefined : pem(cfg.database.caCertificate),
-        sql: Object.fromEntries(SQL_FILES.map((f) => [path.basename(f), fs.readFileSync(f, "utf8")])),
-        psqlImage: cfg.lifecycle.psqlImage,
-        retiring: plan.gates.map((g) => ({ site: g.site, required: g.required })),
-        timeoutMinutes: cfg.lifecycle.timeouts.gate,
-    });
+    return new RetirementGate(
+        `${cfg.project}-retirement-gate`,
+        {
+            namespace: inputs.namespace,
+            databaseUrl: inputs.databaseUrl,
+            databaseCa: cfg.database.caCertificate === undefined ? undefined : pem(cfg.database.caCertificate),
+            sql: Object.fromEntries(SQL_FILES.map((f) => [path.basename(f), fs.readFileSync(f, "utf8")])),
+            psqlImage: cfg.lifecycle.psqlImage,
+            retiring: plan.gates.map((g) => ({ site: g.site, required: g.required })),
+            timeoutMinutes: cfg.lifecycle.timeouts.gate,
+        },
+        { provider: inputs.provider },
+    );
+}
+
+/**
+ * A value that resolves only once every gate passed (a secret stays secret): what is built from
+ * it is neither written nor run before, and stays unknown in a preview of a run with gates.
+ */
+export function afterGates<T>(gate: RetirementGate, value: pulumi.Output<T>): pulumi.Output<T> {
+    return gate.passed.apply(() => value);
 }
 
 /** Creates the status CronJob, the backfill and the removals the plan allows now. */
@@ -98,20 +118,22 @@ export function deployReplicationJobs(
 ): LifecycleResult {
     const pending = pendingNotes(cfg, plan, topology);
     for (const note of pending) void pulumi.log.info(note);
-    const jobs = new ReplicationJobs(`${cfg.project}-replication`, {
-        provider: inputs.provider,
-        namespace: inputs.namespace,
-        plan,
-        bundle: inputs.bundle,
-        maintenanceBundle: inputs.maintenanceBundle,
-        sqlConfigMap: gate.sqlConfigMap,
-        databaseSecret: gate.databaseSecret,
-        quayImage: cfg.lifecycle.quayImage,
-        psqlImage: cfg.lifecycle.psqlImage,
-        timeouts: cfg.lifecycle.timeouts,
-        uploadGraceMinutes: cfg.lifecycle.uploadGraceMinutes,
-        after: [...gate.gates, ...inputs.after],
-    });
+    const jobs = new ReplicationJobs(
+        `${cfg.project}-replication`,
+        {
+            namespace: inputs.namespace,
+            plan,
+            bundle: inputs.bundle,
+            maintenanceBundle: inputs.maintenanceBundle,
+            sqlConfigMap: gate.sqlConfigMap,
+            databaseSecret: gate.databaseSecret,
+            quayImage: inputs.quayImage,
+            psqlImage: cfg.lifecycle.psqlImage,
+            timeouts: cfg.lifecycle.timeouts,
+            uploadGraceMinutes: cfg.lifecycle.uploadGraceMinutes,
+        },
+        { provider: inputs.provider },
+    );
     const locations = plan.required.join(",");
     return {
         lifecyclePending: pending,

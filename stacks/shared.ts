@@ -20,6 +20,8 @@ import type { EffectiveSite } from "../lib/topology";
 import type { QuayGeorepConfig, SharedSecrets, Site } from "../config/config";
 import type { CreatedStorage } from "../config/services";
 import type { SecretValue } from "../config/validate";
+import type { StackProviders } from "./providers";
+import { flexibleArgs, rdsArgs, redisAzureArgs, redisEc2Args } from "./serviceArgs";
 
 /** Where the shared services are: no secrets, for people and tools (`pulumi stack output services`). */
 export interface ServiceEndpoints {
@@ -77,15 +79,18 @@ function secret(value: SecretValue | undefined): pulumi.Output<string> {
 }
 
 /** The shared PostgreSQL and the two logins on it. */
-function sharedDatabase(cfg: QuayGeorepConfig, secrets: SharedSecrets) {
+function sharedDatabase(cfg: QuayGeorepConfig, secrets: SharedSecrets, providers: StackProviders) {
     const db = cfg.database;
-    let server: PostgresServer;
+    const name = `${cfg.project}-database`;
+    let server: PostgresServer & { ids?: pulumi.Output<Record<string, string>> };
     switch (db.mode) {
         case "aws":
-            server = new RdsPostgres(`${cfg.project}-database`, db);
+            server = new RdsPostgres(name, rdsArgs(db), { providers: [providers.aws(db.region), providers.random()] });
             break;
         case "azure":
-            server = new FlexiblePostgres(`${cfg.project}-database`, db);
+            server = new FlexiblePostgres(name, flexibleArgs(db), {
+                providers: [providers.azure(), providers.random()],
+            });
             break;
         case "existing":
             if (db.admin === undefined) {
@@ -108,7 +113,6 @@ function sharedDatabase(cfg: QuayGeorepConfig, secrets: SharedSecrets) {
                 adminPassword: secret(secrets.databaseAdminPassword),
                 adminDatabase: db.admin.database,
                 superuser: db.admin.superuser,
-                ready: [],
             };
             break;
         default: {
@@ -116,12 +120,16 @@ function sharedDatabase(cfg: QuayGeorepConfig, secrets: SharedSecrets) {
             throw new Error(`unknown database mode in ${JSON.stringify(unknown)}`);
         }
     }
-    const logins = new QuayDatabases(`${cfg.project}-database-logins`, { server, quay: db.quay, clair: db.clair });
+    const logins = new QuayDatabases(
+        `${cfg.project}-database-logins`,
+        { server, quay: db.quay, clair: db.clair },
+        { providers: [providers.random()] },
+    );
     return { host: server.host, port: server.port, quay: logins.quay, clair: logins.clair, ids: server.ids };
 }
 
 /** The shared Redis. */
-function sharedRedis(cfg: QuayGeorepConfig, secrets: SharedSecrets) {
+function sharedRedis(cfg: QuayGeorepConfig, secrets: SharedSecrets, providers: StackProviders) {
     const redis = cfg.redis;
     switch (redis.mode) {
         case "existing":
@@ -133,10 +141,15 @@ function sharedRedis(cfg: QuayGeorepConfig, secrets: SharedSecrets) {
             };
         case "aws":
         case "azure": {
+            const name = `${cfg.project}-redis`;
             const vm =
                 redis.mode === "aws"
-                    ? new RedisEc2(`${cfg.project}-redis`, redis)
-                    : new RedisAzureVm(`${cfg.project}-redis`, redis);
+                    ? new RedisEc2(name, redisEc2Args(redis), {
+                          providers: [providers.aws(redis.region), providers.random()],
+                      })
+                    : new RedisAzureVm(name, redisAzureArgs(redis), {
+                          providers: [providers.azure(), providers.random()],
+                      });
             return { host: vm.host, port: vm.port, tls: redis.tls, password: vm.password, ids: vm.ids };
         }
         default: {
@@ -179,38 +192,53 @@ function existingBuckets(
  * declared, retired ones too (unprotected, still retained), so retiring never deletes data and a
  * later removal from config only forgets it. The bundle lists configured sites only.
  */
-function createdBuckets(cfg: QuayGeorepConfig, storage: CreatedStorage, sites: readonly EffectiveSite[]) {
+function createdBuckets(
+    cfg: QuayGeorepConfig,
+    storage: CreatedStorage,
+    sites: readonly EffectiveSite[],
+    providers: StackProviders,
+) {
     const s3: Record<string, S3SiteBucket> = {};
     const azure: Record<string, AzureSiteContainer> = {};
     for (const site of sites) {
         // A site no longer configured keeps the bucket it was deployed with (its record).
         const name = siteStorageName(cfg.project, site.name);
         const common = {
-            region: site.region,
-            versioning: storage.versioning,
-            protect: site.state !== "retired",
             site: site.name,
             state: site.state,
+            protect: site.state !== "retired",
+            versioning: storage.versioning,
         };
-        if (site.cloud === "aws") s3[site.name] = new S3SiteBucket(name, common);
-        else {
-            azure[site.name] = new AzureSiteContainer(name, {
-                ...common,
-                ...storage.azure,
-                container: site.storage.container ?? storage.azure.container,
-                accountPrefix: `qg${site.name.replace(/[^a-z0-9]/g, "")}`,
-            });
+        if (site.cloud === "aws") {
+            s3[site.name] = new S3SiteBucket(name, common, { providers: [providers.aws(site.region)] });
+        } else {
+            azure[site.name] = new AzureSiteContainer(
+                name,
+                {
+                    ...common,
+                    location: site.region,
+                    sku: storage.azure.sku,
+                    container: site.storage.container ?? storage.azure.container,
+                    accountPrefix: `qg${site.name.replace(/[^a-z0-9]/g, "")}`,
+                },
+                { providers: [providers.azure(), providers.random()] },
+            );
         }
     }
     const configured = configuredSites(sites);
     const s3Configured = configured.filter((s) => s3[s.name] !== undefined);
     const access =
         s3Configured.length > 0
-            ? new S3Access(`${cfg.project}-s3-access`, {
-                  ...storage.aws,
-                  region: storage.aws.iamRegion,
-                  bucketArns: Object.fromEntries(s3Configured.map((s) => [s.name, s3[s.name].arn])),
-              })
+            ? new S3Access(
+                  `${cfg.project}-s3-access`,
+                  {
+                      credentials: storage.aws.credentials,
+                      trustedPrincipals: storage.aws.trustedPrincipals,
+                      bucketArns: Object.fromEntries(s3Configured.map((s) => [s.name, s3[s.name].arn])),
+                  },
+                  // IAM is global; `storage.aws.iamRegion` names the region its API calls go to.
+                  { providers: [providers.aws(storage.aws.iamRegion)] },
+              )
             : undefined;
     const buckets: Record<string, pulumi.Input<ResolvedBucket>> = {};
     const endpoints: Record<string, pulumi.Input<Record<string, string>>> = {};
@@ -255,32 +283,41 @@ function createdBuckets(cfg: QuayGeorepConfig, storage: CreatedStorage, sites: r
 export function deployShared(
     cfg: QuayGeorepConfig,
     sites: readonly EffectiveSite[],
+    providers: StackProviders,
 ): SharedOutputs & { readonly internal: SharedInternals } {
     const secrets = cfg.secrets;
     if (secrets === undefined) throw new Error("the shared stack's secrets were not validated");
-    const database = sharedDatabase(cfg, secrets);
-    const redis = sharedRedis(cfg, secrets);
+    const database = sharedDatabase(cfg, secrets, providers);
+    const redis = sharedRedis(cfg, secrets, providers);
     const storage =
         cfg.storage.mode === "create"
-            ? createdBuckets(cfg, cfg.storage, sites)
+            ? createdBuckets(cfg, cfg.storage, sites, providers)
             : { buckets: existingBuckets(cfg, secrets, sites), endpoints: undefined, roleArn: undefined };
-    const bundle = new ConfigBundle(`${cfg.project}-bundle`, {
-        hostname: cfg.hostname,
-        sites: sites.map(siteOf),
-        quay: cfg.quay,
-        database: {
-            ...database,
-            ...(cfg.database.caCertificate !== undefined ? { caCertificate: cfg.database.caCertificate } : {}),
-            clairPoolMaxConns: cfg.database.clairPoolMaxConns,
+    // The bundle generates the keys not given, with the random provider (needed only then).
+    const generatesKeys = secrets.secretKey === undefined || secrets.databaseSecretKey === undefined;
+    const bundle = new ConfigBundle(
+        `${cfg.project}-bundle`,
+        {
+            hostname: cfg.hostname,
+            sites: sites.map(siteOf),
+            quay: cfg.quay,
+            database: {
+                ...database,
+                ...(cfg.database.caCertificate !== undefined ? { caCertificate: cfg.database.caCertificate } : {}),
+                clairPoolMaxConns: cfg.database.clairPoolMaxConns,
+            },
+            redis,
+            buckets: storage.buckets,
+            tlsCertificate: secret(secrets.tlsCertificate),
+            tlsKey: secret(secrets.tlsKey),
+            // Given (an existing database's keys) or, when absent, generated once by the bundle.
+            ...(secrets.secretKey !== undefined ? { secretKey: secret(secrets.secretKey) } : {}),
+            ...(secrets.databaseSecretKey !== undefined
+                ? { databaseSecretKey: secret(secrets.databaseSecretKey) }
+                : {}),
         },
-        redis,
-        buckets: storage.buckets,
-        tlsCertificate: secret(secrets.tlsCertificate),
-        tlsKey: secret(secrets.tlsKey),
-        // Given (an existing database's keys) or, when absent, generated once by the bundle.
-        ...(secrets.secretKey !== undefined ? { secretKey: secret(secrets.secretKey) } : {}),
-        ...(secrets.databaseSecretKey !== undefined ? { databaseSecretKey: secret(secrets.databaseSecretKey) } : {}),
-    });
+        { providers: generatesKeys ? [providers.random()] : [] },
+    );
     const services = pulumi.output({
         // Where to find each in its cloud (instance IDs, resource groups) for the runbook's manual steps.
         database: { mode: cfg.database.mode, host: database.host, port: database.port, ...ids(database) },

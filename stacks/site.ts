@@ -75,59 +75,82 @@ export interface SiteDeployment {
     readonly site: Site;
     /** Its storage preference (resolved against the bundle). */
     readonly storagePreference: readonly string[];
-    /** The bundle and its topology. */
+    /**
+     * The bundle and its topology. The bundle Secret is written once the bundle resolves: the
+     * shared stack's waits for its retirement gates (stacks/deploy.ts).
+     */
     readonly shared: SharedBundle;
-    /** What the bundle Secret waits for (retirement gates: the bundle changes only once they pass). */
-    readonly bundleDependsOn?: readonly pulumi.Resource[];
     /** The Quay image the lifecycle Jobs run here, checked against the operator's (shared stack only). */
     readonly expectQuayImage?: string;
 }
 
-/** Deploys one site's cluster resources and waits until its pods run the bundle. */
-export function deploySite(
-    cfg: QuayGeorepConfig,
-    d: SiteDeployment,
-    cluster: Cluster,
-): SiteOutputs & { readonly registry: QuayRegistry; readonly rollout: RolloutCheck } {
+/** What a site's cluster reports once its pods run the bundle. */
+export interface SiteResult extends SiteOutputs {
+    /**
+     * The Quay image the operator runs in this cluster, resolved once the rollout check passed;
+     * only with `expectQuayImage`. The lifecycle Jobs run it, and so start only after the check.
+     */
+    readonly verifiedQuayImage?: pulumi.Output<string>;
+}
+
+/**
+ * Deploys one site's cluster resources and waits until its pods run the bundle. In order, each
+ * step waiting for the previous one through the data it takes: the operator (its Subscription
+ * resolves once installed), the bundle Secret and QuayRegistry (its spec waits for the operator,
+ * its hash resolves once it is Available), the rollout check (it takes that hash).
+ */
+export function deploySite(cfg: QuayGeorepConfig, d: SiteDeployment, cluster: Cluster): SiteResult {
     const s = cfg.stack;
-    const site = d.site;
+    const name = `${cfg.project}-${d.site.name}`;
+    const inCluster = { provider: cluster.provider };
+
     const operator = cfg.operator.install
-        ? new QuayOperator(`${cfg.project}-${site.name}-operator`, {
-              provider: cluster.provider,
-              settings: cfg.operator,
-          })
+        ? new QuayOperator(
+              `${name}-operator`,
+              {
+                  channel: cfg.operator.channel,
+                  source: cfg.operator.source,
+                  sourceNamespace: cfg.operator.sourceNamespace,
+                  namespace: cfg.operator.namespace,
+                  startingCSV: cfg.operator.startingCSV,
+              },
+              inCluster,
+          )
         : undefined;
-    const registry = new QuayRegistry(`${cfg.project}-${site.name}`, {
-        provider: cluster.provider,
-        namespace: cluster.namespace,
-        bundle: d.shared.bundle,
-        bundleDependsOn: d.bundleDependsOn,
-        registryDependsOn: operator ? [operator.subscription] : [],
-        registry: {
-            name: s.registryName,
-            namespace: s.namespace,
+
+    const registry = new QuayRegistry(
+        name,
+        {
+            bundle: d.shared.bundle,
+            namespace: cluster.namespace,
+            registryName: s.registryName,
             bundleSecretName: s.bundleSecretName,
             storagePreference: d.storagePreference,
             components: s.components,
             replicas: s.replicas,
+            operator: operator?.subscriptionName,
         },
-    });
-    const rollout = new RolloutCheck(`${cfg.project}-${site.name}-rollout`, {
-        provider: cluster.provider,
-        namespace: cluster.namespace,
-        registryName: s.registryName,
-        bundleSha256: registry.bundleSha256,
-        image: cfg.lifecycle.quayImage,
-        timeoutMinutes: cfg.lifecycle.timeouts.rollout,
-        expectImage: d.expectQuayImage,
-        after: [registry.registry],
-    });
+        inCluster,
+    );
+
+    const rollout = new RolloutCheck(
+        `${name}-rollout`,
+        {
+            namespace: cluster.namespace,
+            registryName: s.registryName,
+            bundleSha256: registry.bundleSha256,
+            image: cfg.lifecycle.quayImage,
+            timeoutMinutes: cfg.lifecycle.timeouts.rollout,
+            expectImage: d.expectQuayImage,
+        },
+        inCluster,
+    );
+
     const verified = rollout.verifiedBundleSha256;
     return {
         deployedBundleSha256: verified,
         storagePreference: d.storagePreference,
         deployedTopology: pulumi.all([verified, d.shared.topology]).apply(([, topology]) => topology),
-        registry,
-        rollout,
+        ...(rollout.verifiedImage ? { verifiedQuayImage: rollout.verifiedImage } : {}),
     };
 }

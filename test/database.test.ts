@@ -4,9 +4,13 @@
  * created endpoint and generated passwords, and the exact message of each validation rule.
  */
 import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
 import { RdsPostgres } from "../components/database/aws";
+import { FlexiblePostgres } from "../components/database/azure";
+import { QuayDatabases } from "../components/database/logins";
 import { isSecretInput, plain, RecordedResource, RunResult } from "../offline/runtime";
-import type { AwsDatabase } from "../config/services";
+import type { AwsDatabase, AzureDatabase } from "../config/services";
+import { flexibleArgs, rdsArgs } from "../stacks/serviceArgs";
 import { bundleSecret, inputsOf, one, ofType } from "./mocks";
 import {
     AZURE_SERVICES,
@@ -46,10 +50,26 @@ const database = (changes: Record<string, unknown>) => created("database", chang
 
 const AZURE = AZURE_SERVICES.database;
 
+/** The RDS component's inputs, from a `database` block as the shared stack maps it. */
+function rdsConfig(changes: Record<string, unknown>): AwsDatabase {
+    return parseStack(shared({ database: database(changes) })).database as AwsDatabase;
+}
+
 /** The RDS component alone, from a `database` block (for variants that need no bundle). */
 function rdsOnly(changes: Record<string, unknown>): Promise<RunResult> {
-    const db = parseStack(shared({ database: database(changes) })).database as AwsDatabase;
-    return runComponent(() => ({ host: new RdsPostgres("quay-georep-database", db).host }));
+    const db = rdsConfig(changes);
+    return runComponent((p) => ({
+        host: new RdsPostgres("quay-georep-database", rdsArgs(db), { providers: [p.aws(db.region), p.random()] }).host,
+    }));
+}
+
+/**
+ * URNs of the resources an Output depends on: what the SDK tells the engine a resource that takes
+ * it as an input must wait for (its property dependencies).
+ */
+function dependenciesOf(value: pulumi.Output<unknown>): pulumi.Output<string[]> {
+    const urns = pulumi.getAllResources(value).then((resources) => [...resources].map((r) => r.urn));
+    return pulumi.output(urns).apply((list) => [...list].sort());
 }
 
 /** The logins' resources, by name suffix. */
@@ -144,12 +164,17 @@ describe("shared PostgreSQL: mode aws (RDS)", () => {
         ]);
     });
 
-    it("creates everything through one explicit provider for the configured region", () => {
+    it("creates everything through the stack's provider for the configured region, and makes none", () => {
         const component = one(r, "quay-georep:database:RdsPostgres");
-        const provider = one(r, T.awsProvider, "quay-georep-database-aws");
+        const provider = one(r, T.awsProvider, "quay-georep-aws-us-east-1");
         assert.deepEqual(inputsOf(provider).region, "us-east-1");
-        for (const x of descendants(r, component).filter((c) => c.custom && !c.type.startsWith("pulumi:providers:"))) {
-            const expected = x.type.startsWith("random:") ? "quay-georep-database-random" : provider.name;
+        const below = descendants(r, component);
+        assert.deepEqual(
+            below.filter((x) => x.type.startsWith("pulumi:providers:")),
+            [],
+        );
+        for (const x of below.filter((c) => c.custom)) {
+            const expected = x.type.startsWith("random:") ? "quay-georep-random" : provider.name;
             assert.ok(x.provider?.endsWith(`::${expected}`), `${x.name} uses ${x.provider}`);
         }
     });
@@ -179,15 +204,32 @@ describe("shared PostgreSQL: mode aws (RDS)", () => {
         }
     });
 
-    it("connects only after the instance and its ingress rules exist", () => {
-        const { find } = logins(r);
-        const needed = [
-            one(r, T.rds),
-            ...ofType(r, T.ingress).filter((x) => x.name.startsWith("quay-georep-database-")),
-        ];
-        for (const x of ["quay-role", "clair-role"]) {
-            for (const n of needed) assert.ok(find(x).dependsOn.includes(n.urn), `${x} must wait for ${n.name}`);
-        }
+    it("connects only after the instance and its ingress rules exist: the provider's host waits for them", async () => {
+        // The logins take no dependsOn across the component boundary: they wait through data.
+        const { below } = logins(r);
+        for (const x of below) assert.deepEqual(x.dependsOn, [], x.name);
+        let host: pulumi.Output<unknown> | undefined;
+        const run = await runComponent((p) => {
+            // What the logins' PostgreSQL provider is given as its host.
+            pulumi.runtime.registerStackTransformation((t) => {
+                if (t.type === T.pgProvider) host = t.props.host as pulumi.Output<unknown>;
+                return undefined;
+            });
+            const db = rdsConfig({});
+            const server = new RdsPostgres("quay-georep-database", rdsArgs(db), {
+                providers: [p.aws(db.region), p.random()],
+            });
+            new QuayDatabases(
+                "quay-georep-database-logins",
+                { server, quay: db.quay, clair: db.clair },
+                { providers: [p.random()] },
+            );
+            if (host === undefined) throw new Error("no PostgreSQL provider");
+            return { waitsFor: dependenciesOf(host) };
+        });
+        const needed = [one(run, T.rds), ...ofType(run, T.ingress)].map((x) => x.urn).sort();
+        assert.equal(needed.length, 3);
+        assert.deepEqual(run.outputs.waitsFor, needed);
     });
 
     it("puts the created endpoint and generated passwords into DB_URI and clair-config.yaml", () => {
@@ -309,10 +351,19 @@ describe("shared PostgreSQL: mode azure (flexible server)", () => {
         }
     });
 
-    it("creates the extensions only after they are allow-listed, with the server's FQDN in the bundle", () => {
+    it("connects only once the parameters and firewall rules exist, with the server's FQDN in the bundle", async () => {
         const { find } = logins(r);
-        const allowList = r.resources.find((x) => x.name === "quay-georep-database-extensions");
-        assert.ok(allowList && find("quay-pg_trgm").dependsOn.includes(allowList.urn));
+        const waitsFor = await runComponent((p) => {
+            const db = parseStack(shared(AZURE_SERVICES)).database as AzureDatabase;
+            const server = new FlexiblePostgres("quay-georep-database", flexibleArgs(db), {
+                providers: [p.azure(), p.random()],
+            });
+            return { waitsFor: dependenciesOf(server.host) };
+        });
+        // The extensions are created only after azure.extensions allow-lists them.
+        const ready = [T.flexible, T.configuration, T.firewall].flatMap((t) => ofType(waitsFor, t)).map((x) => x.urn);
+        assert.equal(ready.length, 5);
+        assert.deepEqual(waitsFor.outputs.waitsFor, ready.sort());
         assert.equal(
             find("postgresql").inputs.host,
             "(known after apply: quay-georep-database-server.fullyQualifiedDomainName)",
@@ -620,10 +671,8 @@ describe("shared PostgreSQL: Quay's keys for an existing database", () => {
             ["running-quay-secret-key", "running-quay-database-secret-key"],
         );
         assert.deepEqual(passwords(r), []);
-        assert.equal(
-            ofType(r, "pulumi:providers:random").filter((p) => p.name === "quay-georep-bundle-random").length,
-            0,
-        );
+        // Nothing generates anything, so the stack makes no random provider.
+        assert.equal(ofType(r, "pulumi:providers:random").length, 0);
         assert.deepEqual(plainSecrets(r), []);
     });
 

@@ -155,8 +155,8 @@ describe("entry point: route53", () => {
         for (const rec of ofType(r, T.record)) assert.equal(inputsOf(rec).ttl, 30);
     });
 
-    it("uses one explicit AWS provider (us-east-1) for every Route 53 resource, all under the component", () => {
-        const provider = one(result, T.awsProvider, "quay-georep-entrypoint-aws");
+    it("uses the stack's AWS provider for us-east-1 for every Route 53 resource, all under the component", () => {
+        const provider = one(result, T.awsProvider, "quay-georep-aws-us-east-1");
         assert.equal(inputsOf(provider).region, "us-east-1");
         const component = one(result, T.component53, "quay-georep-entrypoint");
         for (const r of [...ofType(result, T.healthCheck), ...ofType(result, T.record)]) {
@@ -373,17 +373,20 @@ describe("entry point: traffic-manager", () => {
         assert.equal(ofType(r, T.recordSet).length, 0);
     });
 
-    it("uses one explicit azure-native provider for every child, all under the component", () => {
-        const provider = one(result, T.azureProvider, "quay-georep-entrypoint-azure");
+    it("uses the stack's azure-native provider, pinned to accounts.azure, for every child, all under the component", () => {
+        const provider = one(result, T.azureProvider, "quay-georep-azure");
+        assert.equal(inputsOf(provider).subscriptionId, "00000000-0000-0000-0000-000000000000");
         const component = one(result, T.componentTm);
         for (const r of [...ofType(result, T.profile), ...ofType(result, T.endpoint), ...ofType(result, T.recordSet)]) {
             assert.equal(r.provider, provider.urn, r.name);
             assert.equal(r.parent, component.urn, r.name);
         }
-        assert.equal(
-            ofType(result, T.awsProvider).filter((p) => p.name.startsWith("quay-georep-entrypoint")).length,
-            0,
+        // No provider of the entry point's own, and no Route 53 resource.
+        assert.deepEqual(
+            result.resources.filter((r) => r.type.startsWith("pulumi:providers:") && r.name.includes("entrypoint")),
+            [],
         );
+        assert.equal(ofType(result, T.healthCheck).length + ofType(result, T.record).length, 0);
     });
 
     it("exports the profile's DNS name, per-site targets with locations, and endpoint IDs", () => {

@@ -7,8 +7,9 @@ import { strict as assert } from "node:assert";
 import { parse } from "yaml";
 import { isKubeName } from "../lib/names";
 import { isSecretInput, plain, RecordedResource, RunResult } from "../offline/runtime";
-import { checkRun } from "../policy/offline";
+import { checkRun } from "../offline/policy";
 import { bundleSecret, exampleConfig, exampleSites, inputsOf, one, ofType, TYPES } from "./mocks";
+import { inputsWaitFor, runWithDependencies, waitsFor } from "./support/dependencies";
 import { SiteEntry, World } from "./support/world";
 
 /** The example's load balancer with a probe address for each extra site (and none for dropped ones). */
@@ -62,6 +63,21 @@ function env(job: RecordedResource, container = 0, init = false): Record<string,
 const configYaml = (r: RunResult) =>
     parse((inputsOf(bundleSecret(r)).stringData as Record<string, string>)["config.yaml"]) as Record<string, unknown>;
 const errors = (r: RunResult) => r.errors.map((e) => e.message).join("\n");
+
+/**
+ * `pulumi up -s <stack>` as `w.upClean` runs it, and the same run's data dependencies (what each
+ * resource's inputs wait for), judged against what was deployed before it.
+ */
+async function upWithDependencies(w: World, stack: string) {
+    const deps = await runWithDependencies(w.config(stack), { ...w.outputs }, { ...w.resources });
+    const r = await w.upClean(stack);
+    assert.deepEqual(
+        deps.run.resources.map((x) => x.urn),
+        r.resources.map((x) => x.urn),
+        "the same run",
+    );
+    return { r, deps };
+}
 
 /** The example deployed: us, then eu. */
 async function deployedExample(): Promise<World> {
@@ -153,13 +169,13 @@ describe("lifecycle: a bundle reaches every pod before anything relies on it", (
 
     it("waits for the rollout of both Deployments with a Job allowed only to read them", async () => {
         const w = await deployedExample();
-        const r = await w.upClean("eu");
+        const { r, deps } = await upWithDependencies(w, "eu");
         const check = one(r, TYPES.job);
         assert.equal((inputsOf(check).metadata as { name: string }).name, "quay-georep-rollout-quay");
-        assert.deepEqual(
-            check.dependsOn,
-            [one(r, TYPES.quayRegistry).urn, one(r, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").urn].sort(),
-        );
+        // Its own RoleBinding by dependsOn; the QuayRegistry (another component) through the bundle
+        // hash it takes, which resolves once the registry carrying it is Available.
+        assert.deepEqual(check.dependsOn, [one(r, "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").urn]);
+        assert.ok(inputsWaitFor(deps, check.urn).includes(one(r, TYPES.quayRegistry).urn));
         const e = env(check);
         assert.equal(e.DEPLOYMENTS, "quay-quay-app,quay-quay-mirror");
         assert.equal(e.BUNDLE_SHA256, w.out("us").bundleSha256);
@@ -188,12 +204,38 @@ describe("lifecycle: a bundle reaches every pod before anything relies on it", (
 
     it("makes the lifecycle Jobs wait for the shared cluster's rollout, not just its QuayRegistry", async () => {
         const w = new World(project([...EXAMPLE, AP]));
-        const r = await w.upClean("us");
+        const { r, deps } = await upWithDependencies(w, "us");
         const [backfill] = jobs(r, "backfill");
-        assert.ok(
-            backfill.dependsOn.includes(one(r, "quay-georep:quay:RolloutCheck").urn),
-            backfill.dependsOn.join(", "),
+        const check = one(r, TYPES.job, "quay-georep-usstorage-rollout-job");
+        // Through data: the backfill runs the Quay image the check verified the operator runs.
+        assert.deepEqual(backfill.dependsOn, []);
+        assert.ok(inputsWaitFor(deps, backfill.urn).includes(check.urn), inputsWaitFor(deps, backfill.urn).join(", "));
+        const image = (inputsOf(backfill).spec as { template: { spec: { containers: { image: string }[] } } }).template
+            .spec.containers[0].image;
+        assert.equal(image, env(check).EXPECT_IMAGE);
+    });
+
+    it("orders a cluster's steps: operator, bundle Secret, QuayRegistry, rollout check", async () => {
+        const w = await deployedExample();
+        const { r, deps } = await upWithDependencies(w, "eu");
+        const [subscription, secret, registry, check] = [
+            one(r, TYPES.subscription),
+            bundleSecret(r),
+            one(r, TYPES.quayRegistry),
+            one(r, TYPES.job),
+        ];
+        // Only the check's own RoleBinding is an explicit dependsOn; the rest is carried as data.
+        assert.deepEqual(
+            [subscription, secret, registry].map((x) => x.dependsOn),
+            [[], [], []],
         );
+        assert.deepEqual(
+            [subscription, secret].map((x) => inputsWaitFor(deps, registry.urn).includes(x.urn)),
+            [true, true],
+            "the QuayRegistry's spec waits for the operator's install and names the Secret as created",
+        );
+        assert.ok(waitsFor(deps, check.urn).has(subscription.urn));
+        assert.ok(!waitsFor(deps, secret.urn).has(subscription.urn), "the Secret need not wait for the operator");
     });
 });
 
@@ -308,11 +350,17 @@ describe("lifecycle: retiring a site (state: retired)", () => {
         await w.upClean("us"); // drained
         await w.upClean("eu");
         await w.upClean("us"); // backfill of the drained topology
-        const retire = await w.upClean("us");
+        const { r: retire, deps } = await upWithDependencies(w, "us");
         const [gate] = jobs(retire, "retirement-gate");
         assert.deepEqual(env(gate), { DATABASE_URL: "(from secret)", LOCATIONS: "usstorage", RETIRING: "eustorage" });
         assert.equal((inputsOf(gate).spec as { backoffLimit: number }).backoffLimit, 0, "a failed gate fails at once");
-        assert.ok(bundleSecret(retire).dependsOn.includes(gate.urn), "the bundle Secret waits for the gate");
+        // Through data: the bundle it is written from resolves only once every gate passed.
+        assert.deepEqual(bundleSecret(retire).dependsOn, []);
+        assert.ok(
+            inputsWaitFor(deps, bundleSecret(retire).urn).includes(gate.urn),
+            "the bundle Secret waits for the gate",
+        );
+        assert.ok(waitsFor(deps, one(retire, TYPES.quayRegistry).urn).has(gate.urn), "and so does the QuayRegistry");
         assert.deepEqual(Object.keys(configYaml(retire).DISTRIBUTED_STORAGE_CONFIG as object), ["usstorage"]);
         for (const type of ["azure-native:storage:StorageAccount", "azure-native:storage:BlobContainer"]) {
             const kept = one(retire, type);

@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import { COMPONENT_KINDS as LIB_KINDS, PREFERENCE_ENV as LIB_ENV, UNMANAGED_KINDS } from "../lib/quayRegistry";
-import { checkRun, fromRecorded } from "../policy/offline";
+import { checkRun, fromRecorded } from "../offline/policy";
 import { COMPONENT_KINDS, PREFERENCE_ENV, UNMANAGED } from "../policy/quay";
 import {
     checkResources,
@@ -18,9 +18,8 @@ import {
 } from "../policy/rules";
 import { PUBLIC_IP_TAG as PROGRAM_PUBLIC_IP_TAG } from "../components/redis/server";
 import { PUBLIC_IP_TAG } from "../policy/compute";
-import { statefulResourcesProtected } from "../policy/stateful";
+import { STATEFUL_RESOURCES, statefulResourcesProtected } from "../policy/stateful";
 import { TLS_ONLY_STATEMENT } from "../policy/storage";
-import { STATEFUL_RESOURCES } from "../scripts/preview-guard";
 import {
     add,
     BUNDLE,

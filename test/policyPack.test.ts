@@ -5,9 +5,12 @@
  * asked over the analyzer gRPC protocol, as `pulumi preview --policy-pack policy` does.
  */
 import { strict as assert } from "node:assert";
-import { ChildProcess, spawn } from "node:child_process";
+import { ChildProcess, execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
+import { builtinModules } from "node:module";
+import * as os from "node:os";
 import * as path from "node:path";
+import * as ts from "typescript";
 // @pulumi/pulumi's own dependencies: the analyzer protocol and its transport.
 import * as grpc from "@grpc/grpc-js";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
@@ -69,6 +72,47 @@ interface PackageJson {
 }
 const readJson = (file: string) => JSON.parse(fs.readFileSync(file, "utf8")) as PackageJson;
 
+/** Source files a pack folder holds (its node_modules aside), as paths relative to it. */
+function packSources(dir: string): string[] {
+    return (fs.readdirSync(dir, { recursive: true }) as string[])
+        .filter((f) => !f.split(path.sep).includes("node_modules"))
+        .filter((f) => /\.(ts|mts|cts|js|mjs|cjs)$/.test(f))
+        .sort();
+}
+
+/**
+ * Every import of a pack folder that `pulumi policy publish` would not carry: a relative path that
+ * leaves the folder, or a package that is neither a Node built-in nor a dependency in its own
+ * package.json (the root's node_modules are not uploaded). Imports are read as TypeScript reads
+ * them: `import`, `export … from`, `import x = require()`, `require()` and `import()`.
+ */
+function importsLeavingPack(dir: string): string[] {
+    const pkg = readJson(path.join(dir, "package.json"));
+    const declared = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})]);
+    const builtins = new Set(builtinModules);
+    const found: string[] = [];
+    for (const file of packSources(dir)) {
+        const text = fs.readFileSync(path.join(dir, file), "utf8");
+        const { importedFiles, referencedFiles } = ts.preProcessFile(text, true, true);
+        for (const { fileName: spec } of [...importedFiles, ...referencedFiles]) {
+            if (spec.startsWith(".") || path.isAbsolute(spec)) {
+                const target = path.relative(dir, path.resolve(dir, path.dirname(file), spec));
+                if (target.startsWith("..") || path.isAbsolute(target))
+                    found.push(`${file}: "${spec}" is outside policy/`);
+                continue;
+            }
+            // `@scope/name/sub/path` → `@scope/name`; `name/sub` → `name`.
+            const name = spec
+                .split("/")
+                .slice(0, spec.startsWith("@") ? 2 : 1)
+                .join("/");
+            if (spec.startsWith("node:") || builtins.has(name) || declared.has(name)) continue;
+            found.push(`${file}: "${spec}" is not a dependency in policy/package.json`);
+        }
+    }
+    return found;
+}
+
 describe("policy pack: files", () => {
     it("is a Node.js policy pack whose Pulumi packages match the program's", () => {
         assert.match(fs.readFileSync(path.join(POLICY_DIR, "PulumiPolicy.yaml"), "utf8"), /^runtime: nodejs$/m);
@@ -83,6 +127,71 @@ describe("policy pack: files", () => {
             assert.equal(pack.devDependencies[tool], installed, `${tool} is not the version the root installs`);
         }
         assert.ok(fs.existsSync(path.join(POLICY_DIR, "package-lock.json")), "CI runs npm ci --prefix policy");
+    });
+
+    // `pulumi policy publish` uploads policy/ alone: an import of ../scripts or ../offline works
+    // in this repository and breaks the published pack.
+    it("imports nothing from outside policy/ but its own dependencies", () => {
+        assert.ok(packSources(POLICY_DIR).includes("index.ts"));
+        assert.deepEqual(importsLeavingPack(POLICY_DIR), []);
+        const tsconfig = JSON.parse(fs.readFileSync(path.join(POLICY_DIR, "tsconfig.json"), "utf8")) as {
+            extends?: string;
+        };
+        assert.equal(tsconfig.extends, undefined, "policy/tsconfig.json extends a file that is not uploaded");
+    });
+
+    it("finds every way a pack file can import from outside it", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-pack-"));
+        fs.mkdirSync(path.join(dir, "sub"));
+        fs.mkdirSync(path.join(dir, "node_modules", "x"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ dependencies: { "@pulumi/policy": "1" } }));
+        fs.writeFileSync(
+            path.join(dir, "index.ts"),
+            [
+                'import { PolicyPack } from "@pulumi/policy";',
+                'import { createHash } from "node:crypto";',
+                'import * as fs from "fs";',
+                'import { a } from "./sub/a";',
+                'import type { B } from "../scripts/preview-guard";',
+                'export * from "../offline/runtime";',
+                'import yaml = require("yaml");',
+                'const c = require("../lib/cidr");',
+                'void import("../config/load");',
+            ].join("\n"),
+        );
+        fs.writeFileSync(path.join(dir, "sub", "a.ts"), 'import { b } from "../index";\nimport "../../outside";\n');
+        fs.writeFileSync(path.join(dir, "node_modules", "x", "index.ts"), 'import "../../../anywhere";\n');
+        const found = importsLeavingPack(dir);
+        fs.rmSync(dir, { recursive: true, force: true });
+        assert.deepEqual(found, [
+            'index.ts: "../scripts/preview-guard" is outside policy/',
+            'index.ts: "../offline/runtime" is outside policy/',
+            'index.ts: "yaml" is not a dependency in policy/package.json',
+            'index.ts: "../lib/cidr" is outside policy/',
+            'index.ts: "../config/load" is outside policy/',
+            'sub/a.ts: "../../outside" is outside policy/',
+        ]);
+    });
+
+    it("type-checks on its own, copied out of the repository as publish uploads it", async function () {
+        this.timeout(120000);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-pack-copy-"));
+        for (const file of fs.readdirSync(POLICY_DIR).filter((f) => f !== "node_modules")) {
+            fs.cpSync(path.join(POLICY_DIR, file), path.join(dir, file), { recursive: true });
+        }
+        // Its dependencies as `npm ci --prefix policy` installs them, or the root's (same versions, checked above).
+        const modules = fs.existsSync(path.join(POLICY_DIR, "node_modules"))
+            ? path.join(POLICY_DIR, "node_modules")
+            : path.join(PROJECT_DIR, "node_modules");
+        fs.symlinkSync(modules, path.join(dir, "node_modules"), "dir");
+        const tsc = path.join(PROJECT_DIR, "node_modules", "typescript", "bin", "tsc");
+        const result = await new Promise<{ code: number; out: string }>((resolve) =>
+            execFile(process.execPath, [tsc, "--noEmit", "-p", "."], { cwd: dir }, (err, stdout, stderr) =>
+                resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+            ),
+        );
+        fs.rmSync(dir, { recursive: true, force: true });
+        assert.equal(result.code, 0, result.out);
     });
 });
 

@@ -7,15 +7,14 @@ import { strict as assert } from "node:assert";
 import { execFile, execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { normalizeType, STATEFUL_RESOURCES } from "../policy/stateful";
 import {
     findStatefulChanges,
-    normalizeType,
     OVERRIDE_ENV,
     OVERRIDE_FLAG,
     parsePreview,
     PreviewStep,
     runGuard,
-    STATEFUL_RESOURCES,
     typeFromUrn,
 } from "../scripts/preview-guard";
 import { PROJECT_DIR } from "./mocks";

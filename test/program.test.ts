@@ -4,6 +4,8 @@
  * bytes, and that adding or removing a site renames nothing else.
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { parse } from "yaml";
 import { isSecretInput, RecordedResource, RunResult } from "../offline/runtime";
 import { StackConfig } from "../offline/stackConfig";
@@ -17,12 +19,14 @@ import {
     one,
     ofType,
     PROJECT,
+    PROJECT_DIR,
     runPair,
     runStack,
     stackRef,
     TYPES,
     withConfig,
 } from "./mocks";
+import { DependencyRun, inputsWaitFor, runWithDependencies } from "./support/dependencies";
 import { requireSchemas, validateQuayConfig, validateQuayRegistry } from "./support/schemas";
 
 const us = () => exampleConfig("us");
@@ -100,9 +104,38 @@ describe("program: example stacks", () => {
         const providers = pair.shared.resources.filter((r) => /^pulumi:providers:(aws|azure-native)$/.test(r.type));
         assert.ok(providers.length >= 2);
         for (const p of providers) {
+            // Provider configuration travels as strings: a list as its JSON text.
             if (p.type === "pulumi:providers:aws")
-                assert.deepEqual(inputsOf(p).allowedAccountIds, ["123456789012"], p.name);
+                assert.deepEqual(JSON.parse(String(inputsOf(p).allowedAccountIds)), ["123456789012"], p.name);
             else assert.equal(inputsOf(p).subscriptionId, "00000000-0000-0000-0000-000000000000", p.name);
+        }
+    });
+
+    it("has one provider per cloud account and region, plus the cluster's, random and PostgreSQL ones", () => {
+        const providers = (r: RunResult) =>
+            r.resources
+                .filter((x) => x.type.startsWith("pulumi:providers:"))
+                .map((x) => `${x.type.slice("pulumi:providers:".length)} ${x.name}`)
+                .sort();
+        assert.deepEqual(providers(pair.shared), [
+            "aws quay-georep-aws-us-east-1",
+            "azure-native quay-georep-azure",
+            "kubernetes quay-georep-us-cluster",
+            "postgresql quay-georep-database-logins-postgresql",
+            "random quay-georep-random",
+        ]);
+        assert.deepEqual(providers(pair.other), ["kubernetes quay-georep-eu-cluster"]);
+        assert.equal(inputsOf(one(pair.shared, "pulumi:providers:aws")).region, "us-east-1");
+    });
+
+    it("creates cloud and random providers at the stack, none inside a component", () => {
+        const stack = one(pair.shared, "pulumi:pulumi:Stack").urn;
+        const cloud = pair.shared.resources.filter((r) => /^pulumi:providers:(aws|azure-native|random)$/.test(r.type));
+        for (const p of cloud) assert.equal(p.parent, stack, p.name);
+        // Every resource of those packages uses one of them (children inherit them from their component).
+        const urns = new Set(cloud.map((p) => p.urn));
+        for (const r of pair.shared.resources.filter((x) => x.custom && /^(aws|azure-native|random):/.test(x.type))) {
+            assert.ok(r.provider !== undefined && urns.has(r.provider), `${r.type} ${r.name} uses ${r.provider}`);
         }
     });
 
@@ -168,12 +201,16 @@ describe("program: example stacks", () => {
         );
     });
 
-    it("points each QuayRegistry at the bundle Secret with its own storage preference and the bundle's hash", () => {
-        const expectations: [RunResult, string][] = [
-            [pair.shared, "usstorage eustorage"],
-            [pair.other, "eustorage usstorage"],
+    it("points each QuayRegistry at the bundle Secret with its own storage preference and the bundle's hash", async () => {
+        const dependencies = [
+            await runWithDependencies(us()),
+            await runWithDependencies(eu(), { [stackRef("us")]: pair.shared.outputs }),
         ];
-        for (const [r, preference] of expectations) {
+        const expectations: [RunResult, string, DependencyRun][] = [
+            [pair.shared, "usstorage eustorage", dependencies[0]],
+            [pair.other, "eustorage usstorage", dependencies[1]],
+        ];
+        for (const [r, preference, deps] of expectations) {
             const cr = one(r, TYPES.quayRegistry);
             const spec = inputsOf(cr).spec as {
                 configBundleSecret: string;
@@ -196,8 +233,12 @@ describe("program: example stacks", () => {
             };
             assert.equal(meta.annotations["pulumi.com/waitFor"], "condition=Available");
             assert.equal(meta.namespace, "quay-enterprise");
-            // The registry waits for its bundle Secret and for the operator (its CRD) to be installed.
-            assert.deepEqual(cr.dependsOn, [one(r, TYPES.subscription).urn, bundleSecret(r).urn].sort());
+            // The registry waits for its bundle Secret and for the operator (its CRD) to be installed,
+            // through data: its spec names the Secret as created and takes the installed Subscription.
+            assert.deepEqual(cr.dependsOn, []);
+            const waits = inputsWaitFor(deps, cr.urn);
+            assert.ok(waits.includes(one(r, TYPES.subscription).urn), waits.join(", "));
+            assert.ok(waits.includes(bundleSecret(r).urn), waits.join(", "));
         }
     });
 
@@ -267,16 +308,30 @@ describe("program: stack roles and ordering", () => {
 });
 
 describe("program: URN stability", () => {
-    // A site's resources are named after it; the shared stack's reference to its stack, after the stack.
-    const named = (list: string[], site: string) =>
-        list.every((u) => u.includes(site) || u.endsWith(`::quay-georep-${site.replace("storage", "")}-stack`));
+    // A site's resources are named after it; the shared stack's reference to its stack, after the
+    // stack; and the AWS provider of its region, when no other resource is in that region.
+    const named = (list: string[], site: typeof AP_SITE) =>
+        list.every(
+            (u) =>
+                u.includes(site.name) ||
+                u.endsWith(`::quay-georep-${site.stack}-stack`) ||
+                u.endsWith(`::pulumi:providers:aws::quay-georep-aws-${site.region}`),
+        );
 
     it("adding a site creates only that site's resources and renames nothing", async () => {
         const before = assertClean(await runStack(us()));
         const after = assertClean(await runStack(withSites(us(), [...exampleSites(), AP_SITE])));
         const d = urnDiff(before, after);
         assert.deepEqual(d.removed, []);
-        assert.ok(named(d.added, "apstorage"), `unexpected new URNs: ${d.added.join(", ")}`);
+        assert.ok(named(d.added, AP_SITE), `unexpected new URNs: ${d.added.join(", ")}`);
+        // The new region's provider serves the new site's bucket; the others keep theirs.
+        const ap = one(after, "pulumi:providers:aws", `quay-georep-aws-${AP_SITE.region}`);
+        assert.equal(inputsOf(ap).region, AP_SITE.region);
+        assert.equal(one(after, "aws:s3/bucket:Bucket", "quay-georep-storage-apstorage-bucket").provider, ap.urn);
+        assert.equal(
+            one(after, "aws:s3/bucket:Bucket", "quay-georep-storage-usstorage-bucket").provider,
+            one(before, "pulumi:providers:aws").urn,
+        );
     });
 
     it("removing a site removes only that site's resources and renames nothing", async () => {
@@ -284,7 +339,7 @@ describe("program: URN stability", () => {
         const after = assertClean(await runStack(us()));
         const d = urnDiff(before, after);
         assert.deepEqual(d.added, []);
-        assert.ok(named(d.removed, "apstorage"), `unexpected removed URNs: ${d.removed.join(", ")}`);
+        assert.ok(named(d.removed, AP_SITE), `unexpected removed URNs: ${d.removed.join(", ")}`);
     });
 
     it("names cluster resources by site, so reordering sites changes no URN", async () => {
@@ -299,5 +354,31 @@ describe("program: URN stability", () => {
         const r = await runStack(us());
         const keys = r.resources.map((x: RecordedResource) => `${x.type}::${x.name}`);
         assert.equal(new Set(keys).size, keys.length);
+    });
+});
+
+describe("program: layers", () => {
+    /** Every TypeScript file under a folder of the project, with its text. */
+    const sources = (folder: string): [string, string][] =>
+        fs
+            .readdirSync(path.join(PROJECT_DIR, folder), { recursive: true, encoding: "utf8" })
+            .filter((f) => f.endsWith(".ts"))
+            .map((f) => [`${folder}/${f}`, fs.readFileSync(path.join(PROJECT_DIR, folder, f), "utf8")]);
+
+    it("keeps components/ and lib/ free of the config and wiring layers (no import from config/ or stacks/)", () => {
+        const offending = [...sources("components"), ...sources("lib")].flatMap(([file, text]) =>
+            [...text.matchAll(/from "((?:\.\.\/)+(?:config|stacks)\/[^"]*)"/g)].map((m) => `${file}: ${m[1]}`),
+        );
+        assert.deepEqual(offending, []);
+    });
+
+    it("makes no cloud or random provider inside a component: stacks/providers.ts makes them", () => {
+        const offending = sources("components").filter(([, text]) =>
+            /@pulumi\/(aws|azure-native)\/provider"|new random\.Provider\(/.test(text),
+        );
+        assert.deepEqual(
+            offending.map(([file]) => file),
+            [],
+        );
     });
 });

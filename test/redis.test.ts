@@ -9,11 +9,13 @@ import { RedisEc2, ubuntuAmiFilter } from "../components/redis/aws";
 import { RedisAzureVm } from "../components/redis/azure";
 import { isSecretInput, plain, RecordedResource, RunResult } from "../offline/runtime";
 import type { AzureRedis } from "../config/services";
+import { redisAzureArgs, redisEc2Args } from "../stacks/serviceArgs";
 import { inputsOf, one, ofType } from "./mocks";
 import {
     AZURE_SERVICES,
     bundleOf,
     created,
+    descendants,
     EXISTING,
     EXISTING_SECRETS,
     parseStack,
@@ -43,14 +45,20 @@ const T = {
 
 const AZURE = AZURE_SERVICES.redis;
 
-/** The Redis VM component alone, from a `redis` block; its `host` output is the run's output. */
+/**
+ * The Redis VM component alone, from a `redis` block mapped as the shared stack maps it, with the
+ * stack's providers; its `host` output is the run's output.
+ */
 function vmOnly(redis: Record<string, unknown>): Promise<RunResult> {
     const cfg = parseStack(shared({ redis })).redis;
-    return runComponent(() => ({
+    return runComponent((p) => ({
         host:
             cfg.mode === "aws"
-                ? new RedisEc2("quay-georep-redis", cfg).host
-                : new RedisAzureVm("quay-georep-redis", cfg as AzureRedis).host,
+                ? new RedisEc2("quay-georep-redis", redisEc2Args(cfg), { providers: [p.aws(cfg.region), p.random()] })
+                      .host
+                : new RedisAzureVm("quay-georep-redis", redisAzureArgs(cfg as AzureRedis), {
+                      providers: [p.azure(), p.random()],
+                  }).host,
     }));
 }
 
@@ -72,6 +80,21 @@ function redisEntries(r: RunResult): unknown[] {
 
 const redisRules = (r: RunResult, type: string): RecordedResource[] =>
     ofType(r, type).filter((x) => x.name.startsWith("quay-georep-redis-"));
+
+/** Which provider (by name) each custom resource under the Redis component uses; fails on a provider of its own. */
+function providersUnder(r: RunResult, type: string): Record<string, string> {
+    const component = one(r, type, "quay-georep-redis");
+    const below = descendants(r, component);
+    assert.deepEqual(
+        below.filter((x) => x.type.startsWith("pulumi:providers:")),
+        [],
+        "no provider of its own",
+    );
+    const names = new Set(
+        below.filter((x) => x.custom).map((x) => `${x.type.split(":")[0]} ${x.provider?.split("::").pop()}`),
+    );
+    return Object.fromEntries([...names].map((n) => n.split(" ") as [string, string]));
+}
 
 describe("shared Redis: mode aws (EC2)", () => {
     let r: RunResult;
@@ -99,6 +122,13 @@ describe("shared Redis: mode aws (EC2)", () => {
         );
         assert.equal(i.ami, `(known after lookup: newest AMI named ${ubuntuAmiFilter("x86_64")})`);
         assert.equal(ofType(r, T.eip).length, 0);
+    });
+
+    it("creates everything through the stack's providers for its region", () => {
+        assert.deepEqual(providersUnder(r, "quay-georep:redis:RedisEc2"), {
+            aws: "quay-georep-aws-us-east-1",
+            random: "quay-georep-random",
+        });
     });
 
     it("is managed through SSM: an instance profile with the SSM core policy, and no SSH rule", () => {
@@ -175,6 +205,13 @@ describe("shared Redis: mode azure (VM)", () => {
         assert.deepEqual(services.database.ids, {
             resourceGroup: "(known after apply: quay-georep-database-rg.name)",
             server: "(known after apply: quay-georep-database-server.name)",
+        });
+    });
+
+    it("creates everything through the stack's providers", () => {
+        assert.deepEqual(providersUnder(r, "quay-georep:redis:RedisAzureVm"), {
+            "azure-native": "quay-georep-azure",
+            random: "quay-georep-random",
         });
     });
 

@@ -7,10 +7,12 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import { loadManifestSchemas } from "../offline/manifests";
-import { manifestErrors, renderStacks } from "../offline/render";
-import { RecordedResource, SECRET_PLACEHOLDER } from "../offline/runtime";
+import { manifestErrors, renderFiles, renderStacks } from "../offline/render";
+import { RecordedResource, runProgram, SECRET_PLACEHOLDER } from "../offline/runtime";
 import { PROJECT_DIR } from "./mocks";
 
 const TS_NODE = path.join(PROJECT_DIR, "node_modules", ".bin", "ts-node");
@@ -90,7 +92,10 @@ describe("offline renderer", () => {
         const urnList = resources.map((r) => r.urn as string);
         assert.deepEqual(urnList, [...urnList].sort());
         for (const r of resources) {
+            // `aliases` only for a resource that has any (none in the example today).
+            const aliased = Array.isArray(r.aliases) && r.aliases.length > 0;
             assert.deepEqual(Object.keys(r).sort(), [
+                ...(aliased ? ["aliases"] : []),
                 "dependsOn",
                 "inputs",
                 "name",
@@ -104,6 +109,68 @@ describe("offline renderer", () => {
         }
         const secret = resources.find((r) => r.type === "kubernetes:core/v1:Secret");
         assert.equal((secret?.inputs as Record<string, unknown>).stringData, "<secret>");
+    });
+
+    it("writes each resource's aliases as the URNs they denote, and only when it has any", async () => {
+        const result = await runProgram({
+            project: "quay-georep",
+            stack: "us",
+            config: {},
+            program: () => {
+                const parent = new pulumi.ComponentResource(
+                    "quay-georep:test:Parent",
+                    "p",
+                    {},
+                    { aliases: [{ name: "old-p" }] },
+                );
+                const old = new pulumi.ComponentResource("quay-georep:test:Old", "q");
+                new pulumi.ComponentResource(
+                    "quay-georep:test:Child",
+                    "p-child",
+                    {},
+                    {
+                        parent,
+                        aliases: [
+                            "urn:pulumi:us::quay-georep::quay-georep:test:Child::as-written",
+                            { name: "p-old-child" },
+                            { parent: pulumi.rootStackResource },
+                            { parent: old },
+                            { type: "quay-georep:test:OldChild" },
+                            { stack: "eu", project: "other", parent: pulumi.rootStackResource },
+                            pulumi.output({ name: "from-output" }),
+                            { name: 42 as unknown as string },
+                        ],
+                    },
+                );
+                // @pulumi/aws adds `{ type: "aws:s3/bucketV2:BucketV2" }` itself: left out.
+                new aws.s3.Bucket("b", {}, { parent, aliases: [{ name: "old-b" }] });
+                return {};
+            },
+        });
+        assert.deepEqual(result.errors, []);
+        const P = "urn:pulumi:us::quay-georep::quay-georep:test:Parent";
+        const listed = JSON.parse(renderFiles(result)["resources.json"]) as { urn: string; aliases?: string[] }[];
+        assert.deepEqual(
+            listed.filter((r) => r.aliases !== undefined).map((r) => [r.urn, r.aliases]),
+            [
+                [`${P}$aws:s3/bucket:Bucket::b`, [`${P}$aws:s3/bucket:Bucket::old-b`]],
+                [
+                    `${P}$quay-georep:test:Child::p-child`,
+                    [
+                        "urn:pulumi:us::quay-georep::quay-georep:test:Child::as-written",
+                        `${P}$quay-georep:test:Child::p-old-child`,
+                        "urn:pulumi:us::quay-georep::quay-georep:test:Child::p-child",
+                        "urn:pulumi:us::quay-georep::quay-georep:test:Old$quay-georep:test:Child::p-child",
+                        `${P}$quay-georep:test:OldChild::p-child`,
+                        "urn:pulumi:eu::other::quay-georep:test:Child::p-child",
+                        `${P}$quay-georep:test:Child::from-output`,
+                        '{"name":42}',
+                    ],
+                ],
+                [`${P}::p`, [`${P}::old-p`]],
+            ],
+        );
+        assert.equal(listed.length, 5, "the stack, p, q, p-child and b");
     });
 
     it("is deterministic: a second run writes the same bytes", async () => {

@@ -66,12 +66,17 @@ describe("storage: mode create", () => {
         r = await runOnce(shared());
     });
 
-    it("creates the S3 bucket through a provider for the site's region, locked down", () => {
+    it("creates the S3 bucket through the stack's provider for the site's region, locked down", () => {
         const { below } = site(r, "usstorage");
-        const provider = below.find((x) => x.type === "pulumi:providers:aws");
-        assert.equal(inputsOf(provider as RecordedResource).region, "us-east-1");
+        assert.deepEqual(
+            below.filter((x) => x.type.startsWith("pulumi:providers:")),
+            [],
+            "no provider of its own",
+        );
+        const provider = one(r, "pulumi:providers:aws", "quay-georep-aws-us-east-1");
+        assert.equal(inputsOf(provider).region, "us-east-1");
         for (const x of stateful(below))
-            assert.equal(x.provider, provider?.urn, `${x.name} must use the site's provider`);
+            assert.equal(x.provider, provider.urn, `${x.name} must use the site's region's provider`);
         assert.deepEqual(inputsOf(one(r, T.ownership)).rule, { objectOwnership: "BucketOwnerEnforced" });
         const block = inputsOf(one(r, T.publicAccess));
         assert.deepEqual(
@@ -112,9 +117,18 @@ describe("storage: mode create", () => {
 
     it("creates the Azure container in its own account and group in the site's location, locked down", () => {
         const { below } = site(r, "eustorage");
-        const provider = below.find((x) => x.type === "pulumi:providers:azure-native");
+        assert.deepEqual(
+            below.filter((x) => x.type.startsWith("pulumi:providers:")),
+            [],
+            "no provider of its own",
+        );
+        const provider = one(r, "pulumi:providers:azure-native", "quay-georep-azure");
         for (const x of stateful(below))
-            assert.equal(x.provider, provider?.urn, `${x.name} must use the site's provider`);
+            assert.equal(x.provider, provider.urn, `${x.name} must use the stack's azure-native provider`);
+        assert.equal(
+            one(r, "random:index/randomString:RandomString", "quay-georep-storage-eustorage-suffix").provider,
+            one(r, "pulumi:providers:random", "quay-georep-random").urn,
+        );
         assert.equal(inputsOf(one(r, T.group, "quay-georep-storage-eustorage-rg")).location, "westeurope");
         const a = inputsOf(one(r, T.account));
         assert.deepEqual(
@@ -138,6 +152,21 @@ describe("storage: mode create", () => {
                 assert.deepEqual([x.name, x.protect, x.retainOnDelete], [x.name, true, true]);
             }
         }
+    });
+
+    it("manages IAM through the stack's AWS provider of storage.aws.iamRegion", async () => {
+        const access = (x: RunResult) => [T.user, T.userPolicy, T.key].map((t) => one(x, t).provider);
+        const usEast1 = one(r, "pulumi:providers:aws", "quay-georep-aws-us-east-1").urn;
+        assert.deepEqual(access(r), [usEast1, usEast1, usEast1]);
+        const moved = await runOnce(shared({ storage: { mode: "create", aws: { iamRegion: "eu-west-1" } } }));
+        const euWest1 = one(moved, "pulumi:providers:aws", "quay-georep-aws-eu-west-1");
+        assert.equal(inputsOf(euWest1).region, "eu-west-1");
+        assert.deepEqual(access(moved), [euWest1.urn, euWest1.urn, euWest1.urn]);
+        // Moving IAM's API region renames nothing: providers are not part of a resource's URN.
+        assert.deepEqual(urnDiff(r, moved), {
+            added: [euWest1.urn],
+            removed: [],
+        });
     });
 
     it("gives Quay one IAM user whose policy covers exactly this deployment's S3 buckets", () => {
@@ -281,8 +310,12 @@ describe("storage: adding and removing a site", () => {
         const three = await runOnce(withSites([...exampleSites(), AP_SITE]));
         const added = urnDiff(two, three);
         assert.deepEqual(added.removed, []);
-        // The site's resources, and the shared stack's reference to the site's stack (`ap`).
-        const ofSite = (u: string) => u.includes("apstorage") || u.endsWith("::quay-georep-ap-stack");
+        // The site's resources, the shared stack's reference to the site's stack (`ap`), and the
+        // AWS provider of the site's region (no other resource is in ap-southeast-2).
+        const ofSite = (u: string) =>
+            u.includes("apstorage") ||
+            u.endsWith("::quay-georep-ap-stack") ||
+            u.endsWith(`::pulumi:providers:aws::quay-georep-aws-${AP_SITE.region}`);
         assert.ok(added.added.length > 0 && added.added.every(ofSite), added.added.join("\n"));
         assert.ok(added.added.some((u) => u.endsWith("aws:s3/bucket:Bucket::quay-georep-storage-apstorage-bucket")));
         const removed = urnDiff(three, two);

@@ -3,18 +3,35 @@
  * public access limited by firewall rules to the configured CIDRs, TLS required.
  */
 import * as dbforpostgresql from "@pulumi/azure-native/dbforpostgresql";
-import { Provider } from "@pulumi/azure-native/provider";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { cidrRange, cidrSlug } from "../../lib/cidr";
-import type { AzureDatabase } from "../../config/services";
-import { ADMIN_USER, PostgresServer } from "./server";
+import { ADMIN_DATABASE, ADMIN_USER, PostgresServer, readyHost } from "./server";
 
 const TYPE = "quay-georep:database:FlexiblePostgres";
 
-/** The `database` config of mode `azure` (each field is documented on `AzureDatabase`). */
-export type FlexiblePostgresArgs = Omit<AzureDatabase, "mode" | "quay" | "clair">;
+/** Inputs of the flexible server; its subscription is the azure-native provider's (`opts.providers`). */
+export interface FlexiblePostgresArgs {
+    /** Azure location of the server and its resource group, e.g. `westeurope`. */
+    readonly location: pulumi.Input<string>;
+    /** IPv4 CIDRs given firewall rules; plain: one rule each, named by the CIDR. */
+    readonly allowedCidrs: readonly string[];
+    /** PostgreSQL major version (default `17`). */
+    readonly version?: pulumi.Input<string>;
+    /** Compute size (default `Standard_D2ds_v5`). */
+    readonly skuName?: pulumi.Input<string>;
+    /** Tier of that size: `Burstable` (`Standard_B*`), `GeneralPurpose` (default), `MemoryOptimized`. */
+    readonly tier?: pulumi.Input<"Burstable" | "GeneralPurpose" | "MemoryOptimized">;
+    /** Storage in GiB, one of the sizes Azure offers (default 128). */
+    readonly storageGb?: pulumi.Input<number>;
+    /** Days of backups, 7-35 (default 7). */
+    readonly backupRetentionDays?: pulumi.Input<number>;
+    /** Geo-redundant backups (default false; fixed at creation). */
+    readonly geoRedundantBackup?: pulumi.Input<boolean>;
+    /** A zone-redundant standby (default false; not on the Burstable tier). */
+    readonly highAvailability?: pulumi.Input<boolean>;
+}
 
 /**
  * Extensions Quay and Clair create, allow-listed in `azure.extensions` (without it `CREATE
@@ -33,53 +50,61 @@ export const AZURE_EXTENSIONS = "PG_TRGM,UUID-OSSP";
  * firewall rules are applied in a chain, each after the one before.
  */
 export class FlexiblePostgres extends pulumi.ComponentResource implements PostgresServer {
+    /** The server's FQDN; resolves once its parameters and every firewall rule are in place. */
     public readonly host: pulumi.Output<string>;
     public readonly port: pulumi.Output<number>;
     public readonly adminUser: pulumi.Output<string>;
+    /** The generated administrator password (a secret). */
     public readonly adminPassword: pulumi.Output<string>;
-    public readonly adminDatabase = "postgres";
-    public readonly superuser = false;
-    public readonly version: string;
-    public readonly ready: readonly pulumi.Resource[];
+    public readonly adminDatabase: pulumi.Output<string>;
+    public readonly superuser: pulumi.Output<boolean>;
+    public readonly version: pulumi.Output<string>;
     /** The resource group and server name. */
     public readonly ids: pulumi.Output<Record<string, string>>;
 
+    /** Children inherit the `azure-native` and `random` providers from `opts.providers`. */
     constructor(name: string, args: FlexiblePostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const provider = new Provider(`${name}-azure`, {}, { parent: this });
-        const randomProvider = new random.Provider(`${name}-random`, {}, { parent: this });
+        const version = args.version ?? "17";
+        const skuName = args.skuName ?? "Standard_D2ds_v5";
+        const tier = args.tier ?? "GeneralPurpose";
+        const storageGb = args.storageGb ?? 128;
+        const backupRetentionDays = args.backupRetentionDays ?? 7;
+        const geoRedundantBackup = args.geoRedundantBackup ?? false;
+        const highAvailability = args.highAvailability ?? false;
+        // A flag as Azure spells it: `on` when set, `Disabled` otherwise.
+        const flag = (value: pulumi.Input<boolean>, on: string) =>
+            pulumi.output(value).apply((v) => (v ? on : "Disabled"));
+
         // Azure wants three of: upper, lower, digit, symbol; letters and digits keep the URL simple.
         const password = new random.RandomPassword(
             `${name}-admin-password`,
             { length: 40, special: false, minUpper: 2, minLower: 2, minNumeric: 2 },
-            { parent: this, provider: randomProvider },
+            { parent: this },
         );
         // Deleting the group would delete the server in it.
         const group = new resources.ResourceGroup(
             `${name}-rg`,
             { location: args.location },
-            { parent: this, provider, protect: true },
+            { parent: this, protect: true },
         );
         const server = new dbforpostgresql.Server(
             `${name}-server`,
             {
                 resourceGroupName: group.name,
                 location: args.location,
-                version: args.version,
-                sku: { name: args.skuName, tier: args.tier },
-                storage: { storageSizeGB: args.storageGb, autoGrow: "Enabled" },
-                backup: {
-                    backupRetentionDays: args.backupRetentionDays,
-                    geoRedundantBackup: args.geoRedundantBackup ? "Enabled" : "Disabled",
-                },
-                highAvailability: { mode: args.highAvailability ? "ZoneRedundant" : "Disabled" },
+                version,
+                sku: { name: skuName, tier },
+                storage: { storageSizeGB: storageGb, autoGrow: "Enabled" },
+                backup: { backupRetentionDays, geoRedundantBackup: flag(geoRedundantBackup, "Enabled") },
+                highAvailability: { mode: flag(highAvailability, "ZoneRedundant") },
                 network: { publicNetworkAccess: "Enabled" },
                 authConfig: { passwordAuth: "Enabled", activeDirectoryAuth: "Disabled" },
                 administratorLogin: ADMIN_USER,
                 administratorLoginPassword: password.result,
                 createMode: "Create",
             },
-            { parent: this, provider, protect: true },
+            { parent: this, protect: true },
         );
 
         let previous: pulumi.Resource = server;
@@ -100,7 +125,7 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
                             value,
                             source: "user-override",
                         },
-                        { parent: this, provider, dependsOn: [after] },
+                        { parent: this, dependsOn: [after] },
                     ),
             );
         const extensions = setting("extensions", "azure.extensions", AZURE_EXTENSIONS);
@@ -118,20 +143,33 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
                             startIpAddress: start,
                             endIpAddress: end,
                         },
-                        { parent: this, provider, dependsOn: [after] },
+                        { parent: this, dependsOn: [after] },
                     ),
             );
         });
 
-        this.host = server.fullyQualifiedDomainName;
+        // Nothing can connect before the parameters and firewall rules exist: whoever connects waits
+        // through the host (see `readyHost`).
+        const ready = [server, extensions, tls, ...rules].map((r) => r.urn);
+        this.host = readyHost(server.fullyQualifiedDomainName, ready);
         this.port = pulumi.output(5432);
         this.adminUser = pulumi.output(ADMIN_USER);
         this.adminPassword = pulumi.secret(password.result);
-        this.version = args.version;
-        this.ready = [server, extensions, tls, ...rules];
+        this.adminDatabase = pulumi.output(ADMIN_DATABASE);
+        this.superuser = pulumi.output(false);
+        this.version = pulumi.output(version);
         this.ids = pulumi
             .all({ resourceGroup: group.name, server: server.name })
             .apply((v): Record<string, string> => ({ ...v }));
-        this.registerOutputs({ host: this.host, ids: this.ids });
+        this.registerOutputs({
+            host: this.host,
+            port: this.port,
+            adminUser: this.adminUser,
+            adminPassword: this.adminPassword,
+            adminDatabase: this.adminDatabase,
+            superuser: this.superuser,
+            version: this.version,
+            ids: this.ids,
+        });
     }
 }

@@ -5,19 +5,29 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as postgresql from "@pulumi/postgresql";
 import * as random from "@pulumi/random";
-import type { DatabaseLogin } from "../../config/services";
 import type { PostgresServer } from "./server";
 
 const TYPE = "quay-georep:database:QuayDatabases";
 
+/** A database to create and the role that owns it and logs into it. */
+export interface LoginArgs {
+    /** Database name. */
+    readonly name: pulumi.Input<string>;
+    /** Role (user) name. */
+    readonly user: pulumi.Input<string>;
+}
+
 /** Inputs of the logins. */
 export interface QuayDatabasesArgs {
-    /** The server, and how its administrator logs in. */
+    /**
+     * The server, and how its administrator logs in; nothing connects before `server.host`
+     * resolves (a created server's host waits for its firewall rules).
+     */
     readonly server: PostgresServer;
     /** Quay's database and role. */
-    readonly quay: DatabaseLogin;
+    readonly quay: LoginArgs;
     /** Clair's database and role. */
-    readonly clair: DatabaseLogin;
+    readonly clair: LoginArgs;
 }
 
 /** A created login, as the bundle consumes it. */
@@ -38,6 +48,9 @@ export interface CreatedLogin {
  * The administrator is not a superuser on RDS or Azure; with `superuser: false` the provider grants
  * itself membership of the owner role where PostgreSQL requires it to create a database owned by
  * another role (hashicorp/terraform-provider-postgresql#18, #146: "must be member of role" on RDS).
+ *
+ * The PostgreSQL provider is the one provider a component still creates: it is configured from the
+ * server's outputs. Passwords use the `random` provider of `opts.providers`.
  */
 export class QuayDatabases extends pulumi.ComponentResource {
     /** Quay's login (`DB_URI`). */
@@ -63,36 +76,35 @@ export class QuayDatabases extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const randomProvider = new random.Provider(`${name}-random`, {}, { parent: this });
-        // Nothing can connect before the firewall rules and server parameters exist.
-        const after = { parent: this, provider, dependsOn: [...server.ready] };
+        // The provider's host waits for the server's firewall rules and parameters, so these do too.
+        const on = { parent: this, provider };
 
         const login = (who: "quay" | "clair", extension: string): CreatedLogin => {
             const password = new random.RandomPassword(
                 `${name}-${who}-password`,
                 // Letters and digits: the password goes into a URL and a YAML file unescaped by people.
                 { length: 32, special: false },
-                { parent: this, provider: randomProvider },
+                { parent: this },
             );
             const role = new postgresql.Role(
                 `${name}-${who}-role`,
                 { name: args[who].user, login: true, password: password.result },
-                after,
+                on,
             );
             const database = new postgresql.Database(
                 `${name}-${who}-database`,
                 { name: args[who].name, owner: role.name },
-                { ...after, protect: true },
+                { ...on, protect: true },
             );
             new postgresql.Extension(
                 `${name}-${who}-${extension}`,
                 { name: extension, database: database.name },
-                { ...after, protect: true },
+                { ...on, protect: true },
             );
             return { name: database.name, user: role.name, password: pulumi.secret(password.result) };
         };
         this.quay = login("quay", "pg_trgm");
         this.clair = login("clair", "uuid-ossp");
-        this.registerOutputs({ quayDatabase: this.quay.name, clairDatabase: this.clair.name });
+        this.registerOutputs({ quay: this.quay, clair: this.clair });
     }
 }

@@ -15,13 +15,22 @@ export interface EntryPoint {
     readonly healthCheckIds: pulumi.Output<Record<string, string>>;
 }
 
+/** The user's own balancer: nothing is created, the hostname is only reported. */
+export interface NoEntryPointArgs {
+    /** The global hostname, reported as the DNS name. */
+    readonly hostname: pulumi.Input<string>;
+}
+
 /** The variant and its inputs. */
 export type EntryPointArgs =
     | ({ readonly mode: "route53" } & Route53EntryPointArgs)
     | ({ readonly mode: "traffic-manager" } & TrafficManagerEntryPointArgs)
-    | { readonly mode: "none"; readonly hostname: string };
+    | ({ readonly mode: "none" } & NoEntryPointArgs);
 
-/** Creates the entry point of the chosen mode (no resource at all for `none`). */
+/**
+ * Creates the entry point of the chosen mode (no resource at all for `none`). `opts.providers`
+ * carries the mode's provider: `aws` for Route 53, `azure-native` for Traffic Manager.
+ */
 export function createEntryPoint(
     name: string,
     args: EntryPointArgs,

@@ -2,24 +2,21 @@
  * Route53EntryPoint: latency-routed records for the global hostname in a public hosted zone, one
  * per active site, each answered only while its own HTTPS health check passes.
  */
-import type { Provider } from "@pulumi/aws/provider";
 import * as route53 from "@pulumi/aws/route53";
 import * as pulumi from "@pulumi/pulumi";
 import { EntryPointTarget, route53HealthCheckArgs, route53RecordArgs } from "../../lib/entryPoint";
 
 const TYPE = "quay-georep:entrypoint:Route53EntryPoint";
 
-/** Inputs of the Route 53 entry point. Plain values: they decide how many records exist. */
+/** Inputs of the Route 53 entry point; Route 53 is global, so any region's AWS provider (`opts.providers`) will do. */
 export interface Route53EntryPointArgs {
-    /** The AWS provider Route 53 calls go through (Route 53 is global; any region works). */
-    readonly provider: Provider;
-    /** The global hostname (`SERVER_HOSTNAME`): the records' name and the probes' Host/SNI. */
-    readonly hostname: string;
+    /** The global hostname (`SERVER_HOSTNAME`), the records' name and the probes' Host/SNI (the targets carry it too). */
+    readonly hostname: pulumi.Input<string>;
     /** ID of the public hosted zone that holds `hostname`. */
-    readonly zoneId: string;
-    /** Record TTL in seconds. */
-    readonly ttl: number;
-    /** Every non-retired site; each gets a health check, active ones a record. */
+    readonly zoneId: pulumi.Input<string>;
+    /** Record TTL in seconds (default 60, as Route 53 advises for records with health checks). */
+    readonly ttl?: pulumi.Input<number>;
+    /** Every non-retired site; plain: each gets a health check, active ones a record. */
     readonly targets: readonly EntryPointTarget[];
 }
 
@@ -35,22 +32,23 @@ export class Route53EntryPoint extends pulumi.ComponentResource {
     /** Health check ID per non-retired site. */
     public readonly healthCheckIds: pulumi.Output<Record<string, string>>;
 
+    /** Children inherit the `aws` provider from `opts.providers`. */
     constructor(name: string, args: Route53EntryPointArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const provider = args.provider;
+        const ttl = args.ttl ?? 60;
         const ids: Record<string, pulumi.Output<string>> = {};
         for (const target of args.targets) {
             const check = new route53.HealthCheck(`${name}-${target.site}-health`, route53HealthCheckArgs(target), {
                 parent: this,
-                provider,
             });
             ids[target.site] = check.id;
             // A draining site keeps its check (its cluster still runs and stays visible) but loses its record.
             if (!target.inRotation) continue;
+            // The record's shape is pure (lib/entryPoint.ts); zone and TTL may be outputs, so they are set here.
             new route53.Record(
                 `${name}-${target.site}-record`,
-                { ...route53RecordArgs(target, args.zoneId, args.ttl), healthCheckId: check.id },
-                { parent: this, provider },
+                { ...route53RecordArgs(target, "", 0), zoneId: args.zoneId, ttl, healthCheckId: check.id },
+                { parent: this },
             );
         }
         this.dnsName = pulumi.output(args.hostname);

@@ -4,7 +4,6 @@
  * optionally the CNAME from the hostname to the profile in an Azure DNS zone.
  */
 import * as dns from "@pulumi/azure-native/dns";
-import type { Provider } from "@pulumi/azure-native/provider";
 import * as trafficmanager from "@pulumi/azure-native/trafficmanager";
 import * as pulumi from "@pulumi/pulumi";
 import { EntryPointTarget, trafficManagerEndpointArgs, trafficManagerMonitorConfig } from "../../lib/entryPoint";
@@ -12,26 +11,32 @@ import type { HealthCheckSettings } from "../../lib/entryPoint";
 
 const TYPE = "quay-georep:entrypoint:TrafficManagerEntryPoint";
 
-/** Inputs of the Traffic Manager entry point. Plain values: they decide how many endpoints exist. */
+/** An Azure DNS zone. */
+export interface DnsZoneArgs {
+    /** The zone's domain, lower-case without the trailing dot, e.g. `example.com`. */
+    readonly name: pulumi.Input<string>;
+    /** The zone's resource group. */
+    readonly resourceGroupName: pulumi.Input<string>;
+}
+
+/** Inputs of the Traffic Manager entry point; its subscription is the azure-native provider's (`opts.providers`). */
 export interface TrafficManagerEntryPointArgs {
-    /** The azure-native provider (explicit; no default provider). */
-    readonly provider: Provider;
-    /** The global hostname: the monitor's Host header and the CNAME's name. */
-    readonly hostname: string;
+    /** The global hostname: the monitor's Host header and the CNAME's name (inside `zone`). */
+    readonly hostname: pulumi.Input<string>;
     /** An existing resource group for the profile. */
-    readonly resourceGroupName: string;
+    readonly resourceGroupName: pulumi.Input<string>;
     /** The profile's resource name. */
-    readonly profileName: string;
+    readonly profileName: pulumi.Input<string>;
     /** The profile's DNS label (`<relativeName>.trafficmanager.net`). */
-    readonly relativeName: string;
-    /** DNS TTL in seconds, for the profile's answers and the CNAME. */
-    readonly ttl: number;
+    readonly relativeName: pulumi.Input<string>;
     /** Probe path, interval and failure threshold. */
-    readonly healthCheck: HealthCheckSettings;
-    /** Every non-retired site; active ones Enabled, draining ones Disabled. */
+    readonly healthCheck: pulumi.Input<HealthCheckSettings>;
+    /** Every non-retired site; plain: one endpoint each, active ones Enabled, draining ones Disabled. */
     readonly targets: readonly EntryPointTarget[];
-    /** Azure DNS zone for the hostname's CNAME (default: none; point DNS yourself). */
-    readonly zone?: { readonly name: string; readonly resourceGroupName: string };
+    /** DNS TTL in seconds, for the profile's answers and the CNAME (default 60). */
+    readonly ttl?: pulumi.Input<number>;
+    /** Azure DNS zone for the hostname's CNAME (default: none, point DNS yourself); plain presence: it decides the record. */
+    readonly zone?: DnsZoneArgs;
 }
 
 /**
@@ -45,9 +50,10 @@ export class TrafficManagerEntryPoint extends pulumi.ComponentResource {
     /** Endpoint resource ID per non-retired site (Traffic Manager keeps health per endpoint). */
     public readonly healthCheckIds: pulumi.Output<Record<string, string>>;
 
+    /** Children inherit the `azure-native` provider from `opts.providers`. */
     constructor(name: string, args: TrafficManagerEntryPointArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const provider = args.provider;
+        const ttl = args.ttl ?? 60;
         const profile = new trafficmanager.Profile(
             `${name}-profile`,
             {
@@ -56,10 +62,12 @@ export class TrafficManagerEntryPoint extends pulumi.ComponentResource {
                 location: "global",
                 profileStatus: "Enabled",
                 trafficRoutingMethod: "Performance",
-                dnsConfig: { relativeName: args.relativeName, ttl: args.ttl },
-                monitorConfig: trafficManagerMonitorConfig(args.hostname, args.healthCheck),
+                dnsConfig: { relativeName: args.relativeName, ttl },
+                monitorConfig: pulumi
+                    .all([args.hostname, args.healthCheck])
+                    .apply(([hostname, health]) => trafficManagerMonitorConfig(hostname, health)),
             },
-            { parent: this, provider },
+            { parent: this },
         );
         this.dnsName = profile.dnsConfig.apply((d) => {
             if (d?.fqdn === undefined)
@@ -76,24 +84,28 @@ export class TrafficManagerEntryPoint extends pulumi.ComponentResource {
                     profileName: args.profileName,
                     resourceGroupName: args.resourceGroupName,
                 },
-                { parent: this, provider, dependsOn: [profile] },
+                { parent: this, dependsOn: [profile] },
             );
             ids[target.site] = endpoint.id;
         }
 
         if (args.zone !== undefined) {
-            const relative = args.hostname.slice(0, -(args.zone.name.length + 1));
+            const zone = args.zone;
+            // The hostname's labels below the zone (the config checks that the zone holds it).
+            const relative = pulumi
+                .all([args.hostname, zone.name])
+                .apply(([hostname, zoneName]) => hostname.slice(0, -(zoneName.length + 1)));
             new dns.RecordSet(
                 `${name}-cname`,
                 {
-                    zoneName: args.zone.name,
-                    resourceGroupName: args.zone.resourceGroupName,
+                    zoneName: zone.name,
+                    resourceGroupName: zone.resourceGroupName,
                     relativeRecordSetName: relative,
                     recordType: "CNAME",
-                    ttl: args.ttl,
+                    ttl,
                     cnameRecord: { cname: this.dnsName },
                 },
-                { parent: this, provider },
+                { parent: this },
             );
         }
         this.healthCheckIds = pulumi.output(ids);

@@ -3,19 +3,36 @@
  */
 import * as ec2 from "@pulumi/aws/ec2";
 import * as iam from "@pulumi/aws/iam";
-import { Provider } from "@pulumi/aws/provider";
 import * as vpc from "@pulumi/aws/vpc";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { cidrSlug } from "../../lib/cidr";
 import { renderRedisCloudInit } from "../../lib/cloudInit";
-import type { AwsRedis } from "../../config/services";
-import { PUBLIC_IP_TAG, RedisServer, REDIS_PORT } from "./server";
+import { PUBLIC_IP_TAG, RedisServer, REDIS_PORT, VmArchitecture } from "./server";
 
 const TYPE = "quay-georep:redis:RedisEc2";
 
-/** The `redis` config of mode `aws` (each field is documented on `AwsRedis`). */
-export type RedisEc2Args = Omit<AwsRedis, "mode" | "port" | "tls">;
+/** Inputs of the Redis VM on EC2; its region is the AWS provider's (`opts.providers`). */
+export interface RedisEc2Args {
+    /** The existing VPC of the subnet (the security group's). */
+    readonly vpcId: pulumi.Input<string>;
+    /** The existing subnet the instance runs in. */
+    readonly subnetId: pulumi.Input<string>;
+    /** IPv4 CIDRs allowed to connect on 6379; plain: one ingress rule each, named by the CIDR. */
+    readonly allowedCidrs: readonly string[];
+    /** Give the VM an Elastic IP and report it as `host` (default false: the private IP); plain: it decides the EIP. */
+    readonly publicIp?: boolean;
+    /** EC2 instance type (default `t3.small`). */
+    readonly instanceType?: pulumi.Input<string>;
+    /** CPU architecture of `instanceType`, which picks the Ubuntu AMI (default `x86_64`; Graviton: `arm64`). */
+    readonly architecture?: pulumi.Input<VmArchitecture>;
+    /** A fixed private IP in the subnet (default: AWS picks one). */
+    readonly privateIp?: pulumi.Input<string>;
+    /** Fully qualified, pinned Redis image, e.g. `docker.io/library/redis:7.2.7`. */
+    readonly image: pulumi.Input<string>;
+    /** Root disk in GiB (default 30); Redis's append-only file lives on it. */
+    readonly diskGb?: pulumi.Input<number>;
+}
 
 /** Canonical's account, which publishes the Ubuntu AMIs. */
 const CANONICAL = "099720109477";
@@ -25,7 +42,7 @@ const CANONICAL = "099720109477";
  * named `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-<arch>-server-<date>` (the same filter as
  * aws/aws-parallelcluster#6735).
  */
-export function ubuntuAmiFilter(architecture: "x86_64" | "arm64"): string {
+export function ubuntuAmiFilter(architecture: VmArchitecture): string {
     return `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${architecture === "arm64" ? "arm64" : "amd64"}-server-*`;
 }
 
@@ -45,14 +62,18 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
     /** The instance ID (for `aws ssm start-session --target`). */
     public readonly ids: pulumi.Output<Record<string, string>>;
 
+    /** Children inherit the `aws` provider (its region is the VM's) and the `random` provider from `opts.providers`. */
     constructor(name: string, args: RedisEc2Args, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const provider = new Provider(`${name}-aws`, { region: args.region }, { parent: this });
-        const randomProvider = new random.Provider(`${name}-random`, {}, { parent: this });
+        const architecture = pulumi.output(args.architecture ?? "x86_64");
+        const instanceType = args.instanceType ?? "t3.small";
+        const diskGb = args.diskGb ?? 30;
+        const publicIp = args.publicIp ?? false;
+
         const password = new random.RandomPassword(
             `${name}-password`,
             { length: 40, special: false },
-            { parent: this, provider: randomProvider },
+            { parent: this },
         );
 
         const role = new iam.Role(
@@ -66,19 +87,19 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
                     ],
                 }),
             },
-            { parent: this, provider },
+            { parent: this },
         );
         new iam.RolePolicyAttachment(
             `${name}-ssm`,
             { role: role.name, policyArn: iam.ManagedPolicy.AmazonSSMManagedInstanceCore },
-            { parent: this, provider },
+            { parent: this },
         );
-        const profile = new iam.InstanceProfile(`${name}-profile`, { role: role.name }, { parent: this, provider });
+        const profile = new iam.InstanceProfile(`${name}-profile`, { role: role.name }, { parent: this });
 
         const group = new ec2.SecurityGroup(
             `${name}-sg`,
             { vpcId: args.vpcId, description: "Redis 6379 from the Quay clusters only; no SSH" },
-            { parent: this, provider },
+            { parent: this },
         );
         for (const cidr of args.allowedCidrs) {
             new vpc.SecurityGroupIngressRule(
@@ -91,14 +112,14 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
                     toPort: REDIS_PORT,
                     description: "Redis from a Quay cluster",
                 },
-                { parent: this, provider },
+                { parent: this },
             );
         }
         // Outbound: packages, the image registry and the SSM endpoints.
         new vpc.SecurityGroupEgressRule(
             `${name}-egress`,
             { securityGroupId: group.id, cidrIpv4: "0.0.0.0/0", ipProtocol: "-1", description: "Outbound" },
-            { parent: this, provider },
+            { parent: this },
         );
 
         const ami = ec2.getAmiOutput(
@@ -106,21 +127,23 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
                 owners: [CANONICAL],
                 mostRecent: true,
                 filters: [
-                    { name: "name", values: [ubuntuAmiFilter(args.architecture)] },
-                    { name: "architecture", values: [args.architecture] },
+                    { name: "name", values: [architecture.apply(ubuntuAmiFilter)] },
+                    { name: "architecture", values: [architecture] },
                     { name: "virtualization-type", values: ["hvm"] },
                 ],
             },
-            { parent: this, provider },
+            { parent: this },
         );
         const userData = pulumi.secret(
-            password.result.apply((p) => renderRedisCloudInit({ image: args.image, password: p, port: REDIS_PORT })),
+            pulumi
+                .all([password.result, args.image])
+                .apply(([p, i]) => renderRedisCloudInit({ image: i, password: p, port: REDIS_PORT })),
         );
         const instance = new ec2.Instance(
             `${name}-vm`,
             {
                 ami: ami.id,
-                instanceType: args.instanceType,
+                instanceType,
                 subnetId: args.subnetId,
                 privateIp: args.privateIp,
                 vpcSecurityGroupIds: [group.id],
@@ -131,26 +154,26 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
                 rootBlockDevice: {
                     encrypted: true,
                     volumeType: "gp3",
-                    volumeSize: args.diskGb,
+                    volumeSize: diskGb,
                     deleteOnTermination: true,
                 },
                 userData,
                 // cloud-init applies user data on first boot only; a new document needs a new instance.
                 userDataReplaceOnChange: true,
                 // Says redis.publicIp asked for the public address, for the policy pack (it sees no config).
-                tags: { Name: name, ...(args.publicIp ? { [PUBLIC_IP_TAG]: "true" } : {}) },
+                tags: { Name: name, ...(publicIp ? { [PUBLIC_IP_TAG]: "true" } : {}) },
             },
             // `mostRecent` finds a newer AMI every few weeks; that must not replace a running Redis.
-            { parent: this, provider, protect: true, ignoreChanges: ["ami"], additionalSecretOutputs: ["userData"] },
+            { parent: this, protect: true, ignoreChanges: ["ami"], additionalSecretOutputs: ["userData"] },
         );
-        const address = args.publicIp
-            ? new ec2.Eip(`${name}-ip`, { domain: "vpc", instance: instance.id }, { parent: this, provider }).publicIp
+        const address = publicIp
+            ? new ec2.Eip(`${name}-ip`, { domain: "vpc", instance: instance.id }, { parent: this }).publicIp
             : instance.privateIp;
 
         this.host = address;
         this.port = pulumi.output(REDIS_PORT);
         this.password = pulumi.secret(password.result);
         this.ids = pulumi.all({ instanceId: instance.id }).apply((v): Record<string, string> => ({ ...v }));
-        this.registerOutputs({ host: this.host, ids: this.ids });
+        this.registerOutputs({ host: this.host, port: this.port, password: this.password, ids: this.ids });
     }
 }

@@ -4,21 +4,42 @@
  */
 import * as compute from "@pulumi/azure-native/compute";
 import * as network from "@pulumi/azure-native/network";
-import { Provider } from "@pulumi/azure-native/provider";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { renderRedisCloudInit } from "../../lib/cloudInit";
-import type { AzureRedis } from "../../config/services";
-import { PUBLIC_IP_TAG, RedisServer, REDIS_PORT } from "./server";
+import { PUBLIC_IP_TAG, RedisServer, REDIS_PORT, VmArchitecture } from "./server";
 
 const TYPE = "quay-georep:redis:RedisAzureVm";
 
-/** The `redis` config of mode `azure` (each field is documented on `AzureRedis`). */
-export type RedisAzureVmArgs = Omit<AzureRedis, "mode" | "port" | "tls">;
+/** Inputs of the Redis VM on Azure; its subscription is the azure-native provider's (`opts.providers`). */
+export interface RedisAzureVmArgs {
+    /** Azure location of the VM and its resource group, e.g. `westeurope`. */
+    readonly location: pulumi.Input<string>;
+    /** The NIC's static private IP (in `subnetId`, or a usable address of `addressSpace`). */
+    readonly privateIp: pulumi.Input<string>;
+    /** IPv4 CIDRs allowed to connect on 6379 (one NSG rule lists them all). */
+    readonly allowedCidrs: pulumi.Input<readonly pulumi.Input<string>[]>;
+    /** Fully qualified, pinned Redis image, e.g. `docker.io/library/redis:7.2.7`. */
+    readonly image: pulumi.Input<string>;
+    /** An existing subnet's resource ID (default: a VNet and subnet of `addressSpace` are created). */
+    readonly subnetId?: pulumi.Input<string>;
+    /** CIDR of the created VNet and subnet; required without `subnetId`. */
+    readonly addressSpace?: pulumi.Input<string>;
+    /** A static public IP, reported as `host` (default false: the private IP); plain: it decides the IP resource. */
+    readonly publicIp?: boolean;
+    /** VM size (default `Standard_B2s`). */
+    readonly vmSize?: pulumi.Input<string>;
+    /** CPU architecture of `vmSize`, which picks the Ubuntu image (default `x86_64`; Arm sizes: `arm64`). */
+    readonly architecture?: pulumi.Input<VmArchitecture>;
+    /** OS disk in GiB (default 30); Redis's append-only file lives on it. */
+    readonly diskGb?: pulumi.Input<number>;
+    /** Encryption at host (default false; needs the subscription feature `EncryptionAtHost`). */
+    readonly encryptionAtHost?: pulumi.Input<boolean>;
+}
 
 /** Canonical's Ubuntu 24.04 LTS image (Gen2; Arm64 has its own SKU). */
-export function ubuntuImage(architecture: "x86_64" | "arm64") {
+export function ubuntuImage(architecture: VmArchitecture) {
     return {
         publisher: "Canonical",
         offer: "ubuntu-24_04-lts",
@@ -44,30 +65,35 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
     /** The resource group and VM name (for `az vm run-command invoke -g <group> -n <vm>`). */
     public readonly ids: pulumi.Output<Record<string, string>>;
 
+    /** Children inherit the `azure-native` and `random` providers from `opts.providers`. */
     constructor(name: string, args: RedisAzureVmArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const provider = new Provider(`${name}-azure`, {}, { parent: this });
-        const randomProvider = new random.Provider(`${name}-random`, {}, { parent: this });
+        const architecture = pulumi.output(args.architecture ?? "x86_64");
+        const vmSize = args.vmSize ?? "Standard_B2s";
+        const diskGb = args.diskGb ?? 30;
+        const encryptionAtHost = args.encryptionAtHost ?? false;
+        const wantsPublicIp = args.publicIp ?? false;
+
         const password = new random.RandomPassword(
             `${name}-password`,
             { length: 40, special: false },
-            { parent: this, provider: randomProvider },
+            { parent: this },
         );
         // Azure requires a login for a Linux VM; this one is for the serial console only.
         const adminPassword = new random.RandomPassword(
             `${name}-admin-password`,
             { length: 40, special: false, minUpper: 2, minLower: 2, minNumeric: 2 },
-            { parent: this, provider: randomProvider },
+            { parent: this },
         );
         // Protected: deleting the group would delete the VM in it (and the data on its disk).
         const group = new resources.ResourceGroup(
             `${name}-rg`,
             { location: args.location },
-            { parent: this, provider, protect: true },
+            { parent: this, protect: true },
         );
         const local = { resourceGroupName: group.name, location: args.location };
 
-        const subnetId = args.subnetId ?? this.createSubnet(name, args, local, provider);
+        const subnetId = args.subnetId ?? this.createSubnet(name, args.addressSpace, local);
         const nsg = new network.NetworkSecurityGroup(
             `${name}-nsg`,
             {
@@ -80,17 +106,17 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                         direction: "Inbound",
                         access: "Allow",
                         protocol: "Tcp",
-                        sourceAddressPrefixes: [...args.allowedCidrs],
+                        sourceAddressPrefixes: pulumi.output(args.allowedCidrs).apply((cidrs) => [...cidrs]),
                         sourcePortRange: "*",
                         destinationAddressPrefix: "*",
                         destinationPortRange: `${REDIS_PORT}`,
                     },
                 ],
             },
-            { parent: this, provider },
+            { parent: this },
         );
         // Standard SKU public IPs are closed unless an NSG rule opens them.
-        const publicIp = args.publicIp
+        const publicIp = wantsPublicIp
             ? new network.PublicIPAddress(
                   `${name}-ip`,
                   {
@@ -99,7 +125,7 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                       publicIPAllocationMethod: "Static",
                       publicIPAddressVersion: "IPv4",
                   },
-                  { parent: this, provider },
+                  { parent: this },
               )
             : undefined;
         const nic = new network.NetworkInterface(
@@ -119,26 +145,26 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                     },
                 ],
             },
-            { parent: this, provider },
+            { parent: this },
         );
 
         const customData = pulumi.secret(
-            password.result.apply((p) =>
-                Buffer.from(renderRedisCloudInit({ image: args.image, password: p, port: REDIS_PORT })).toString(
-                    "base64",
+            pulumi
+                .all([password.result, args.image])
+                .apply(([p, image]) =>
+                    Buffer.from(renderRedisCloudInit({ image, password: p, port: REDIS_PORT })).toString("base64"),
                 ),
-            ),
         );
         const vm = new compute.VirtualMachine(
             `${name}-vm`,
             {
                 ...local,
-                hardwareProfile: { vmSize: args.vmSize },
+                hardwareProfile: { vmSize },
                 storageProfile: {
-                    imageReference: ubuntuImage(args.architecture),
+                    imageReference: architecture.apply(ubuntuImage),
                     osDisk: {
                         createOption: "FromImage",
-                        diskSizeGB: args.diskGb,
+                        diskSizeGB: diskGb,
                         caching: "ReadWrite",
                         managedDisk: { storageAccountType: "StandardSSD_LRS" },
                         deleteOption: "Delete",
@@ -152,23 +178,22 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                     linuxConfiguration: { disablePasswordAuthentication: false, provisionVMAgent: true },
                 },
                 networkProfile: { networkInterfaces: [{ id: nic.id, primary: true }] },
-                securityProfile: {
-                    encryptionAtHost: args.encryptionAtHost,
+                securityProfile: pulumi.all([architecture, encryptionAtHost]).apply(([arch, atHost]) => ({
+                    encryptionAtHost: atHost,
                     // Trusted launch (secure boot, vTPM) is offered for x64 Gen2 images only.
-                    ...(args.architecture === "x86_64"
+                    ...(arch === "x86_64"
                         ? {
                               securityType: "TrustedLaunch",
                               uefiSettings: { secureBootEnabled: true, vTpmEnabled: true },
                           }
                         : {}),
-                },
+                })),
                 diagnosticsProfile: { bootDiagnostics: { enabled: true } },
                 // Says redis.publicIp asked for the public address, for the policy pack (it sees no config).
-                ...(args.publicIp ? { tags: { [PUBLIC_IP_TAG]: "true" } } : {}),
+                ...(wantsPublicIp ? { tags: { [PUBLIC_IP_TAG]: "true" } } : {}),
             },
             {
                 parent: this,
-                provider,
                 protect: true,
                 replaceOnChanges: ["osProfile.customData"],
                 deleteBeforeReplace: true,
@@ -181,21 +206,22 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
         this.ids = pulumi
             .all({ resourceGroup: group.name, vm: vm.name })
             .apply((v): Record<string, string> => ({ ...v }));
-        this.registerOutputs({ host: this.host, ids: this.ids });
+        this.registerOutputs({ host: this.host, port: this.port, password: this.password, ids: this.ids });
     }
 
-    /** A VNet and subnet for Redis alone, when no existing subnet is given. */
+    /** A VNet and subnet of `space` for Redis alone, when no existing subnet is given. */
     private createSubnet(
         name: string,
-        args: RedisAzureVmArgs,
-        local: { resourceGroupName: pulumi.Output<string>; location: string },
-        provider: Provider,
+        space: pulumi.Input<string> | undefined,
+        local: { resourceGroupName: pulumi.Output<string>; location: pulumi.Input<string> },
     ): pulumi.Output<string> {
-        const space = args.addressSpace as string;
+        if (space === undefined) {
+            throw new pulumi.ResourceError("RedisAzureVm needs subnetId (an existing subnet) or addressSpace", this);
+        }
         const vnet = new network.VirtualNetwork(
             `${name}-vnet`,
             { ...local, addressSpace: { addressPrefixes: [space] } },
-            { parent: this, provider },
+            { parent: this },
         );
         return new network.Subnet(
             `${name}-subnet`,
@@ -207,7 +233,7 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                 // without a public IP the VM still needs it to install podman and pull the image.
                 defaultOutboundAccess: true,
             },
-            { parent: this, provider },
+            { parent: this },
         ).id;
     }
 }

@@ -15,6 +15,9 @@ export interface RedisServer {
     readonly ids: pulumi.Output<Record<string, string>>;
 }
 
+/** A VM's CPU architecture: it picks the OS image. */
+export type VmArchitecture = "x86_64" | "arm64";
+
 /** Redis's port on the VM. */
 export const REDIS_PORT = 6379;
 

@@ -1,13 +1,24 @@
 /**
- * S3SiteBucket: one site's S3 bucket, created through a provider for the site's region.
+ * S3SiteBucket: one site's S3 bucket, created through the AWS provider of the site's region.
  */
-import { Provider } from "@pulumi/aws/provider";
 import * as s3 from "@pulumi/aws/s3";
 import * as pulumi from "@pulumi/pulumi";
 import { s3BucketPrefix } from "../../lib/names";
-import { keep, siteTags, SiteBucketArgs } from "./bucket";
+import { keep, siteTags } from "./bucket";
 
 const TYPE = "quay-georep:storage:S3SiteBucket";
+
+/** Inputs of a site's S3 bucket; its region is the AWS provider's (`opts.providers`). */
+export interface S3SiteBucketArgs {
+    /** The site's name, as the tag `quay-georep-site`. */
+    readonly site: pulumi.Input<string>;
+    /** The site's state, as the tag `quay-georep-state` (the policy pack reads it). */
+    readonly state: pulumi.Input<string>;
+    /** Protect the bucket and its settings (default true; false once the site is retired); plain: a resource option. */
+    readonly protect?: boolean;
+    /** Keep old object versions (default false); plain: it decides the versioning resource. */
+    readonly versioning?: boolean;
+}
 
 /** Days after which S3 aborts a multipart upload Quay never completed (its parts cost storage). */
 export const ABORT_INCOMPLETE_UPLOADS_DAYS = 7;
@@ -24,10 +35,11 @@ export class S3SiteBucket extends pulumi.ComponentResource {
     /** The bucket's ARN, for the IAM policy that covers it. */
     public readonly arn: pulumi.Output<string>;
 
-    constructor(name: string, args: SiteBucketArgs, opts?: pulumi.ComponentResourceOptions) {
+    /** Children inherit the `aws` provider (its region is the bucket's) from `opts.providers`. */
+    constructor(name: string, args: S3SiteBucketArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const provider = new Provider(`${name}-aws`, { region: args.region }, { parent: this });
-        const kept = keep(this, provider, args.protect);
+        const versioning = args.versioning ?? false;
+        const kept = keep(this, args.protect ?? true);
         // Autonamed from the logical name, unless that would not be a valid bucket name (an `_`).
         const bucketPrefix = s3BucketPrefix(`${name}-bucket`);
         const bucket = new s3.Bucket(
@@ -74,7 +86,7 @@ export class S3SiteBucket extends pulumi.ComponentResource {
             },
             kept,
         );
-        if (args.versioning) {
+        if (versioning) {
             new s3.BucketVersioning(
                 `${name}-versioning`,
                 { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } },

@@ -2,21 +2,18 @@
  * S3Access: the one IAM identity Quay uses for every S3 bucket of this deployment.
  */
 import * as iam from "@pulumi/aws/iam";
-import { Provider } from "@pulumi/aws/provider";
 import * as pulumi from "@pulumi/pulumi";
 
 const TYPE = "quay-georep:storage:S3Access";
 
-/** Inputs of the identity. */
+/** Inputs of the identity; IAM is global, so any region's AWS provider (`opts.providers`) will do. */
 export interface S3AccessArgs {
     /** ARNs of exactly the buckets Quay uses (every configured AWS site's), keyed by site name. */
     readonly bucketArns: Readonly<Record<string, pulumi.Input<string>>>;
-    /** `user`: an IAM user and its access key; `role`: a role the trusted principals assume. */
-    readonly credentials: "user" | "role";
-    /** Principals allowed to assume the role (`role` only). */
-    readonly trustedPrincipals: readonly string[];
-    /** Region for the provider of these global (IAM) resources. */
-    readonly region: string;
+    /** `user` (default): an IAM user and its access key; `role`: a role the trusted principals assume; plain: it decides which. */
+    readonly credentials?: "user" | "role";
+    /** Principals allowed to assume the role (`role` only; default none). */
+    readonly trustedPrincipals?: pulumi.Input<readonly pulumi.Input<string>[]>;
 }
 
 /** What Quay may do: read, write, delete (garbage collection) and multipart uploads, nothing else. */
@@ -59,18 +56,19 @@ export class S3Access extends pulumi.ComponentResource {
     /** The role's ARN, `role` only. */
     public readonly roleArn?: pulumi.Output<string>;
 
+    /** Children inherit the `aws` provider from `opts.providers`. */
     constructor(name: string, args: S3AccessArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const provider = new Provider(`${name}-aws`, { region: args.region }, { parent: this });
+        const credentials = args.credentials ?? "user";
         const sites = Object.keys(args.bucketArns).sort();
         const policy = pulumi.all(sites.map((s) => args.bucketArns[s])).apply(bucketPolicy);
-        if (args.credentials === "user") {
-            const user = new iam.User(`${name}-user`, { path: "/quay-georep/" }, { parent: this, provider });
-            new iam.UserPolicy(`${name}-policy`, { user: user.name, policy }, { parent: this, provider });
+        if (credentials === "user") {
+            const user = new iam.User(`${name}-user`, { path: "/quay-georep/" }, { parent: this });
+            new iam.UserPolicy(`${name}-policy`, { user: user.name, policy }, { parent: this });
             const key = new iam.AccessKey(
                 `${name}-key`,
                 { user: user.name },
-                { parent: this, provider, additionalSecretOutputs: ["secret"] },
+                { parent: this, additionalSecretOutputs: ["secret"] },
             );
             this.accessKeyId = key.id;
             this.secretAccessKey = pulumi.secret(key.secret);
@@ -79,22 +77,26 @@ export class S3Access extends pulumi.ComponentResource {
                 `${name}-role`,
                 {
                     description: "Quay's access to this deployment's buckets",
-                    assumeRolePolicy: JSON.stringify({
+                    assumeRolePolicy: pulumi.jsonStringify({
                         Version: "2012-10-17",
                         Statement: [
                             {
                                 Effect: "Allow",
-                                Principal: { AWS: [...args.trustedPrincipals] },
+                                Principal: { AWS: args.trustedPrincipals ?? [] },
                                 Action: "sts:AssumeRole",
                             },
                         ],
                     }),
                 },
-                { parent: this, provider },
+                { parent: this },
             );
-            new iam.RolePolicy(`${name}-policy`, { role: role.id, policy }, { parent: this, provider });
+            new iam.RolePolicy(`${name}-policy`, { role: role.id, policy }, { parent: this });
             this.roleArn = role.arn;
         }
-        this.registerOutputs({ roleArn: this.roleArn, accessKeyId: this.accessKeyId });
+        this.registerOutputs({
+            accessKeyId: this.accessKeyId,
+            secretAccessKey: this.secretAccessKey,
+            roleArn: this.roleArn,
+        });
     }
 }

@@ -9,6 +9,7 @@ import { isSecretInput, RecordedResource, RunResult, runProgram, SECRET_PLACEHOL
 import { StackConfig } from "../../offline/stackConfig";
 import { ConfigError, parseConfig, QuayGeorepConfig } from "../../config/config";
 import { readRawConfig } from "../../config/load";
+import { StackProviders, stackProviders } from "../../stacks/providers";
 import { assertClean, bundleSecret, exampleConfig, PROJECT, runStack, withConfig } from "../mocks";
 export { urnDiff } from "../mocks";
 
@@ -74,12 +75,17 @@ export function runOnce(cfg: StackConfig): Promise<RunResult> {
     return run;
 }
 
+/** The accounts of the example (`accounts` in Pulumi.yaml), for providers made outside the program. */
+export const EXAMPLE_ACCOUNTS = { aws: ["123456789012"], azure: "00000000-0000-0000-0000-000000000000" };
+
 /**
  * Runs one component (or a few) under mocks, without the rest of the program, for its variants;
- * what `make` returns becomes the run's outputs.
+ * `make` gets the providers a stack would make (`stackProviders`) to pass through `opts.providers`,
+ * and what it returns becomes the run's outputs.
  */
-export async function runComponent(make: () => Record<string, unknown>): Promise<RunResult> {
-    return assertClean(await runProgram({ project: PROJECT, stack: "test", config: {}, program: make }));
+export async function runComponent(make: (providers: StackProviders) => Record<string, unknown>): Promise<RunResult> {
+    const program = () => make(stackProviders(PROJECT, EXAMPLE_ACCOUNTS));
+    return assertClean(await runProgram({ project: PROJECT, stack: "test", config: {}, program }));
 }
 
 /** Azure variants of the two servers, run together (one program run serves both test files). */

@@ -1,15 +1,17 @@
 /**
  * The pack's rules on an offline run: turns what the mock runtime recorded (`offline/runtime.ts`)
- * into `PolicyResource`s, as the engine would describe the same program, and checks them.
+ * into `PolicyResource`s, as the engine would describe the same program, and checks them. It lives
+ * outside `policy/` because it needs the offline runtime, and the pack, uploaded on its own by
+ * `pulumi policy publish`, imports nothing from outside its folder (this direction is fine).
  *
  * The engine tells a policy which resources each property's value came from. The mock runtime
  * records values only, but every value it makes up names its resource: an ID is `<name>-id` and an
  * output only the cloud knows is `(known after apply: <name>.<property>)`. Finding those names in a
  * property gives the same dependencies back.
  */
-import { computedPlaceholder, plain, RecordedResource, RunResult } from "../offline/runtime";
-import { checkResources, PolicyConfig, PolicyResource, strings, Violation } from "./rules";
-import { normalizeType } from "./stateful";
+import { checkResources, PolicyConfig, PolicyResource, strings, Violation } from "../policy/rules";
+import { normalizeType } from "../policy/stateful";
+import { computedPlaceholder, plain, RecordedResource, RunResult } from "./runtime";
 
 /** The ID the mock runtime gives a custom resource (`runProgram`'s `newResource`). */
 const mockId = (name: string) => `${name}-id`;

@@ -1,0 +1,93 @@
+/**
+ * The SDK internals the program relies on, pinned: an upgrade of @pulumi/pulumi that moves or
+ * changes one of them fails here, by name, rather than as a config check that silently passes.
+ *
+ * `config/load.ts` asks `isConfigSecret` (exported by `@pulumi/pulumi/runtime/config`, marked
+ * `@internal` in its typings) which config keys are secrets, to refuse a secret kept in plain text.
+ * It reads the list of secret keys the CLI hands every program: the Node.js language host starts
+ * the program with `PULUMI_CONFIG` (a JSON object of every key) and `PULUMI_CONFIG_SECRET_KEYS`
+ * (a JSON array of the secret ones), which the SDK copies into its store when it loads
+ * (`runtime/state.js`, `LocalStore`); the Automation API and the offline runtime set the same store
+ * through `pulumi.runtime.setAllConfig(config, secretKeys)`.
+ */
+import { strict as assert } from "node:assert";
+import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
+import { PROJECT_DIR } from "./mocks";
+
+/** The SDK version these internals were read in (`node_modules/@pulumi/pulumi/runtime/config.js`). */
+const CHECKED_WITH = "3.270.0";
+
+/** The module config/load.ts requires, and the one function it takes from it. */
+const MODULE = "@pulumi/pulumi/runtime/config";
+
+const installed = (
+    JSON.parse(fs.readFileSync(require.resolve("@pulumi/pulumi/package.json"), "utf8")) as { version: string }
+).version;
+
+/** Names the versions in every failure: what was checked, what is installed. */
+const upgraded = (what: string) =>
+    `${what} (checked with @pulumi/pulumi ${CHECKED_WITH}, installed ${installed}): ` +
+    "config/load.ts needs another way to tell secret config keys apart";
+
+/** The function as config/load.ts takes it. */
+function isConfigSecret(): (key: string) => boolean {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(MODULE) as { isConfigSecret?: unknown };
+    assert.equal(typeof mod.isConfigSecret, "function", upgraded(`${MODULE} exports no function isConfigSecret`));
+    return mod.isConfigSecret as (key: string) => boolean;
+}
+
+const CONFIG = { "quay-georep:hostname": "quay.example.com", "quay-georep:databasePassword": "s3cret" };
+const SECRET_KEYS = ["quay-georep:databasePassword"];
+
+describe(`@pulumi/pulumi ${CHECKED_WITH} internals the program uses`, () => {
+    it(`has ${MODULE}, exporting isConfigSecret`, () => {
+        assert.doesNotThrow(() => require.resolve(MODULE), upgraded(`${MODULE} is gone`));
+        isConfigSecret();
+    });
+
+    it("tells the secret keys set through setAllConfig (Automation API, offline runtime) from the others", () => {
+        const check = isConfigSecret();
+        const before = pulumi.runtime.allConfig();
+        const secretBefore = Object.keys(before).filter((k) => check(k));
+        try {
+            pulumi.runtime.setAllConfig({ ...CONFIG }, [...SECRET_KEYS]);
+            assert.equal(check("quay-georep:databasePassword"), true, upgraded("a listed secret key reads as plain"));
+            assert.equal(check("quay-georep:hostname"), false, upgraded("a plain key reads as secret"));
+            assert.equal(check("quay-georep:unset"), false, upgraded("an unset key reads as secret"));
+            pulumi.runtime.setAllConfig({ ...CONFIG });
+            assert.equal(check("quay-georep:databasePassword"), false, upgraded("a key stays secret once unlisted"));
+        } finally {
+            pulumi.runtime.setAllConfig(before, secretBefore);
+        }
+    });
+
+    it("tells the secret keys apart in a program started as the CLI starts it (PULUMI_CONFIG_SECRET_KEYS)", async () => {
+        // A fresh Node.js process: the SDK reads both variables when its store is created.
+        const script = [
+            `const { isConfigSecret } = require(${JSON.stringify(MODULE)});`,
+            'const { allConfig } = require("@pulumi/pulumi/runtime");',
+            "process.stdout.write(JSON.stringify({",
+            "  keys: Object.keys(allConfig()).sort(),",
+            "  secret: Object.keys(allConfig()).sort().filter((k) => isConfigSecret(k)),",
+            "}));",
+        ].join("\n");
+        const env = {
+            ...process.env,
+            PULUMI_CONFIG: JSON.stringify(CONFIG),
+            PULUMI_CONFIG_SECRET_KEYS: JSON.stringify(SECRET_KEYS),
+        };
+        const out = await new Promise<string>((resolve, reject) =>
+            execFile(process.execPath, ["-e", script], { cwd: PROJECT_DIR, env }, (err, stdout, stderr) =>
+                err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+            ),
+        );
+        assert.deepEqual(
+            JSON.parse(out),
+            { keys: Object.keys(CONFIG).sort(), secret: SECRET_KEYS },
+            upgraded("PULUMI_CONFIG_SECRET_KEYS no longer marks the keys it lists"),
+        );
+    });
+});
