@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { parseConfig, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config";
+import { parseConfig, PROJECT_KEYS, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config";
 import { ConfigError, SecretValue } from "./validate";
 
 // The SDK exports this from its JS but marks it @internal in its typings; it reads the same
@@ -15,17 +15,12 @@ import { ConfigError, SecretValue } from "./validate";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret: (key: string) => boolean };
 
-/** Keys whose values are YAML objects or lists (Pulumi hands them over as JSON text). */
-const STRUCTURED_KEYS = new Set([
-    "sites",
-    "database",
-    "redis",
-    "storage",
-    "quay",
-    "entryPoint",
-    "lifecycle",
-    "operator",
-    "accounts",
+/**
+ * Keys whose values are YAML objects or lists (Pulumi hands them over as JSON text): every
+ * project-level key but the two plain strings, and the structured per-stack keys.
+ */
+const STRUCTURED_KEYS = new Set<string>([
+    ...PROJECT_KEYS.filter((k) => k !== "hostname" && k !== "sharedStack"),
     "storagePreference",
     "components",
     "replicas",
