@@ -128,6 +128,7 @@ function pullRequestProblems(wf: Workflow): string[] {
         /^npm run lint$/,
         /^npm run build$/,
         /^sudo bash \.ci\/postgres\.sh$/,
+        /^sudo bash \.ci\/postgres-standby\.sh$/,
         /^sudo bash \.ci\/cloud-init\.sh$/,
         /^sudo bash \.ci\/redis\.sh$/,
         /^npm run schemas -- --if-missing$/,
@@ -136,7 +137,7 @@ function pullRequestProblems(wf: Workflow): string[] {
     const at = order.map((re) => runIndex(checks, re));
     if (at.some((i) => i < 0))
         p.push(
-            `checks: install, lint, type-check, PostgreSQL, cloud-init, redis-server, schemas and test steps missing`,
+            `checks: install, lint, type-check, PostgreSQL, PostgreSQL standby pair, cloud-init, redis-server, schemas and test steps missing`,
         );
     else if (at.some((i, n) => n > 0 && i <= at[n - 1])) p.push("checks: steps out of order");
     if (checks?.permissions !== undefined) p.push("checks: must not widen permissions");
@@ -861,6 +862,17 @@ describe("workflow checks catch drift", () => {
                 return pullRequestProblems(wf);
             },
             /render-diff: the head's render must read the base's as deployed/,
+        ],
+        [
+            "no primary/standby pair for the failover scripts' tests",
+            () => {
+                const wf = clone(pr);
+                job(wf, "checks").steps = stepsOf(job(wf, "checks")).filter(
+                    (s) => s.run !== "sudo bash .ci/postgres-standby.sh",
+                );
+                return pullRequestProblems(wf);
+            },
+            /checks: .*PostgreSQL standby pair.*missing/,
         ],
         [
             "no redis-server for the Redis test",
