@@ -6,7 +6,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-    { ignores: ["node_modules/**", "bin/**", "rendered/**"] },
+    { ignores: ["node_modules/**", "bin/**", ".bin-*/**", "rendered/**"] },
     js.configs.recommended,
     ...tseslint.configs.recommendedTypeChecked,
     {
@@ -15,11 +15,17 @@ export default tseslint.config(
         ...tseslint.configs.disableTypeChecked,
     },
     {
-        // CommonJS helpers loaded by tools (the mocha reporter).
+        // CommonJS files run by node itself or loaded by tools (the build, the mocha reporter and config).
         files: ["**/*.js"],
         languageOptions: {
             sourceType: "commonjs",
-            globals: { require: "readonly", module: "writable", process: "readonly" },
+            globals: {
+                require: "readonly",
+                module: "writable",
+                process: "readonly",
+                __dirname: "readonly",
+                __filename: "readonly",
+            },
         },
         rules: { "@typescript-eslint/no-require-imports": "off" },
     },
@@ -30,7 +36,10 @@ export default tseslint.config(
         rules: {
             "@pulumi/no-output-in-template-literal": "error",
             "@pulumi/no-output-instance-in-template-literal": "error",
-            "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+            "@typescript-eslint/no-unused-vars": [
+                "error",
+                { argsIgnorePattern: "^_", varsIgnorePattern: "^_", ignoreRestSiblings: true },
+            ],
         },
     },
 );

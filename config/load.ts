@@ -27,6 +27,34 @@ const STRUCTURED_KEYS = new Set<string>([
     "storageCredentials",
 ]);
 
+/** How many config files' parses {@link parseConfigFile} keeps. */
+const PARSED_FILES_KEPT = 8;
+const parsedFiles = new Map<string, unknown>();
+
+/** Freezes a parsed document all the way down: callers share it, so none may change it. */
+function deepFreeze<T>(value: T): T {
+    if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+        for (const member of Object.values(value)) deepFreeze(member);
+        Object.freeze(value);
+    }
+    return value;
+}
+
+/**
+ * A config file's text, parsed (and frozen). `pulumi up` runs the program once per process; the
+ * offline renderer and the tests run it once per stack in one process, with the same `Pulumi.yaml`
+ * each time, which is then parsed once instead of twice per run.
+ */
+function parseConfigFile(text: string): { config?: Record<string, unknown> } | null {
+    let doc = parsedFiles.get(text);
+    if (doc === undefined) {
+        doc = deepFreeze(parse(text) as unknown);
+        parsedFiles.set(text, doc);
+        if (parsedFiles.size > PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);
+    }
+    return doc as { config?: Record<string, unknown> } | null;
+}
+
 /** Wraps every string leaf of a secret value so it cannot be printed by accident. */
 function wrapSecret(value: unknown): unknown {
     if (typeof value === "string") return new SecretValue(value);
@@ -81,7 +109,7 @@ export function readRawConfig(
  * plain value, or a declaration's `value` (or `default`). Pure, given the file's text.
  */
 export function projectValues(project: string, text: string): Record<string, unknown> {
-    const doc = parse(text) as { config?: Record<string, unknown> } | null;
+    const doc = parseConfigFile(text);
     const values: Record<string, unknown> = {};
     for (const [fullKey, decl] of Object.entries(doc?.config ?? {})) {
         const key = fullKey.startsWith(`${project}:`) ? fullKey.slice(project.length + 1) : fullKey;
@@ -122,14 +150,13 @@ export function secretPlacement(
     stackText: string | undefined,
 ): { secureInProject: string[]; plaintextLeaves: string[] } {
     const bare = (key: string) => (key.startsWith(`${project}:`) ? key.slice(project.length + 1) : key);
-    const projectConfig = (projectText ? (parse(projectText) as { config?: Record<string, unknown> } | null) : null)
-        ?.config;
+    const projectConfig = (projectText ? parseConfigFile(projectText) : null)?.config;
     const secureInProject = Object.entries(projectConfig ?? {}).flatMap(([key, decl]) =>
         leaves(decl, bare(key))
             .filter((l) => l.secure)
             .map((l) => l.path.replace(/\.value(?=\.|\[|$)/, "")),
     );
-    const stackConfig = (stackText ? (parse(stackText) as { config?: Record<string, unknown> } | null) : null)?.config;
+    const stackConfig = (stackText ? parseConfigFile(stackText) : null)?.config;
     const plaintextLeaves = Object.entries(stackConfig ?? {})
         .filter(([key]) => key.startsWith(`${project}:`) && SECRET_KEYS.includes(bare(key)))
         .flatMap(([key, value]) => (isSecure(value) || typeof value !== "object" ? [] : leaves(value, bare(key))))

@@ -12,8 +12,9 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
+import Ajv, { _, type ErrorObject, type FormatDefinition, type ValidateFunction } from "ajv";
 import { parse as parseYaml } from "yaml";
+import { PROJECT_ROOT } from "../lib/projectRoot";
 // One module per kind: a group's index would load every kind's validator.
 import { CronJob } from "kubernetes-models/batch/v1/CronJob";
 import { Job } from "kubernetes-models/batch/v1/Job";
@@ -27,6 +28,7 @@ import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { AUTONAME_SUFFIX, plain, RecordedResource, SECRET_PLACEHOLDER } from "./runtime";
+import { cachedValidators } from "./validatorCache";
 
 type JsonObject = { [key: string]: unknown };
 
@@ -495,27 +497,27 @@ const INT32 = 2 ** 31;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /**
+ * The formats the reference CRDs use, as ajv checks them. Range checks only: `type: integer` already
+ * reports non-integers. int64 beyond 2^53 cannot be exact in JS, so anything outside the safe range is
+ * refused rather than silently rounded. Exported for the cached validators, which require them from here.
+ */
+export const CRD_FORMATS: Readonly<Record<string, FormatDefinition<number> | FormatDefinition<string>>> = {
+    int32: { type: "number", validate: (n: number) => !Number.isInteger(n) || (n >= -INT32 && n < INT32) },
+    int64: { type: "number", validate: (n: number) => !Number.isInteger(n) || Number.isSafeInteger(n) },
+    "date-time": { type: "string", validate: (s: string) => RFC3339.test(s) && !Number.isNaN(Date.parse(s)) },
+};
+
+/**
  * An ajv instance for schemas from {@link structuralToJsonSchema}: all errors, strict (the translated schema
  * only carries keywords chosen here), union types (from nullable and int-or-string), verbose (errors carry
  * the offending value). Only the formats the reference CRDs use are registered, so a new upstream format
- * fails loudly at compile time instead of being skipped.
+ * fails loudly at compile time instead of being skipped. `cacheable`: keeps each validator's source, for
+ * the validator cache (the generated module requires {@link CRD_FORMATS} from this file).
  */
-export function newCrdAjv(): Ajv {
-    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-    // Range checks only: `type: integer` already reports non-integers. int64 beyond 2^53 cannot be exact in
-    // JS, so anything outside the safe range is refused rather than silently rounded.
-    ajv.addFormat("int32", {
-        type: "number",
-        validate: (n: number) => !Number.isInteger(n) || (n >= -INT32 && n < INT32),
-    });
-    ajv.addFormat("int64", {
-        type: "number",
-        validate: (n: number) => !Number.isInteger(n) || Number.isSafeInteger(n),
-    });
-    ajv.addFormat("date-time", {
-        type: "string",
-        validate: (s: string) => RFC3339.test(s) && !Number.isNaN(Date.parse(s)),
-    });
+export function newCrdAjv(cacheable = false): Ajv {
+    const code = cacheable ? { source: true, formats: _`require(${__filename}).CRD_FORMATS` } : undefined;
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true, code });
+    for (const [name, format] of Object.entries(CRD_FORMATS)) ajv.addFormat(name, format);
     return ajv;
 }
 
@@ -588,7 +590,7 @@ export const UPSTREAM_SCHEMAS: readonly UpstreamSchema[] = [
 /** Environment variable naming the one schema folder to use instead of the default lookup. */
 export const SCHEMAS_ENV = "QUAY_GEOREP_SCHEMAS";
 
-const REPOSITORY_DIR = path.resolve(__dirname, "..");
+const REPOSITORY_DIR = PROJECT_ROOT;
 
 /** Where `npm run schemas` writes the schemas: `<repo>/.schemas` (git-ignored). */
 export const FETCHED_SCHEMAS_DIR = path.join(REPOSITORY_DIR, ".schemas");
@@ -678,8 +680,8 @@ export interface ManifestSchemas {
     readonly notValidated: readonly string[];
 }
 
-/** A validator for one served version: its schema, with apiVersion and kind pinned and ObjectMeta left to us. */
-function compileVersion(ajv: Ajv, schema: StructuralSchema, apiVersion: string, kind: string): ValidateFunction {
+/** The JSON schema of one served version: its schema, with apiVersion and kind pinned and ObjectMeta left to us. */
+function versionSchema(schema: StructuralSchema, apiVersion: string, kind: string): JsonObject {
     const root = structuralToJsonSchema(schema);
     root.properties = {
         ...(root.properties as Record<string, JsonObject>),
@@ -689,7 +691,27 @@ function compileVersion(ajv: Ajv, schema: StructuralSchema, apiVersion: string, 
         metadata: { type: "object" },
     };
     root.required = [...new Set(["apiVersion", "kind", ...((root.required as string[] | undefined) ?? [])])];
-    return ajv.compile(root);
+    return root;
+}
+
+/**
+ * The validators of one CRD file's served versions, by `<apiVersion>/<kind>`. Compiling them is most of a
+ * render's time, so they are kept compiled on disk (see offline/validatorCache.ts), by the file's pinned
+ * SHA-256 (the text was checked against it) and this module's own code, which makes the schemas.
+ */
+function crdValidators(full: string, text: string, pinnedSha256: string): Readonly<Record<string, ValidateFunction>> {
+    return cachedValidators("crd", [pinnedSha256, __filename, fs.readFileSync(__filename)], () => {
+        const crd = parseYaml(text) as Crd;
+        const kind = crd.spec.names.kind;
+        const schemas: Record<string, JsonObject> = {};
+        for (const version of crd.spec.versions.filter((v) => v.served === true)) {
+            const schema = version.schema?.openAPIV3Schema;
+            if (schema === undefined) throw new Error(`${full}: version ${version.name} has no openAPIV3Schema`);
+            const apiVersion = `${crd.spec.group}/${version.name}`;
+            schemas[`${apiVersion}/${kind}`] = versionSchema(schema, apiVersion, kind);
+        }
+        return { ajv: newCrdAjv(true), schemas };
+    });
 }
 
 /**
@@ -703,7 +725,6 @@ function compileVersion(ajv: Ajv, schema: StructuralSchema, apiVersion: string, 
  * @throws Error when a CRD file is present but not the pinned upstream file.
  */
 export function loadManifestSchemas(referenceDir: string = findSchemaDir() ?? schemaSearchPath()[0]): ManifestSchemas {
-    const ajv = newCrdAjv();
     const crds = new Map<string, ValidateFunction>();
     const missing = new Map<string, string>();
     const notValidated: string[] = [];
@@ -714,14 +735,9 @@ export function loadManifestSchemas(referenceDir: string = findSchemaDir() ?? sc
             notValidated.push(`not validated: ${full} missing`);
             continue;
         }
-        const crd = parseYaml(readSchemaFile(referenceDir, file)) as Crd;
-        const kind = crd.spec.names.kind;
-        for (const version of crd.spec.versions.filter((v) => v.served === true)) {
-            const schema = version.schema?.openAPIV3Schema;
-            if (schema === undefined) throw new Error(`${full}: version ${version.name} has no openAPIV3Schema`);
-            const apiVersion = `${crd.spec.group}/${version.name}`;
-            crds.set(`${apiVersion}/${kind}`, compileVersion(ajv, schema, apiVersion, kind));
-        }
+        const text = readSchemaFile(referenceDir, file);
+        const pinned = UPSTREAM_SCHEMAS.find((s) => s.file === file) as UpstreamSchema;
+        for (const [key, validate] of Object.entries(crdValidators(full, text, pinned.sha256))) crds.set(key, validate);
     }
     return { crds, missing, notValidated };
 }

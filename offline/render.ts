@@ -7,13 +7,17 @@
  * `--deployed` reads an earlier render (e.g. the base branch's `rendered/`) as what is deployed, so
  * the render shows the lifecycle step the change triggers.
  * Exit codes: 0 rendered; 1 a stack's config or program failed; 2 bad usage.
+ * A stack's folder is rewritten only where its bytes change: an unchanged file is left as it is.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { PROJECT_ROOT } from "../lib/projectRoot";
+import { READONLY_KEY_FILE_ENV } from "../lib/serviceKey";
 import { loadManifestSchemas, ManifestSchemas, validateManifests } from "./manifests";
+import { staleStackFolders, writeStackFolder } from "./renderedFolder";
 import { ORGANIZATION, plain, RecordedResource, redacted, RunResult, runProgram, SECRET_PLACEHOLDER } from "./runtime";
-import { listStacks, readProject, readStackConfig } from "./stackConfig";
+import { listStacks, ProjectFile, readProject, readStackConfig } from "./stackConfig";
 
 /** The files one stack's rendering consists of. */
 export interface RenderedStack {
@@ -86,6 +90,8 @@ export function renderFiles(result: RunResult): Record<string, string> {
             dependsOn: r.dependsOn,
             // Only when there are any: a render diff then shows an alias being added, and nothing else moves.
             ...(r.aliases.length > 0 ? { aliases: r.aliases } : {}),
+            // Likewise: `["*"]` shows a released or lost server frozen (lib/standby.ts).
+            ...(r.ignoreChanges !== undefined ? { ignoreChanges: r.ignoreChanges } : {}),
         })),
     );
     files["outputs.json"] = sortedJson(redacted(result.outputs));
@@ -168,26 +174,36 @@ export function readDeployedRenders(dir: string, project: string): DeployedRende
     return { outputs, resources };
 }
 
+/** The read-only service key offline renders use (a throwaway RSA key, never deployed). */
+export const OFFLINE_READONLY_KEY = path.join(PROJECT_ROOT, "offline", "readonly-service-key.pem");
+
 /**
  * Renders the requested stacks (all by default), shared stack first, each reading what the stacks
  * before it in this run produced (the deploy order) and otherwise what `deployed` says was
- * deployed. Throws nothing for a stack's failure: errors are in the results.
+ * deployed. Throws nothing for a stack's failure: errors are in the results. `project` is `dir`'s
+ * Pulumi.yaml, read once here when not given.
  */
 export async function renderStacks(
     dir: string,
     only?: string,
     deployed: DeployedRenders = { outputs: {}, resources: {} },
+    project: ProjectFile = readProject(dir),
 ): Promise<{
+    /** Every stack of the project (each `Pulumi.<stack>.yaml`), sorted. */
+    stacks: readonly string[];
     rendered: RenderedStack[];
     failed: { stack: string; errors: string[] }[];
     notValidated: readonly string[];
 }> {
     const stacks = listStacks(dir);
     if (stacks.length === 0) throw new Error(`no Pulumi.<stack>.yaml files in ${dir}`);
+    // A switchover's read-only service key: a fixed offline one, so renders stay byte-stable
+    // (a real run generates one and keeps it in the secret bundle output, which renders hide).
+    process.env[READONLY_KEY_FILE_ENV] ??= OFFLINE_READONLY_KEY;
     if (only !== undefined && !stacks.includes(only)) {
         throw new Error(`no stack "${only}": ${dir} has ${stacks.map((s) => `Pulumi.${s}.yaml`).join(", ")}`);
     }
-    const first = readStackConfig(dir, stacks[0]);
+    const first = readStackConfig(dir, stacks[0], project);
     const sharedStack = first.config[`${first.project}:sharedStack`] ?? "us";
     const order = [...stacks.filter((s) => s === sharedStack), ...stacks.filter((s) => s !== sharedStack)];
     const stackOutputs: Record<string, Record<string, unknown>> = { ...deployed.outputs };
@@ -196,7 +212,7 @@ export async function renderStacks(
     const failed: { stack: string; errors: string[] }[] = [];
     for (const stack of order) {
         if (only !== undefined && stack !== only && stack !== sharedStack) continue;
-        const cfg = readStackConfig(dir, stack);
+        const cfg = stack === first.stack ? first : readStackConfig(dir, stack, project);
         const result = await runProgram({
             ...cfg,
             stackOutputs: { ...stackOutputs },
@@ -216,46 +232,60 @@ export async function renderStacks(
         const files = renderFiles(result);
         rendered.push({ stack, result, files, summary: "" });
     }
-    return { rendered, failed, notValidated: schemas.notValidated };
+    return { stacks, rendered, failed, notValidated: schemas.notValidated };
 }
 
-function usage(message: string): never {
-    process.stderr.write(
-        `${message}\nusage: npm run render [-- --stack NAME] [--dir PROJECT_DIR] [--out OUT_DIR] [--deployed RENDERED_DIR]\n`,
-    );
-    process.exit(2);
+/** Where the CLI writes: standard output and standard error (the tests capture them). */
+export interface RenderIo {
+    stdout(text: string): void;
+    stderr(text: string): void;
 }
 
-async function main(argv: string[]): Promise<number> {
+const PROCESS_IO: RenderIo = {
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+};
+
+const USAGE = "usage: npm run render [-- --stack NAME] [--dir PROJECT_DIR] [--out OUT_DIR] [--deployed RENDERED_DIR]";
+
+/**
+ * The CLI: `npm run render [-- --stack NAME] [--dir PROJECT_DIR] [--out OUT_DIR] [--deployed DIR]`.
+ * Returns the exit code (0 rendered, 1 a stack failed, 2 bad usage: any error before a stack is
+ * run, such as an unknown stack or no Pulumi.yaml); prints only through `io`.
+ */
+export async function main(argv: readonly string[], io: RenderIo = PROCESS_IO): Promise<number> {
     const args: Record<string, string> = {};
-    for (let i = 0; i < argv.length; i += 2) {
-        const [flag, value] = [argv[i], argv[i + 1]];
-        if (!["--stack", "--dir", "--out", "--deployed"].includes(flag) || value === undefined)
-            usage(`unknown or incomplete argument "${flag}"`);
-        args[flag.slice(2)] = value;
-    }
-    const dir = path.resolve(args.dir ?? path.join(__dirname, ".."));
-    const out = path.resolve(args.out ?? path.join(dir, "rendered"));
     let outcome;
+    let out: string;
     try {
-        const deployed = args.deployed
-            ? readDeployedRenders(path.resolve(args.deployed), readProject(dir).name)
-            : undefined;
-        outcome = await renderStacks(dir, args.stack, deployed);
+        for (let i = 0; i < argv.length; i += 2) {
+            const [flag, value] = [argv[i], argv[i + 1]];
+            if (!["--stack", "--dir", "--out", "--deployed"].includes(flag) || value === undefined)
+                throw new Error(`unknown or incomplete argument "${flag}"`);
+            args[flag.slice(2)] = value;
+        }
+        const dir = path.resolve(args.dir ?? PROJECT_ROOT);
+        out = path.resolve(args.out ?? path.join(dir, "rendered"));
+        const project = readProject(dir);
+        const deployed = args.deployed ? readDeployedRenders(path.resolve(args.deployed), project.name) : undefined;
+        outcome = await renderStacks(dir, args.stack, deployed, project);
     } catch (err) {
-        usage((err as Error).message);
+        io.stderr(`${(err as Error).message}\n${USAGE}\n`);
+        return 2;
     }
     for (const r of outcome.rendered) {
-        const target = path.join(out, r.stack);
-        fs.rmSync(target, { recursive: true, force: true });
-        fs.mkdirSync(target, { recursive: true });
+        writeStackFolder(path.join(out, r.stack), r.files);
         const names = Object.keys(r.files).sort();
-        for (const name of names) fs.writeFileSync(path.join(target, name), r.files[name]);
-        process.stdout.write(`${summarize(r.stack, r.result, path.relative(process.cwd(), out) || ".", names)}\n\n`);
+        io.stdout(`${summarize(r.stack, r.result, path.relative(process.cwd(), out) || ".", names)}\n\n`);
     }
-    for (const note of outcome.notValidated) process.stderr.write(`warning: ${note}\n`);
+    // A stack removed from the project leaves no folder behind (`--stack` renders one: the others stay).
+    if (args.stack === undefined) {
+        for (const stale of staleStackFolders(out, outcome.stacks))
+            fs.rmSync(path.join(out, stale), { recursive: true });
+    }
+    for (const note of outcome.notValidated) io.stderr(`warning: ${note}\n`);
     for (const f of outcome.failed) {
-        process.stderr.write(
+        io.stderr(
             `stack ${f.stack}: not rendered\n${f.errors.map((e) => `  ${e.split("\n").join("\n  ")}`).join("\n")}\n\n`,
         );
     }

@@ -36,6 +36,7 @@ export const COMPUTED_OUTPUTS: Readonly<
     // Shared services (issue 3): servers, VMs, buckets and the names the cloud or autonaming picks.
     "random:index/randomString:RandomString": { plain: ["result"] },
     "aws:rds/instance:Instance": { plain: ["address", "endpoint", "arn", "resourceId", "identifier"] },
+    "aws:kms/key:Key": { plain: ["arn", "keyId"] },
     "aws:rds/subnetGroup:SubnetGroup": { plain: ["name", "arn"] },
     "aws:rds/parameterGroup:ParameterGroup": { plain: ["name", "arn"] },
     "aws:ec2/securityGroup:SecurityGroup": { plain: ["name", "arn"] },
@@ -114,6 +115,8 @@ export interface RecordedResource {
     readonly inputs: Record<string, unknown>;
     readonly protect: boolean;
     readonly retainOnDelete: boolean;
+    /** The `ignoreChanges` option, when set (`["*"]`: a frozen server, lib/standby.ts). */
+    readonly ignoreChanges?: readonly string[];
     readonly dependsOn: readonly string[];
     /**
      * The resource's `aliases` option: each alias as the URN it denotes (`aliasUrn`), or as JSON
@@ -185,7 +188,7 @@ export interface RunOptions {
     /** The text of `Pulumi.<stack>.yaml`, written beside `projectFile` (the program checks its secrets). */
     readonly stackFile?: string;
     /**
-     * The program: a module path (default: the repo's `index.ts`), or a function that creates
+     * The program: a module path (default: {@link PROGRAM}, the repo's `index.ts`), or a function that creates
      * resources and returns the stack outputs (for testing one component on its own).
      */
     readonly program?: string | (() => Record<string, unknown> | Promise<Record<string, unknown>>);
@@ -363,30 +366,90 @@ function setRootDirectory(dir: string): void {
 }
 
 /**
+ * The program `pulumi up` runs: `index.ts` beside this folder, or `index.js` when this file runs
+ * compiled (`bin/offline/runtime.js`, the program then `bin/index.js`, loading the same compiled
+ * modules as the tests that import them).
+ */
+export const PROGRAM = path.join(__dirname, "..", "index");
+
+/**
+ * Evaluates the program's entry module anew and returns its export, as the language host does once
+ * per process. Only the entry is evaluated again: its export is this run's promise of outputs
+ * (`export = deploy(loadConfig())` reads this stack's config); the modules it imports are loaded once
+ * and stay. The entry is left neither in the require cache nor among this module's children, where
+ * every run's module, and through its export the run's whole resource graph, would stay reachable.
+ */
+export function evaluateProgram(file: string): unknown {
+    const resolved = require.resolve(file);
+    delete require.cache[resolved];
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        return require(resolved) as unknown;
+    } finally {
+        const entry = require.cache[resolved];
+        delete require.cache[resolved];
+        const at = entry === undefined ? -1 : module.children.indexOf(entry);
+        if (at !== -1) module.children.splice(at, 1);
+    }
+}
+
+/** The SDK's Resource class as offline runs patch it (`callsites` is private in its typings). */
+interface ResourceCallsites {
+    callsites: () => unknown[];
+}
+
+/** How many runs are under way (the patch is made by the first and undone by the last). */
+let runsInFlight = 0;
+let sdkCallsites: ResourceCallsites["callsites"] | undefined;
+
+/**
+ * Stops the SDK from capturing the call site of every resource while offline runs are under way.
+ * Each resource constructor calls `Resource.stackTrace(4)`, which calls `Resource.callsites()`
+ * (@pulumi/pulumi resource.js): it sets `Error.stackTraceLimit` to Infinity, formats
+ * `new Error().stack` and parses every frame, for the `sourcePosition` and `stackTrace` fields of
+ * the RegisterResource request, which the engine uses to point at the line that declared a
+ * resource. The mock monitor ignores both. The SDK has no option or variable to turn this off,
+ * and a lowered `Error.stackTraceLimit` does not help (it is raised for the capture), so the static
+ * method is replaced by one returning no frames (`stackTrace` then returns `[]` and the request
+ * carries no position). It is private in the SDK's typings: test/sdk.test.ts pins that resources
+ * still go through it, and that an offline run then formats no stack at all.
+ */
+function skipCallsites(): () => void {
+    const resource = pulumi.Resource as unknown as ResourceCallsites;
+    if (runsInFlight++ === 0) {
+        sdkCallsites = resource.callsites;
+        resource.callsites = () => [];
+    }
+    return () => {
+        if (--runsInFlight === 0 && sdkCallsites !== undefined) resource.callsites = sdkCallsites;
+    };
+}
+
+/**
  * Runs the program once for one stack under mocks and returns what it registered.
  *
- * Stack traces are off while it runs: the SDK captures `new Error().stack` for every promise and
- * resource it creates, and under ts-node each capture is source-mapped, which is most of a mock
- * run's time (about 0.8 s instead of 0.2 s for the shared stack). Errors keep their messages.
+ * Stack traces are off while it runs: the SDK captures `new Error().stack` for every promise it
+ * creates (`debuggablePromise`), and for every resource (see `skipCallsites`); formatting them is
+ * a large part of a mock run's time, and none is ever read. Errors keep their messages.
  */
 export async function runProgram(opts: RunOptions): Promise<RunResult> {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
+    const restore = skipCallsites();
     try {
         return await runProgramTraced(opts);
     } finally {
+        restore();
         Error.stackTraceLimit = limit;
     }
 }
 
 async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
-    const program = opts.program ?? path.resolve(__dirname, "..", "index.ts");
+    const program = opts.program ?? PROGRAM;
     // As the Pulumi language host does: a module's export may be a function, or a promise, of the outputs.
     const load = async (): Promise<Record<string, unknown>> => {
         if (typeof program === "function") return program();
-        delete require.cache[require.resolve(program)];
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const exported: unknown = require(program);
+        const exported = evaluateProgram(program);
         const value: unknown = await (typeof exported === "function" ? (exported as () => unknown)() : exported);
         return { ...(value as Record<string, unknown>) };
     };
@@ -508,6 +571,9 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
                 inputs: rec.inputs,
                 protect: o.opts.protect === true,
                 retainOnDelete: o.opts.retainOnDelete === true,
+                ...(o.opts.ignoreChanges !== undefined && o.opts.ignoreChanges.length > 0
+                    ? { ignoreChanges: [...o.opts.ignoreChanges] }
+                    : {}),
                 dependsOn: dependsOn.filter((d): d is string => d !== undefined).sort(),
                 aliases: [...new Set(aliases)],
             });

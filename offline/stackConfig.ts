@@ -56,8 +56,16 @@ function fullKey(project: string, key: string): string {
     return key.includes(":") ? key : `${project}:${key}`;
 }
 
-/** Reads the project file. */
-export function readProject(dir: string): { name: string; config: Record<string, unknown>; text: string } {
+/** The project file, read and parsed. */
+export interface ProjectFile {
+    readonly name: string;
+    readonly config: Record<string, unknown>;
+    /** Its text, as the program reads it from the project root. */
+    readonly text: string;
+}
+
+/** Reads the project file (once per render: pass it on to {@link readStackConfig}). */
+export function readProject(dir: string): ProjectFile {
     const text = fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8");
     const doc = parse(text) as Record<string, unknown>;
     return { name: String(doc.name), config: isObject(doc.config) ? doc.config : {}, text };
@@ -72,9 +80,8 @@ export function listStacks(dir: string): string[] {
         .sort();
 }
 
-/** Merges project and stack config for one stack. */
-export function readStackConfig(dir: string, stack: string): StackConfig {
-    const project = readProject(dir);
+/** Merges project and stack config for one stack; `project` is `dir`'s Pulumi.yaml, read when not given. */
+export function readStackConfig(dir: string, stack: string, project: ProjectFile = readProject(dir)): StackConfig {
     const config: Record<string, string> = {};
     const secretKeys = new Set<string>();
     const set = (key: string, raw: unknown) => {

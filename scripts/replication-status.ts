@@ -2,7 +2,7 @@
 // with no replication work left?
 //
 //   npm run replication-status -- --locations usstorage,eustorage [--database-url URL]
-//   (= ts-node --transpile-only scripts/replication-status.ts ...)
+//   (= node scripts/run.js scripts/replication-status.ts ...: this file, compiled)
 //
 // Runs sql/replication-status.sql through the real `psql` (read-only transaction; see the header
 // of that file for the exact semantics), prints its JSON verdict on stdout and a short summary on
@@ -11,8 +11,9 @@
 // Exit codes: 0 replication complete, 1 incomplete, 2 usage / connection / query error.
 import { execFile } from "node:child_process";
 import * as path from "node:path";
+import { PROJECT_ROOT } from "../lib/projectRoot";
 
-const SQL_FILE = path.resolve(__dirname, "..", "sql", "replication-status.sql");
+const SQL_FILE = path.join(PROJECT_ROOT, "sql", "replication-status.sql");
 
 const USAGE = `usage: replication-status --locations LOC1,LOC2[,...] [--database-url URL]
 
@@ -40,7 +41,20 @@ interface Options {
     databaseUrl: string;
 }
 
-function parseArgs(argv: string[]): Options | "help" {
+/** What the command reads and where it prints: the process's own, unless a caller (a test) passes others. */
+export interface ReplicationStatusIo {
+    readonly env: NodeJS.ProcessEnv;
+    stdout(text: string): void;
+    stderr(text: string): void;
+}
+
+const PROCESS_IO: ReplicationStatusIo = {
+    env: process.env,
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+};
+
+function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Options | "help" {
     let locations: string | undefined;
     let databaseUrl: string | undefined;
     for (let i = 0; i < argv.length; i++) {
@@ -68,17 +82,17 @@ function parseArgs(argv: string[]): Options | "help" {
         .map((s) => s.trim())
         .filter((s) => s.length > 0);
     if (names.length === 0) throw new UsageError("--locations names no location");
-    databaseUrl = databaseUrl ?? process.env.DATABASE_URL;
+    databaseUrl = databaseUrl ?? env.DATABASE_URL;
     if (!databaseUrl) {
         throw new UsageError("no database: pass --database-url URL or set DATABASE_URL");
     }
     return { locations: names.join(","), databaseUrl };
 }
 
-function runPsql(opts: Options): Promise<string> {
-    const psql = process.env.PSQL || "psql";
+function runPsql(opts: Options, processEnv: NodeJS.ProcessEnv): Promise<string> {
+    const psql = processEnv.PSQL || "psql";
     const args = [opts.databaseUrl, "-X", "-v", "ON_ERROR_STOP=1", "-v", `locations=${opts.locations}`, "-f", SQL_FILE];
-    const env = { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT || "10" };
+    const env = { ...processEnv, PGCONNECT_TIMEOUT: processEnv.PGCONNECT_TIMEOUT || "10" };
     return new Promise((resolve, reject) => {
         execFile(psql, args, { env, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
             if (err) {
@@ -142,34 +156,43 @@ function summary(v: Verdict): string {
     return out.join("\n");
 }
 
-async function main(argv: string[]): Promise<number> {
+async function verdictOf(argv: readonly string[], io: ReplicationStatusIo): Promise<number> {
     let opts: Options | "help";
     try {
-        opts = parseArgs(argv);
+        opts = parseArgs(argv, io.env);
     } catch (err) {
         if (err instanceof UsageError) {
-            process.stderr.write(`replication-status: ${err.message}\n\n${USAGE}\n`);
+            io.stderr(`replication-status: ${err.message}\n\n${USAGE}\n`);
             return 2;
         }
         throw err;
     }
     if (opts === "help") {
-        process.stdout.write(`${USAGE}\n`);
+        io.stdout(`${USAGE}\n`);
         return 0;
     }
-    const verdict = parseVerdict(await runPsql(opts));
-    process.stdout.write(`${JSON.stringify(verdict)}\n`);
-    process.stderr.write(`${summary(verdict)}\n`);
+    const verdict = parseVerdict(await runPsql(opts, io.env));
+    io.stdout(`${JSON.stringify(verdict)}\n`);
+    io.stderr(`${summary(verdict)}\n`);
     return verdict.complete ? 0 : 1;
 }
 
-main(process.argv.slice(2)).then(
-    (code) => {
-        process.exitCode = code;
-    },
-    (err: unknown) => {
+/**
+ * The command: prints the verdict and returns the exit code (0 complete, 1 incomplete, 2 usage,
+ * connection or query error, its message on stderr without a stack trace).
+ */
+export async function main(argv: readonly string[], io: ReplicationStatusIo = PROCESS_IO): Promise<number> {
+    try {
+        return await verdictOf(argv, io);
+    } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        process.stderr.write(`replication-status: ${message}\n`);
-        process.exitCode = 2;
-    },
-);
+        io.stderr(`replication-status: ${message}\n`);
+        return 2;
+    }
+}
+
+if (require.main === module) {
+    void main(process.argv.slice(2)).then((code) => {
+        process.exitCode = code;
+    });
+}

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ReplicationJobs } from "../components/replicationJobs";
 import { RetirementGate } from "../components/retirementGate";
 import { LifecyclePlan, planLifecycle } from "../lib/lifecycle";
+import { PROJECT_ROOT } from "../lib/projectRoot";
 import { Bundle, pem } from "../lib/quayConfig";
 import type { StackRecord, TopologyPlan } from "../lib/topology";
 import type { QuayGeorepConfig } from "../config/config";
@@ -18,7 +19,7 @@ import type { QuayGeorepConfig } from "../config/config";
  * The SQL the Jobs run, mounted from one ConfigMap: the status (the same file operators run with
  * psql) and the check the removal runs right before `util.removelocation`.
  */
-const SQL_FILES = ["replication-status.sql", "removal-precheck.sql"].map((f) => path.join(__dirname, "..", "sql", f));
+const SQL_FILES = ["replication-status.sql", "removal-precheck.sql"].map((f) => path.join(PROJECT_ROOT, "sql", f));
 
 /** What the lifecycle adds to the shared stack's outputs. */
 export interface LifecycleOutputs {

@@ -19,6 +19,7 @@ import {
     publicAddresses,
     publicBound,
 } from "../lib/cidr";
+import { PROJECT_ROOT } from "../lib/projectRoot";
 
 /** The blocks of a list of sources; fails on one that does not parse. */
 function blocks(sources: readonly string[]): AddressBlock[] {
@@ -38,7 +39,7 @@ const allPublic = (family: 4 | 6) =>
 
 describe("cidr: allow-lists judged by what they cover", () => {
     it("is copied verbatim into the policy pack (which imports nothing from outside policy/)", () => {
-        const read = (path: string) => readFileSync(join(__dirname, "..", path), "utf8");
+        const read = (path: string) => readFileSync(join(PROJECT_ROOT, path), "utf8");
         assert.ok(read("lib/cidr.ts") === read("policy/cidr.ts"), "copy lib/cidr.ts to policy/cidr.ts");
     });
 

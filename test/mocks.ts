@@ -1,25 +1,53 @@
 /**
- * The one shared mocks module of the test suite (loaded first by .mocharc.json).
+ * The one shared mocks module of the test suite, imported by every test file that runs the program.
+ * (Not a mocha `require`: with `--parallel`, mocha loads those in its main process too, which runs no
+ * test; each worker loads this module once, with the first test file that imports it.)
  *
  * Every program run goes through `offline/runtime.ts`, the same mock runtime the offline renderer
  * uses: it records each resource's type, name, parent, provider, inputs (secrets kept marked),
  * and `protect` / `retainOnDelete`. This module adds fixtures: the example stacks' config, one
  * change at a time, and finders over the recorded resources.
  */
-import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { bundleSecretOf } from "../offline/render";
 import { PROJECT_KEYS } from "../config/config";
+import { PROJECT_ROOT } from "../lib/projectRoot";
 import { ORGANIZATION, plain, RecordedResource, RunResult, runProgram } from "../offline/runtime";
 import { readStackConfig, StackConfig } from "../offline/stackConfig";
 
-/** The repository root (where Pulumi.yaml is). */
-export const PROJECT_DIR = path.resolve(__dirname, "..");
+/** The repository root (where Pulumi.yaml is), also when the tests run compiled from bin/test/. */
+export const PROJECT_DIR = PROJECT_ROOT;
 export const PROJECT = "quay-georep";
 
-/** The example stacks' merged config, exactly as `npm run render` reads it. */
+/**
+ * Remembers `make(key)` under `key` in `cache`, which keeps the `max` most recently used entries:
+ * enough for the runs and files a test file comes back to, without keeping every run of the suite
+ * alive (each is about 2 MB, and a worker's garbage collector walks whatever is kept).
+ */
+export function remember<T>(cache: Map<string, T>, key: string, max: number, make: () => T): T {
+    let value = cache.get(key);
+    if (value === undefined) {
+        value = make();
+    } else {
+        cache.delete(key); // re-inserted below: the most recently used entry comes last
+    }
+    cache.set(key, value);
+    if (cache.size > max) cache.delete(cache.keys().next().value as string);
+    return value;
+}
+
+const exampleConfigs = new Map<string, StackConfig>();
+
+/** The example stacks' merged config, exactly as `npm run render` reads it (read once, frozen). */
 export function exampleConfig(stack: string): StackConfig {
-    return readStackConfig(PROJECT_DIR, stack);
+    return remember(exampleConfigs, stack, 8, () => {
+        const cfg = readStackConfig(PROJECT_DIR, stack);
+        return Object.freeze({
+            ...cfg,
+            config: Object.freeze({ ...cfg.config }),
+            secretKeys: Object.freeze([...cfg.secretKeys]),
+        });
+    });
 }
 
 /**
@@ -56,9 +84,20 @@ export function withConfig(
     };
 }
 
+const editedProjectFiles = new Map<string, string>();
+
 /** `Pulumi.yaml`'s text with some project-level values set (`undefined` removes one). */
 function editProjectFile(text: string, changes: readonly [string, unknown][]): string {
     if (changes.length === 0) return text;
+    // Tests edit the same file the same way again and again (a World's every `up`): parse it once.
+    const key = JSON.stringify([
+        text,
+        changes.map(([k, v]) => [k, v === undefined ? { removed: true } : { value: v }]),
+    ]);
+    return remember(editedProjectFiles, key, 64, () => editParsed(text, changes));
+}
+
+function editParsed(text: string, changes: readonly [string, unknown][]): string {
     const doc = parse(text) as { config?: Record<string, unknown> };
     const config = { ...(doc.config ?? {}) };
     for (const [key, value] of changes) {
@@ -78,8 +117,8 @@ const runs = new Map<string, Promise<RunResult>>();
 
 /**
  * Runs the program for one stack. Runs are memoized by their inputs: the program is deterministic
- * and results are read-only, and many tests look at the same few runs (the suite stays under a
- * minute on two cores).
+ * and results are read-only, and many tests look at the same few runs. The 32 most recently used
+ * runs are kept (see {@link remember}).
  */
 export function runStack(
     cfg: StackConfig,
@@ -87,12 +126,7 @@ export function runStack(
     stackResources: Record<string, { urn: string; type: string }[]> = {},
 ): Promise<RunResult> {
     const key = JSON.stringify([cfg, stackOutputs, stackResources]);
-    let run = runs.get(key);
-    if (run === undefined) {
-        run = runProgram({ ...cfg, stackOutputs, stackResources });
-        runs.set(key, run);
-    }
-    return run;
+    return remember(runs, key, 32, () => runProgram({ ...cfg, stackOutputs, stackResources }));
 }
 
 /** The fully qualified name a StackReference uses for a stack of this project. */

@@ -11,23 +11,40 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import { loadManifestSchemas } from "../offline/manifests";
-import { manifestErrors, renderFiles, renderStacks } from "../offline/render";
+import { main, manifestErrors, renderFiles, renderStacks } from "../offline/render";
+import { staleStackFolders, writeStackFolder } from "../offline/renderedFolder";
 import { RecordedResource, runProgram, SECRET_PLACEHOLDER } from "../offline/runtime";
 import { PROJECT_DIR } from "./mocks";
 
-const TS_NODE = path.join(PROJECT_DIR, "node_modules", ".bin", "ts-node");
+/** What one run of the renderer CLI returned and printed. */
+interface CliResult {
+    readonly code: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
 
-/** Runs the renderer CLI and returns its exit code and output. */
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** The renderer CLI as a process: `node <compiled offline/render>` (what `npm run render` starts). */
+function cliProcess(args: string[]): Promise<CliResult> {
     return new Promise((resolve) => {
         execFile(
-            TS_NODE,
-            ["--transpile-only", path.join(PROJECT_DIR, "offline", "render.ts"), ...args],
+            process.execPath,
+            [require.resolve("../offline/render"), ...args],
             { cwd: PROJECT_DIR },
             (err, stdout, stderr) =>
                 resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
         );
     });
+}
+
+/**
+ * The renderer CLI in this process: its `main`, with what it prints captured. The process around
+ * it (arguments in, exit code out) is tested once, with {@link cliProcess}.
+ */
+async function cli(args: string[]): Promise<CliResult> {
+    let stdout = "";
+    let stderr = "";
+    const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+    return { code, stdout, stderr };
 }
 
 /** A copy of the project's config files in a temp dir, with one file rewritten. */
@@ -92,11 +109,13 @@ describe("offline renderer", () => {
         const urnList = resources.map((r) => r.urn as string);
         assert.deepEqual(urnList, [...urnList].sort());
         for (const r of resources) {
-            // `aliases` only for a resource that has any (none in the example today).
+            // `aliases` and `ignoreChanges` only for a resource that has any.
             const aliased = Array.isArray(r.aliases) && r.aliases.length > 0;
+            const ignores = Array.isArray(r.ignoreChanges) && r.ignoreChanges.length > 0;
             assert.deepEqual(Object.keys(r).sort(), [
                 ...(aliased ? ["aliases"] : []),
                 "dependsOn",
+                ...(ignores ? ["ignoreChanges"] : []),
                 "inputs",
                 "name",
                 "parent",
@@ -109,6 +128,9 @@ describe("offline renderer", () => {
         }
         const secret = resources.find((r) => r.type === "kubernetes:core/v1:Secret");
         assert.equal((secret?.inputs as Record<string, unknown>).stringData, "<secret>");
+        // The Redis VM keeps the AMI it was built from (components/redis/aws.ts).
+        const vm = resources.find((r) => r.name === "quay-georep-redis-vm");
+        assert.deepEqual(vm?.ignoreChanges, ["ami"]);
     });
 
     it("writes each resource's aliases as the URNs they denote, and only when it has any", async () => {
@@ -267,5 +289,71 @@ describe("offline renderer", () => {
         assert.equal(r.code, 2);
         assert.match(r.stderr, /no stack "mars"/);
         assert.equal((await cli(["--bogus"])).code, 2);
+    });
+
+    it("runs as a process: its arguments reach main, and main's exit code is the process's", async () => {
+        const r = await cliProcess(["--stack", "mars"]);
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, /^no stack "mars": .* has Pulumi\.eu\.yaml, Pulumi\.us\.yaml\nusage: npm run render /);
+        assert.equal(r.stdout, "");
+    });
+
+    it("rewrites only the files whose bytes change, and removes what no longer belongs", () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-write-"));
+        const target = path.join(out, "us");
+        const files = { "config.yaml": "a: 1\n", "outputs.json": "{}\n", "resources.json": "[]\n" };
+        assert.deepEqual(writeStackFolder(target, files), {
+            written: ["config.yaml", "outputs.json", "resources.json"],
+            unchanged: [],
+            removed: [],
+        });
+        // An unchanged file keeps its inode and mtime; the stale file and folder go.
+        const before = fs.statSync(path.join(target, "config.yaml"));
+        fs.utimesSync(path.join(target, "config.yaml"), new Date(0), new Date(0));
+        fs.writeFileSync(path.join(target, "quayregistry.yaml"), "stale\n");
+        fs.mkdirSync(path.join(target, "old"));
+        const second = writeStackFolder(target, { ...files, "outputs.json": '{"role":"shared"}\n' });
+        assert.deepEqual(second, {
+            written: ["outputs.json"],
+            unchanged: ["config.yaml", "resources.json"],
+            removed: ["old", "quayregistry.yaml"],
+        });
+        const after = fs.statSync(path.join(target, "config.yaml"));
+        assert.equal(after.ino, before.ino);
+        assert.equal(after.mtimeMs, 0);
+        assert.deepEqual(fs.readdirSync(target).sort(), ["config.yaml", "outputs.json", "resources.json"]);
+        assert.equal(fs.readFileSync(path.join(target, "outputs.json"), "utf8"), '{"role":"shared"}\n');
+        fs.rmSync(out, { recursive: true, force: true });
+    });
+
+    it("removes the folder of a stack the project no longer has, and only a folder the renderer wrote", () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-stale-"));
+        writeStackFolder(path.join(out, "us"), { "resources.json": "[]\n" });
+        writeStackFolder(path.join(out, "ap"), { "resources.json": "[]\n", "outputs.json": "{}\n" });
+        writeStackFolder(path.join(out, "notes"), { "resources.json": "[]\n", "README.md": "mine\n" });
+        fs.mkdirSync(path.join(out, "empty"));
+        fs.writeFileSync(path.join(out, "ap.txt"), "a file, not a stack folder\n");
+        assert.deepEqual(staleStackFolders(out, ["eu", "us"]), ["ap"]);
+        assert.deepEqual(staleStackFolders(path.join(out, "missing"), ["us"]), []);
+        fs.rmSync(out, { recursive: true, force: true });
+    });
+
+    it("leaves an unchanged render untouched and drops a removed stack's folder (npm run render twice)", async () => {
+        const out = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-rerender-"));
+        assert.equal((await cli(["--out", out])).code, 0);
+        writeStackFolder(path.join(out, "ap"), { "resources.json": "[]\n" });
+        const stamp = new Date(0);
+        for (const stack of ["us", "eu"]) {
+            for (const f of fs.readdirSync(path.join(out, stack)))
+                fs.utimesSync(path.join(out, stack, f), stamp, stamp);
+        }
+        assert.equal((await cli(["--out", out])).code, 0);
+        assert.deepEqual(fs.readdirSync(out).sort(), ["eu", "us"]);
+        for (const stack of ["us", "eu"]) {
+            for (const f of fs.readdirSync(path.join(out, stack))) {
+                assert.equal(fs.statSync(path.join(out, stack, f)).mtimeMs, 0, `${stack}/${f} was rewritten`);
+            }
+        }
+        fs.rmSync(out, { recursive: true, force: true });
     });
 });

@@ -4,6 +4,7 @@
 // Each suite uses its own throwaway database loaded from test/fixtures/quay-schema.sql, and the
 // SQL always runs through the real psql binary, as an operator runs it.
 import { strict as assert } from "node:assert";
+import { main as replicationStatus } from "../scripts/replication-status";
 import {
     ExecResult,
     ReplicationVerdict,
@@ -536,11 +537,23 @@ describe("replication status (real PostgreSQL + psql)", function () {
     });
 
     describe("scripts/replication-status.ts", function () {
-        const cli = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-            run("npx", ["ts-node", "--transpile-only", "scripts/replication-status.ts", ...args], {
-                env: { ...process.env, DATABASE_URL: "", ...env },
+        /** The command as a process (node, the compiled script): its exit code and streams, once. */
+        const cliProcess = (args: string[]) =>
+            run(process.execPath, [require.resolve("../scripts/replication-status"), ...args], {
+                env: { ...process.env, DATABASE_URL: "" },
                 timeoutMs: 30000,
             });
+        /** The command in this process (its main), with what it prints captured. */
+        const cli = async (args: string[], env: NodeJS.ProcessEnv = {}): Promise<ExecResult> => {
+            let stdout = "";
+            let stderr = "";
+            const code = await replicationStatus(args, {
+                env: { ...process.env, DATABASE_URL: "", ...env },
+                stdout: (t) => void (stdout += t),
+                stderr: (t) => void (stderr += t),
+            });
+            return { code, stdout, stderr };
+        };
 
         it("exits 0 and prints the verdict when replication is complete", async function () {
             await seed.blob({ uuid: "a", placedIn: ["usstorage", "eustorage"] });
@@ -572,11 +585,8 @@ describe("replication status (real PostgreSQL + psql)", function () {
                 ["--bogus", "--locations", "usstorage", "--database-url", db.url],
                 ["--locations", "usstorage"], // and DATABASE_URL is empty
             ];
-            // Two at a time: each run starts npx + ts-node, and the machines have 2 cores.
-            const results: ExecResult[] = [];
-            for (let i = 0; i < cases.length; i += 2) {
-                results.push(...(await Promise.all(cases.slice(i, i + 2).map((args) => cli(args)))));
-            }
+            // As processes: the exit code and streams the shell sees.
+            const results = await Promise.all(cases.map((args) => cliProcess(args)));
             results.forEach((r, i) => {
                 const label = `args ${JSON.stringify(cases[i])}: ${r.stderr}`;
                 assert.equal(r.code, 2, label);

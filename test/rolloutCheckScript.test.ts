@@ -191,27 +191,136 @@ const advice = (...names: string[]) =>
     `kubectl -n ${NS} get pods), or the operator may have rejected the QuayRegistry (see its status.conditions). ` +
     "Fix that, then run pulumi up again.";
 
+/** Sixty Deployments, none of which exists: a termination message longer than the kubelet keeps. */
+const MANY = Array.from({ length: 60 }, (_, i) => `quay-registry-with-a-rather-long-name-${i}-quay-app`);
+
+/** One run of the script against its own scripted API. */
+interface Scenario {
+    readonly api: FakeApi;
+    readonly r: CheckResult;
+}
+
+/**
+ * Starts a scripted API and runs the check against it; `env` gets the API's URL. The API is closed
+ * once the script exits (its requests stay readable).
+ */
+async function scenario(
+    replies: Record<string, Reply[]>,
+    env: (url: string) => Record<string, string | undefined>,
+): Promise<Scenario> {
+    const api = await FakeApi.start(replies);
+    try {
+        return { api, r: await check(env(api.url)) };
+    } finally {
+        await api.close();
+    }
+}
+
 describe("rollout check script (real python3, fake API server)", function () {
     this.timeout(30000);
-    let api: FakeApi | undefined;
-    afterEach(async () => {
-        await api?.close();
-        api = undefined;
+
+    // Every run starts before the first test, all at once: each mostly waits (for its next poll or
+    // its deadline), so together they take about as long as the longest one instead of the sum.
+    // Each test then asserts on its own run.
+    const runs = {
+        rollingUpdate: () =>
+            scenario(
+                {
+                    [APP]: [
+                        404,
+                        404,
+                        deployment(APP, { bundle: OLD, generation: 4 }),
+                        deployment(APP, { observed: 4 }),
+                        deployment(APP, { updated: 1, available: 2, total: 3 }),
+                        deployment(APP),
+                    ],
+                    [MIRROR]: [deployment(MIRROR, { desired: null })],
+                },
+                (url) => jobEnv(url),
+            ),
+        oldReplicaSet: () =>
+            scenario(
+                {
+                    [APP]: [deployment(APP, { updated: 2, available: 2, total: 3 })],
+                    [MIRROR]: [deployment(MIRROR)],
+                },
+                (url) => jobEnv(url, { timeoutSeconds: 0.5 }),
+            ),
+        lagging: () =>
+            scenario(
+                {
+                    [APP]: [deployment(APP, { generation: 6, observed: 5 })],
+                    [MIRROR]: [deployment(MIRROR)],
+                },
+                (url) => jobEnv(url, { timeoutSeconds: 0.5 }),
+            ),
+        timeout: () =>
+            scenario(
+                {
+                    [APP]: [deployment(APP, { observed: 4 })],
+                    [MIRROR]: [deployment(MIRROR, { updated: 1, available: 2, total: 3 })],
+                },
+                (url) => jobEnv(url, { timeoutSeconds: 0.5 }),
+            ),
+        sidecar: () =>
+            scenario(
+                {
+                    [APP]: [deployment(APP, { containers: ["quay-app", "sidecar"], withoutEnv: "sidecar" })],
+                    [MIRROR]: [deployment(MIRROR)],
+                },
+                (url) => jobEnv(url, { timeoutSeconds: 0.5 }),
+            ),
+        unauthorized: () =>
+            scenario({ [APP]: [401], [MIRROR]: [deployment(MIRROR)] }, (url) => jobEnv(url, { timeoutSeconds: 20 })),
+        forbidden: () =>
+            scenario({ [APP]: [403], [MIRROR]: [deployment(MIRROR)] }, (url) => jobEnv(url, { timeoutSeconds: 20 })),
+        serverErrors: () =>
+            scenario({ [APP]: [500, 503, deployment(APP)], [MIRROR]: [deployment(MIRROR)] }, (url) => jobEnv(url)),
+        refused: async () => {
+            // A port that was just listening and is now closed: connection refused, not a timeout.
+            const closed = await FakeApi.start({});
+            const url = closed.url;
+            await closed.close();
+            return { api: closed, r: await check(jobEnv(url, { timeoutSeconds: 0.5 })) };
+        },
+        otherImage: () =>
+            scenario({ [APP]: [deployment(APP)], [MIRROR]: [deployment(MIRROR)] }, (url) =>
+                jobEnv(url, { expectImage: "quay.io/projectquay/quay:3.17.0" }),
+            ),
+        sameImage: () =>
+            scenario(
+                {
+                    [APP]: [deployment(APP)],
+                    // The mirror's image differs: only IMAGE_CONTAINER of IMAGE_DEPLOYMENT is compared.
+                    [MIRROR]: [deployment(MIRROR, { image: "quay.io/other/mirror:1" })],
+                },
+                (url) => jobEnv(url, { expectImage: IMAGE }),
+            ),
+        noNamespace: () =>
+            scenario({ [APP]: [deployment(APP)], [MIRROR]: [deployment(MIRROR)] }, (url) => ({
+                ...jobEnv(url),
+                NAMESPACE: undefined,
+            })),
+        manyPending: () =>
+            scenario({}, (url) => ({ ...jobEnv(url, { timeoutSeconds: 0.3 }), DEPLOYMENTS: MANY.join(",") })),
+    };
+    const started = new Map<keyof typeof runs, Promise<Scenario>>();
+    /** The run of one scenario (started by `before`, or now when the test runs alone). */
+    const runOf = (name: keyof typeof runs): Promise<Scenario> => {
+        let run = started.get(name);
+        if (run === undefined) {
+            run = runs[name]();
+            started.set(name, run);
+        }
+        return run;
+    };
+    before(() => {
+        // Rejections surface in the test that awaits the run; none is left unhandled meanwhile.
+        for (const name of Object.keys(runs) as (keyof typeof runs)[]) runOf(name).catch(() => undefined);
     });
 
     it("waits through a missing Deployment, the old bundle, a lagging controller and a rolling update, then prints the rollout as JSON", async () => {
-        api = await FakeApi.start({
-            [APP]: [
-                404,
-                404,
-                deployment(APP, { bundle: OLD, generation: 4 }),
-                deployment(APP, { observed: 4 }),
-                deployment(APP, { updated: 1, available: 2, total: 3 }),
-                deployment(APP),
-            ],
-            [MIRROR]: [deployment(MIRROR, { desired: null })],
-        });
-        const r = await check(jobEnv(api.url));
+        const { api, r } = await runOf("rollingUpdate");
         assert.equal(r.code, 0, r.stderr);
         const lines = r.stdout.trim().split("\n");
         assert.deepEqual(lines.slice(0, -1), [
@@ -249,11 +358,7 @@ describe("rollout check script (real python3, fake API server)", function () {
     });
 
     it("does not report success while pods of the old ReplicaSet are left, though updated and available are complete", async () => {
-        api = await FakeApi.start({
-            [APP]: [deployment(APP, { updated: 2, available: 2, total: 3 })],
-            [MIRROR]: [deployment(MIRROR)],
-        });
-        const r = await check(jobEnv(api.url, { timeoutSeconds: 0.5 }));
+        const { api, r } = await runOf("oldReplicaSet");
         assert.equal(r.code, 1, r.stderr);
         assert.doesNotMatch(r.stdout, /rolledOut/);
         assert.ok(api.count(APP) > 2, `polled ${api.count(APP)} times`);
@@ -264,11 +369,7 @@ describe("rollout check script (real python3, fake API server)", function () {
     });
 
     it("does not report success while observedGeneration lags, though every counter looks done", async () => {
-        api = await FakeApi.start({
-            [APP]: [deployment(APP, { generation: 6, observed: 5 })],
-            [MIRROR]: [deployment(MIRROR)],
-        });
-        const r = await check(jobEnv(api.url, { timeoutSeconds: 0.5 }));
+        const { r } = await runOf("lagging");
         assert.equal(r.code, 1, r.stderr);
         assert.doesNotMatch(r.stdout, /rolledOut/);
         assert.equal(
@@ -279,11 +380,7 @@ describe("rollout check script (real python3, fake API server)", function () {
     });
 
     it("on timeout names every Deployment that has not rolled out and why, and exits 1", async () => {
-        api = await FakeApi.start({
-            [APP]: [deployment(APP, { observed: 4 })],
-            [MIRROR]: [deployment(MIRROR, { updated: 1, available: 2, total: 3 })],
-        });
-        const r = await check(jobEnv(api.url, { timeoutSeconds: 0.5 }));
+        const { r } = await runOf("timeout");
         assert.equal(r.code, 1, r.stderr);
         assert.ok(r.ms >= 500, `gave up after ${r.ms} ms`);
         const expected =
@@ -295,11 +392,7 @@ describe("rollout check script (real python3, fake API server)", function () {
     });
 
     it("keeps waiting while one container of the Deployment lacks the bundle env", async () => {
-        api = await FakeApi.start({
-            [APP]: [deployment(APP, { containers: ["quay-app", "sidecar"], withoutEnv: "sidecar" })],
-            [MIRROR]: [deployment(MIRROR)],
-        });
-        const r = await check(jobEnv(api.url, { timeoutSeconds: 0.5 }));
+        const { r } = await runOf("sidecar");
         assert.equal(r.code, 1, r.stderr);
         assert.equal(
             r.log,
@@ -309,9 +402,11 @@ describe("rollout check script (real python3, fake API server)", function () {
     });
 
     it("fails at once (exit 2) with the RBAC fix when the API server answers 401 or 403", async () => {
-        for (const status of [401, 403]) {
-            api = await FakeApi.start({ [APP]: [status], [MIRROR]: [deployment(MIRROR)] });
-            const r = await check(jobEnv(api.url, { timeoutSeconds: 20 }));
+        for (const [status, name] of [
+            [401, "unauthorized"],
+            [403, "forbidden"],
+        ] as const) {
+            const { api, r } = await runOf(name);
             assert.equal(r.code, 2, r.stderr);
             // Long before the 20 s deadline: a missing Role does not fix itself.
             assert.ok(r.ms < 5000, `took ${r.ms} ms`);
@@ -322,13 +417,11 @@ describe("rollout check script (real python3, fake API server)", function () {
                     `ServiceAccount needs get on deployments (apiGroup apps) in namespace ${NS} ` +
                     "(a Role with that rule and a RoleBinding to it)",
             );
-            await api.close();
         }
     });
 
     it("retries server errors until the API server answers", async () => {
-        api = await FakeApi.start({ [APP]: [500, 503, deployment(APP)], [MIRROR]: [deployment(MIRROR)] });
-        const r = await check(jobEnv(api.url));
+        const { api, r } = await runOf("serverErrors");
         assert.equal(r.code, 0, r.stderr);
         assert.equal(api.count(APP), 3);
         const lines = r.stdout.trim().split("\n");
@@ -342,11 +435,7 @@ describe("rollout check script (real python3, fake API server)", function () {
     });
 
     it("keeps retrying a refused connection until the deadline, then exits 1 naming the error", async () => {
-        // A port that was just listening and is now closed: connection refused, not a timeout.
-        const closed = await FakeApi.start({});
-        const url = closed.url;
-        await closed.close();
-        const r = await check(jobEnv(url, { timeoutSeconds: 0.5 }));
+        const { r } = await runOf("refused");
         assert.equal(r.code, 1, r.stderr);
         assert.ok(r.ms >= 500, `gave up after ${r.ms} ms`);
         assert.match(
@@ -360,8 +449,7 @@ describe("rollout check script (real python3, fake API server)", function () {
     });
 
     it("fails (exit 1) with the fix when lifecycle.quayImage is not the image the operator runs", async () => {
-        api = await FakeApi.start({ [APP]: [deployment(APP)], [MIRROR]: [deployment(MIRROR)] });
-        const r = await check(jobEnv(api.url, { expectImage: "quay.io/projectquay/quay:3.17.0" }));
+        const { r } = await runOf("otherImage");
         assert.equal(r.code, 1, r.stderr);
         assert.doesNotMatch(r.stdout, /rolledOut/);
         assert.equal(
@@ -372,12 +460,7 @@ describe("rollout check script (real python3, fake API server)", function () {
     });
 
     it("succeeds when lifecycle.quayImage is the image of the quay-app container", async () => {
-        api = await FakeApi.start({
-            [APP]: [deployment(APP)],
-            // The mirror's image differs: only IMAGE_CONTAINER of IMAGE_DEPLOYMENT is compared.
-            [MIRROR]: [deployment(MIRROR, { image: "quay.io/other/mirror:1" })],
-        });
-        const r = await check(jobEnv(api.url, { expectImage: IMAGE }));
+        const { r } = await runOf("sameImage");
         assert.equal(r.code, 0, r.stderr);
         const result = JSON.parse(r.stdout.trim().split("\n").pop() ?? "") as Record<string, unknown>;
         assert.equal(result.quayImage, IMAGE);
@@ -385,29 +468,23 @@ describe("rollout check script (real python3, fake API server)", function () {
     });
 
     it("exits 2 without calling the API when NAMESPACE is missing", async () => {
-        api = await FakeApi.start({ [APP]: [deployment(APP)], [MIRROR]: [deployment(MIRROR)] });
-        const r = await check({ ...jobEnv(api.url), NAMESPACE: undefined });
+        const { api, r } = await runOf("noNamespace");
         assert.equal(r.code, 2);
         assert.equal(r.log, "rollout check: missing required environment variable(s): NAMESPACE");
         assert.equal(api.requests.length, 0);
     });
 
     it("keeps the termination message under the kubelet's 4096 bytes when many Deployments are pending", async () => {
-        api = await FakeApi.start({});
-        const names = Array.from({ length: 60 }, (_, i) => `quay-registry-with-a-rather-long-name-${i}-quay-app`);
-        const r = await check({
-            ...jobEnv(api.url, { timeoutSeconds: 0.3 }),
-            DEPLOYMENTS: names.join(","),
-        });
+        const { r } = await runOf("manyPending");
         assert.equal(r.code, 1, r.stderr);
         assert.ok(Buffer.byteLength(r.log) < 4096, `${Buffer.byteLength(r.log)} bytes`);
         assert.match(
             r.log,
-            new RegExp(`^rollout of bundle 222222222222… not finished after 0\\.3 s: ${names[0]}: not found`),
+            new RegExp(`^rollout of bundle 222222222222… not finished after 0\\.3 s: ${MANY[0]}: not found`),
         );
         assert.ok(r.log.endsWith("…"));
         // The full message still reaches the pod log.
-        assert.match(r.stderr, new RegExp(`${names[59]}: not found`));
+        assert.match(r.stderr, new RegExp(`${MANY[59]}: not found`));
     });
 });
 

@@ -9,12 +9,19 @@
  * (a JSON array of the secret ones), which the SDK copies into its store when it loads
  * (`runtime/state.js`, `LocalStore`); the Automation API and the offline runtime set the same store
  * through `pulumi.runtime.setAllConfig(config, secretKeys)`.
+ *
+ * `offline/runtime.ts` replaces `Resource.callsites` (a private static method of `Resource` in
+ * resource.js) while an offline run is under way: every resource constructor calls it, through
+ * `Resource.stackTrace`, to capture and parse the whole stack for the engine's source positions,
+ * which the mock monitor ignores. The SDK offers no option for this; the tests below fail when
+ * resources stop going through that method, or when an offline run formats a stack again.
  */
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT_DIR } from "./mocks";
+import { runProgram } from "../offline/runtime";
+import { PROJECT, PROJECT_DIR } from "./mocks";
 
 /** The SDK version these internals were read in (`node_modules/@pulumi/pulumi/runtime/config.js`). */
 const CHECKED_WITH = "3.270.0";
@@ -89,5 +96,99 @@ describe(`@pulumi/pulumi ${CHECKED_WITH} internals the program uses`, () => {
             { keys: Object.keys(CONFIG).sort(), secret: SECRET_KEYS },
             upgraded("PULUMI_CONFIG_SECRET_KEYS no longer marks the keys it lists"),
         );
+    });
+});
+
+/** A custom resource of a made-up provider (the mocks answer for any type). */
+class Thing extends pulumi.CustomResource {
+    constructor(name: string) {
+        super("test:index:Thing", name, {});
+    }
+}
+
+/** `Resource` as offline/runtime.ts patches it. */
+const resourceClass = pulumi.Resource as unknown as { callsites: () => unknown[] };
+
+describe(`@pulumi/pulumi ${CHECKED_WITH}: the call-site capture offline runs skip`, () => {
+    const changed = (what: string) =>
+        `${what} (checked with @pulumi/pulumi ${CHECKED_WITH}, installed ${installed}): ` +
+        "offline/runtime.ts (skipCallsites) needs another way to skip the capture";
+
+    /**
+     * Runs `make` as an offline program, counting the stacks V8 formats on the way (`Error.prepareStackTrace`
+     * sees each one with its frames) and the SDK's calls of the method the runtime replaces.
+     */
+    async function formattedStacks(
+        make: (sdkCallsites: () => unknown[], frames: readonly number[]) => void,
+    ): Promise<number[]> {
+        const sdkCallsites = resourceClass.callsites;
+        const frames: number[] = [];
+        // eslint-disable-next-line @typescript-eslint/unbound-method -- V8 calls the hook without a `this`
+        const prepare = Error.prepareStackTrace;
+        Error.prepareStackTrace = (err, stack) => {
+            frames.push(stack.length);
+            if (prepare !== undefined) return prepare(err, stack) as unknown;
+            const at = stack.map((f) => `\n    at ${f.getFileName() ?? "?"}:${f.getLineNumber() ?? "?"}`);
+            return `${String(err)}${at.join("")}`;
+        };
+        try {
+            const run = await runProgram({
+                project: PROJECT,
+                stack: "sdk",
+                config: {},
+                program: () => {
+                    make(sdkCallsites, frames);
+                    return {};
+                },
+            });
+            assert.deepEqual(run.errors, []);
+        } finally {
+            Error.prepareStackTrace = prepare;
+        }
+        return frames;
+    }
+
+    it("captures each resource's call site through Resource.callsites", async () => {
+        assert.equal(typeof resourceClass.callsites, "function", changed("Resource.callsites is gone"));
+        let calls = 0;
+        await formattedStacks(() => {
+            const replaced = resourceClass.callsites;
+            resourceClass.callsites = () => (calls++, replaced());
+            try {
+                new pulumi.ComponentResource("quay-georep:test:Component", "component");
+                new Thing("thing");
+            } finally {
+                resourceClass.callsites = replaced;
+            }
+        });
+        assert.equal(calls, 2, changed("a resource constructor no longer calls Resource.callsites once"));
+    });
+
+    it("formats no stack while an offline run registers resources, and does with the SDK's own method", async () => {
+        const original = resourceClass.callsites;
+        let skipped: number[] = [];
+        const frames = await formattedStacks((sdkCallsites, formatted) => {
+            new pulumi.ComponentResource("quay-georep:test:Component", "component");
+            new Thing("thing");
+            skipped = [...formatted];
+            // The SDK's method, for one resource: the capture this runtime skips is there.
+            const replaced = resourceClass.callsites;
+            resourceClass.callsites = sdkCallsites;
+            try {
+                new Thing("traced");
+            } finally {
+                resourceClass.callsites = replaced;
+            }
+        });
+        assert.deepEqual(
+            skipped.filter((n) => n > 0),
+            [],
+            changed("an offline run formats a stack with frames for a resource"),
+        );
+        assert.ok(
+            frames.some((n) => n > 0),
+            "the SDK's own Resource.callsites formats the stack (this test can see a capture)",
+        );
+        assert.equal(resourceClass.callsites, original, "the run puts the SDK's method back");
     });
 });

@@ -6,11 +6,10 @@
  * Outputs carry (`pulumi.getAllResources`): what `serializeProperty` (runtime/rpc.js) tells the
  * engine as the resource's property dependencies, which the engine orders steps by.
  */
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { engineUrn, RunOptions, RunResult, runProgram } from "../../offline/runtime";
+import { engineUrn, evaluateProgram, PROGRAM, RunOptions, RunResult, runProgram } from "../../offline/runtime";
 import type { StackConfig } from "../../offline/stackConfig";
-import { assertClean, PROJECT } from "../mocks";
+import { assertClean, PROJECT, remember } from "../mocks";
 
 /** The stack output the dependencies travel in (left out of the run's outputs). */
 const KEY = "__dependencies";
@@ -39,18 +38,12 @@ export function runWithDependencies(
     stackResources: Record<string, { urn: string; type: string }[]> = {},
 ): Promise<DependencyRun> {
     const key = JSON.stringify([cfg, stackOutputs, stackResources]);
-    let run = runs.get(key);
-    if (run === undefined) {
-        const index = path.resolve(__dirname, "..", "..", "index.ts");
-        const program = async (): Promise<Record<string, unknown>> => {
-            delete require.cache[require.resolve(index)];
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
-            return { ...(await (require(index) as Promise<Record<string, unknown>>)) };
-        };
-        run = recordDependencies({ ...cfg, stackOutputs, stackResources, program });
-        runs.set(key, run);
-    }
-    return run;
+    return remember(runs, key, 16, () => {
+        const program = async (): Promise<Record<string, unknown>> => ({
+            ...(await (evaluateProgram(PROGRAM) as Promise<Record<string, unknown>>)),
+        });
+        return recordDependencies({ ...cfg, stackOutputs, stackResources, program });
+    });
 }
 
 /** Runs a program function (a few components on their own) under mocks, recording data dependencies. */

@@ -10,13 +10,14 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { isScalar, parse, parseDocument, visit } from "yaml";
+import { PROJECT_ROOT } from "../../lib/projectRoot";
 
 /** A parsed workflow (loosely typed: the tests assert the shape). */
 export type Workflow = Record<string, unknown>;
 export type Job = Record<string, unknown>;
 export type Step = Record<string, unknown>;
 
-export const WORKFLOW_DIR = path.resolve(__dirname, "..", "..", ".github", "workflows");
+export const WORKFLOW_DIR = path.join(PROJECT_ROOT, ".github", "workflows");
 
 /** The workflow files in `.github/workflows/`, sorted. */
 export function listWorkflows(): string[] {
