@@ -1,150 +1,385 @@
 /**
- * `npm run bench [-- --reps N]`: how far the offline render is from its floor, and how it scales.
+ * `npm run bench [-- --reps N]`: how far `npm run render` is from its floor, and what each site adds.
  *
- * Everything is measured in one run, each sample a fresh child process (the way a user or CI runs
- * `npm run render`), timed wall-clock from spawn to exit and by its own CPU time:
- *   floor    a process that only loads the Pulumi packages the program loads, then exits. Which
- *            packages: a first, untimed render runs with a require hook that records every
- *            `@pulumi/*` module the project's own files require.
- *   example  the renderer on this repository: every example stack (2 sites, 2 stacks).
- *   twelve   the renderer on a generated project: 12 sites across AWS and Azure regions, one
- *            stack each, built from the example's Pulumi.yaml and stack files.
- *   ts-node  for reference, not in the ratios: node starting ts-node (as `npm run render` does)
- *            on an empty program, which loads the TypeScript compiler.
- * Samples are interleaved (floor, ts-node, example, twelve, floor, …) after one discarded warm-up of each,
- * and reported as median, min and max; the ratios are medians of per-repetition ratios.
- * It also lists the `@pulumi/azure-native` modules the program loads and who loads them.
+ * One run measures every kind below, each sample a fresh child process run the way `npm run render`
+ * runs: the command of package.json's `scripts.render` (read at each run, so a compiled renderer is
+ * measured as soon as the script runs it), through `sh` with node_modules/.bin first on PATH, as npm
+ * runs it, minus npm's own start-up (the same for every script). Each child runs under GNU
+ * `/usr/bin/time`, which reports the kernel's rusage of the child and its descendants: CPU = user +
+ * system, peak = the largest RSS among them. Wall time is spawn to exit.
+ *   floor    `node` loading only the `@pulumi/*` modules the project's own files load, then exit
+ *            (the list comes from a first, untimed render under a require hook). The issue's target
+ *            is against this plain floor; a second row loads the same modules with Node's on-disk
+ *            compile cache on (warm after the warm-up), for a render that turns that cache on too.
+ *   ts-node  for reference while the render script runs ts-node: ts-node on an empty program.
+ *   example  the render of this repository: both example stacks (route53 mode).
+ *   sites N  the render of a generated project of N = 2, 12, 100 sites in traffic-manager mode (Route
+ *            53 latency routing cannot serve more sites than AWS has regions), one stack file per
+ *            site: a real project of N sites has N stacks and `npm run render` renders them all.
+ *   shared N the same project, shared stack only (`--stack`), for 2 and 100 sites: the part of a
+ *            site's cost that lands in the shared stack (entry point, buckets, bundle).
+ * Samples are interleaved (floor, ts-node, example, 2, 12, 100, shared 2, shared 100, floor, …)
+ * after one discarded warm-up of each kind; ratios and the marginal cost are medians of
+ * per-repetition values. The report gives each target with PASS or FAIL; it asserts nothing and
+ * exits 0 whatever the numbers.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
+import { AWS_REGIONS, AZURE_REGIONS } from "../config/regions";
 
-const ROOT = path.resolve(__dirname, "..");
-const RENDER = path.join(ROOT, "offline", "render.ts");
-const TS_NODE = require.resolve("ts-node/dist/bin.js", { paths: [ROOT] });
+/** The package root: the nearest folder with a package.json (this file may also run compiled, from a subfolder). */
+function packageRoot(from: string): string {
+    for (let dir = from; ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "package.json"))) return dir;
+        if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+    }
+}
+const ROOT = packageRoot(__dirname);
+const TIME = "/usr/bin/time";
+
+/** The generated topologies' sizes. */
+export const SIZES = [2, 12, 100] as const;
+
+/** Sizes also rendered with the shared stack alone (`--stack`): how much of a site's cost is the shared stack's. */
+export const SHARED_ONLY = [SIZES[0], SIZES[2]] as const;
+
+/** The targets of issue 13. */
+export const TARGETS = { renderOverFloorCpu: 1.5, cpuPerSiteMs: 40, peakMiB100: 400 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Generated topologies (pure)
 
 /** One site of a generated topology. */
-interface BenchSite {
+export interface BenchSite {
+    readonly name: string;
     readonly stack: string;
     readonly cloud: "aws" | "azure";
     readonly region: string;
-    /** Azure sites: a nearby AWS region for Route 53 latency records (one site per region). */
-    readonly latencyRegion?: string;
 }
 
-/** The 12-site topology: the example's two sites first, then ten more across both clouds. */
-export const TWELVE_SITES: readonly BenchSite[] = [
-    { stack: "us", cloud: "aws", region: "us-east-1" },
-    { stack: "eu", cloud: "azure", region: "westeurope", latencyRegion: "eu-central-1" },
-    { stack: "usw", cloud: "aws", region: "us-west-2" },
-    { stack: "ap", cloud: "aws", region: "ap-southeast-1" },
-    { stack: "jp", cloud: "aws", region: "ap-northeast-1" },
-    { stack: "sa", cloud: "aws", region: "sa-east-1" },
-    { stack: "ca", cloud: "aws", region: "ca-central-1" },
-    { stack: "eun", cloud: "azure", region: "northeurope", latencyRegion: "eu-west-1" },
-    { stack: "use", cloud: "azure", region: "eastus", latencyRegion: "us-east-2" },
-    { stack: "uk", cloud: "azure", region: "uksouth", latencyRegion: "eu-west-2" },
-    { stack: "au", cloud: "azure", region: "australiaeast", latencyRegion: "ap-southeast-2" },
-    { stack: "in", cloud: "azure", region: "centralindia", latencyRegion: "ap-south-1" },
-];
+/** AWS regions a site may use: the commercial ones (China, GovCloud, ISO and EUSC need other accounts). */
+export const BENCH_AWS_REGIONS = [...AWS_REGIONS].filter((r) => !/^(cn-|us-gov-|eusc-)|iso/.test(r));
+
+/** An Azure region near an AWS region, for a Traffic Manager endpoint's `location`. */
+export function nearbyAzureRegion(awsRegion: string): string {
+    const byPrefix: Record<string, string> = {
+        us: "eastus",
+        ca: "canadacentral",
+        mx: "mexicocentral",
+        sa: "brazilsouth",
+        eu: "westeurope",
+        il: "israelcentral",
+        me: "uaenorth",
+        af: "southafricanorth",
+        ap: "southeastasia",
+    };
+    return byPrefix[awsRegion.split("-")[0]] ?? "eastus";
+}
+
+/** `list` starting at `first`, each element once. */
+const startingAt = (list: readonly string[], first: string) => [first, ...list.filter((r) => r !== first)];
+
+/**
+ * `n` sites: the example's two (`us` on AWS us-east-1, the shared stack; `eu` on Azure westeurope),
+ * then stacks `s003`, `s004`, … alternating AWS and Azure, each cloud cycling through its regions
+ * (a region is reused once all are taken, as Traffic Manager allows).
+ */
+export function benchSites(n: number): BenchSite[] {
+    if (!Number.isInteger(n) || n < 2) throw new Error(`a topology needs at least 2 sites, not ${n}`);
+    const regions = {
+        aws: startingAt(BENCH_AWS_REGIONS, "us-east-1"),
+        azure: startingAt([...AZURE_REGIONS], "westeurope"),
+    };
+    const used = { aws: 0, azure: 0 };
+    return Array.from({ length: n }, (_, i) => {
+        const cloud = i % 2 === 0 ? "aws" : "azure";
+        const stack = i === 0 ? "us" : i === 1 ? "eu" : `s${String(i + 1).padStart(3, "0")}`;
+        const region = regions[cloud][used[cloud]++ % regions[cloud].length];
+        return { name: `${stack}storage`, stack, cloud, region };
+    });
+}
 
 type Tree = Record<string, unknown>;
 const isTree = (v: unknown): v is Tree => v !== null && typeof v === "object" && !Array.isArray(v);
 
-/** The per-site value of a site-keyed config map, made unique for the new site where it must be. */
-function siteValue(key: string, template: unknown, site: BenchSite, index: number): unknown {
-    switch (key) {
-        case "healthCheckAddresses":
-            return `198.51.100.${10 + index}`;
-        case "latencyRegions":
-            return site.latencyRegion;
-        case "buckets":
-            return site.cloud === "aws"
-                ? { ...(template as Tree), bucket: `example-quay-georep-${site.stack}` }
-                : { ...(template as Tree), accountName: `examplequay${site.stack}` };
-        default:
-            return structuredClone(template);
-    }
-}
-
 /**
- * Rewrites every map keyed by the example's site names (storage buckets, health-check addresses,
- * credentials, …) for the new sites, each entry cloned from the example site of the same cloud.
+ * Rewrites every map keyed by the example's site names (e.g. `storage.buckets`) for the new sites,
+ * each entry cloned from the example site of the same cloud.
  */
-function respread(value: unknown, example: readonly Tree[], sites: readonly BenchSite[], key = ""): unknown {
+function respread(value: unknown, example: readonly Tree[], sites: readonly BenchSite[]): unknown {
     if (Array.isArray(value)) return value.map((v) => respread(v, example, sites));
     if (!isTree(value)) return value;
     const names = example.map((s) => String(s.name));
     const keys = Object.keys(value);
     if (keys.length > 0 && keys.every((k) => names.includes(k))) {
         const out: Tree = {};
-        sites.forEach((site, i) => {
+        for (const site of sites) {
             const template = example.find((s) => s.cloud === site.cloud);
             const entry = template === undefined ? undefined : value[String(template.name)];
-            if (entry !== undefined) out[`${site.stack}storage`] = siteValue(key, entry, site, i);
-        });
+            if (entry !== undefined) out[site.name] = structuredClone(entry);
+        }
         return out;
     }
-    return Object.fromEntries(keys.map((k) => [k, respread(value[k], example, sites, k)]));
+    return Object.fromEntries(keys.map((k) => [k, respread(value[k], example, sites)]));
 }
 
-/** Writes a project folder with one site and one stack per entry, from this repository's files. */
-export function writeTopology(dir: string, sites: readonly BenchSite[]): void {
-    fs.mkdirSync(dir, { recursive: true });
-    const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as Tree;
+/** The texts a generated project starts from: this repository's Pulumi.yaml and its stack files. */
+export interface ProjectTexts {
+    readonly project: string;
+    /** Stack name → `Pulumi.<stack>.yaml` text. */
+    readonly stacks: Readonly<Record<string, string>>;
+}
+
+/**
+ * The files (name → text) of a project with `sites`, built from the example: its sites replaced,
+ * its entry point in traffic-manager mode (an AWS site's `location` is a nearby Azure region), one
+ * stack file per site, cloned from the example's shared stack for the shared stack and from its
+ * other stack for every other site, with the site's own kube context.
+ */
+export function topologyFiles(base: ProjectTexts, sites: readonly BenchSite[]): Record<string, string> {
+    const project = parse(base.project) as Tree;
     const config = project.config as Tree;
     const shared = typeof config.sharedStack === "string" ? config.sharedStack : "us";
-    const example = ((config.sites as Tree).value as Tree[]).map((s) => ({ ...s }));
-    const newSites = sites.map((site, i) => ({
-        ...example.find((s) => s.cloud === site.cloud),
-        name: `${site.stack}storage`,
-        stack: site.stack,
-        region: site.region,
-        endpoint: i < example.length ? example[i].endpoint : `router.apps.${site.stack}.example.com`,
-    }));
-    const rest = Object.fromEntries(Object.entries(config).filter(([k]) => k !== "sites"));
-    project.config = { ...(respread(rest, example, sites) as Tree), sites: { value: newSites } };
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify(project));
+    if (sites[0]?.stack !== shared) throw new Error(`the first site must be the shared stack "${shared}"`);
+    const example = (config.sites as { value: Tree[] }).value;
+    const entryPoint = {
+        value: {
+            mode: "traffic-manager",
+            resourceGroupName: "quay-global",
+            relativeName: "quay-bench",
+            locations: Object.fromEntries(
+                sites.filter((s) => s.cloud === "aws").map((s) => [s.name, nearbyAzureRegion(s.region)]),
+            ),
+        },
+    };
+    const rest = Object.fromEntries(Object.entries(config).filter(([k]) => k !== "sites" && k !== "entryPoint"));
+    const siteList = sites.map((s) => ({ ...s, endpoint: `router.apps.${s.stack}.example.com` }));
+    project.config = { ...(respread(rest, example, sites) as Tree), sites: { value: siteList }, entryPoint };
+    const files: Record<string, string> = { "Pulumi.yaml": stringify(project) };
 
-    const sharedFile = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${shared}.yaml`), "utf8")) as Tree;
     const other = example.find((s) => s.stack !== shared);
-    const siteFile = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${String(other?.stack)}.yaml`), "utf8")) as Tree;
+    const stackDoc = (stack: string) => {
+        const text = base.stacks[stack];
+        if (text === undefined) throw new Error(`no Pulumi.${stack}.yaml in the example`);
+        return parse(text) as Tree;
+    };
+    const templates = { shared: stackDoc(shared), site: stackDoc(String(other?.stack)) };
     for (const site of sites) {
-        const base = site.stack === shared ? sharedFile : siteFile;
-        const stackConfig = respread(base.config, example, sites) as Tree;
-        for (const k of Object.keys(stackConfig).filter((k) => k.endsWith(":kubeContext"))) {
-            stackConfig[k] = `${site.stack}-cluster`;
+        const doc = site.stack === shared ? templates.shared : templates.site;
+        const stackConfig = respread(doc.config, example, sites) as Tree;
+        for (const key of Object.keys(stackConfig).filter((k) => k.endsWith(":kubeContext"))) {
+            stackConfig[key] = `${site.stack}-cluster`;
         }
-        fs.writeFileSync(path.join(dir, `Pulumi.${site.stack}.yaml`), stringify({ ...base, config: stackConfig }));
+        files[`Pulumi.${site.stack}.yaml`] = stringify({ ...doc, config: stackConfig });
     }
+    return files;
 }
 
-/** One sample: wall time from spawn to exit, and the child's own CPU time (user + system). */
-interface Sample {
+/** This repository's project and stack files. */
+function exampleTexts(): ProjectTexts {
+    const stacks: Record<string, string> = {};
+    for (const f of fs.readdirSync(ROOT)) {
+        const stack = /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1];
+        if (stack !== undefined) stacks[stack] = fs.readFileSync(path.join(ROOT, f), "utf8");
+    }
+    return { project: fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"), stacks };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arithmetic and report (pure)
+
+/** One sample of one child process. */
+export interface Sample {
+    /** Spawn to exit, ms. */
     readonly wall: number;
+    /** User + system CPU of the child and its descendants, ms. */
     readonly cpu: number;
+    /** The largest resident set of the child or a descendant, MiB. */
+    readonly peakMiB: number;
 }
 
-// Loaded first into every timed child: reports its CPU time at exit (wall time alone is skewed
-// by whatever else the machine runs; CPU time much less).
-const CPU_HOOK = `process.on("exit", () => {
-    const u = process.cpuUsage();
-    require("node:fs").writeFileSync(process.env.BENCH_CPU, String((u.user + u.system) / 1000));
-});
-`;
+/** Median, min and max. */
+export function stats(values: readonly number[]): { median: number; min: number; max: number } {
+    if (values.length === 0) throw new Error("no values");
+    const s = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(s.length / 2);
+    return { median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, min: s[0], max: s[s.length - 1] };
+}
 
-/** Runs `node <args>` and returns its wall and CPU time in milliseconds; rejects on a non-zero exit. */
-function timeChild(work: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<Sample> {
-    const hook = path.join(work, "cpu-hook.js");
-    const cpuFile = path.join(work, "cpu.txt");
-    if (!fs.existsSync(hook)) fs.writeFileSync(hook, CPU_HOOK);
+/** Per repetition `num[i].key / den[i].key`: both were sampled in the same round, under the same load. */
+export function ratios(num: readonly Sample[], den: readonly Sample[], key: "wall" | "cpu"): number[] {
+    return num.map((n, i) => n[key] / den[i][key]);
+}
+
+/** Per repetition, the cost of one more site from `small` to `large` sites: (t_large − t_small) / (large − small). */
+export function marginal(
+    large: readonly Sample[],
+    small: readonly Sample[],
+    sizes: { large: number; small: number },
+    key: "wall" | "cpu",
+): number[] {
+    return large.map((l, i) => (l[key] - small[i][key]) / (sizes.large - sizes.small));
+}
+
+/** `/usr/bin/time -f "%e %U %S %M"` output: CPU (ms) and peak RSS (MiB; %M is in KiB). */
+export function parseTime(text: string): { cpu: number; peakMiB: number } {
+    const last = text.trim().split("\n").pop() ?? "";
+    const m = /^([\d.]+) ([\d.]+) ([\d.]+) (\d+)$/.exec(last.trim());
+    if (m === null) throw new Error(`unexpected ${TIME} output: ${JSON.stringify(text)}`);
+    return { cpu: Math.round((Number(m[2]) + Number(m[3])) * 1000), peakMiB: Number(m[4]) / 1024 };
+}
+
+/** What the report is made of. */
+export interface BenchResult {
+    readonly date: string;
+    readonly node: string;
+    readonly cpus: string;
+    readonly reps: number;
+    readonly command: string;
+    /** 1-, 5- and 15-minute load averages before and after. */
+    readonly load: { readonly before: readonly number[]; readonly after: readonly number[] };
+    readonly floorModules: number;
+    /** Label → samples, in report order; must hold `floor`, `example` and `sites <n>` for each size. */
+    readonly samples: ReadonlyMap<string, readonly Sample[]>;
+    /** Extra lines at the end (the modules the floor loads). */
+    readonly notes: readonly string[];
+}
+
+const fixed = (v: number, digits = 2) => v.toFixed(digits);
+const range = (s: { min: number; max: number }, f: (v: number) => string) => `(${f(s.min)}–${f(s.max)})`;
+const verdict = (pass: boolean | undefined) => (pass === undefined ? "" : pass ? "PASS" : "FAIL");
+
+/** One row of the targets table. */
+function targetRow(
+    label: string,
+    values: readonly number[],
+    f: (v: number) => string,
+    target?: string,
+    pass?: (v: number) => boolean,
+) {
+    const s = stats(values);
+    const measured = `${f(s.median)} ${range(s, f)}`;
+    return `  ${label.padEnd(40)}${measured.padEnd(26)}${(target ?? "—").padEnd(12)}${verdict(pass?.(s.median))}`.trimEnd();
+}
+
+/** The report, as printed. */
+export function formatReport(r: BenchResult): string {
+    const get = (label: string) => {
+        const s = r.samples.get(label);
+        if (s === undefined) throw new Error(`no samples "${label}"`);
+        return s;
+    };
+    const [floor, example] = [get("floor"), get("example")];
+    const [small, mid, large] = SIZES.map((n) => get(`sites ${n}`));
+    const secs = (ms: number) => fixed(ms / 1000);
+    const times = (v: number) => `${fixed(v)}×`;
+    const ms = (v: number) => `${fixed(v, 0)} ms`;
+    const mib = (v: number) => `${fixed(v, 0)} MiB`;
+    const peak = stats(large.map((s) => s.peakMiB));
+    const head = (t: string, w: number) => t.padStart(w);
+    const labels: Record<string, string> = {
+        floor: `floor (load ${r.floorModules} Pulumi modules, exit)`,
+        floorCached: "  the same, Node compile cache on",
+        example: "render example (2 sites, route53)",
+        tsNode: "for reference: ts-node, empty program",
+        ...Object.fromEntries(SIZES.map((n) => [`sites ${n}`, `render ${n} sites (traffic-manager, ${n} stacks)`])),
+        ...Object.fromEntries(SHARED_ONLY.map((n) => [`shared ${n}`, `  the same, shared stack only, ${n} sites`])),
+    };
+    const row = (label: string, values: readonly Sample[]) => {
+        const cols = (key: keyof Sample, f: (v: number) => string) => {
+            const s = stats(values.map((v) => v[key]));
+            return [s.median, s.min, s.max].map((v) => head(f(v), 7)).join("");
+        };
+        return `  ${(labels[label] ?? label).padEnd(46)}${cols("wall", secs)}   ${cols("cpu", secs)}   ${cols("peakMiB", (v) => fixed(v, 0))}`;
+    };
+    const sub = ["median", "min", "max"].map((h) => head(h, 7)).join("");
+    return [
+        `quay-georep bench, ${r.date}: node ${r.node}, ${r.cpus}; ${r.reps} repetitions after 1 warm-up of each kind`,
+        `render command (package.json scripts.render): ${r.command}`,
+        `each sample is a fresh child process under ${TIME}: wall = spawn to exit, CPU = user + system of the`,
+        `child and its descendants, peak = the largest RSS among them; load average (1/5/15 min) before`,
+        `${r.load.before.map((v) => fixed(v)).join(" ")}, after ${r.load.after.map((v) => fixed(v)).join(" ")} (other work on the machine skews wall times)`,
+        ``,
+        `  ${"".padEnd(46)}${head("wall (s)", 21)}   ${head("CPU (s)", 21)}   ${head("peak RSS (MiB)", 21)}`,
+        `  ${"".padEnd(46)}${sub}   ${sub}   ${sub}`,
+        ...[...r.samples].map(([label, values]) => row(label, values)),
+        ``,
+        `  ${"median of per-repetition values (range)".padEnd(40)}${"measured".padEnd(26)}${"target".padEnd(12)}verdict`,
+        targetRow(
+            "render example / floor, CPU",
+            ratios(example, floor, "cpu"),
+            times,
+            `≤ ${TARGETS.renderOverFloorCpu}×`,
+            (v) => v <= TARGETS.renderOverFloorCpu,
+        ),
+        targetRow("render example / floor, wall", ratios(example, floor, "wall"), times),
+        ...(r.samples.has("floorCached")
+            ? [targetRow("render example / cached floor, CPU", ratios(example, get("floorCached"), "cpu"), times)]
+            : []),
+        targetRow(`${SIZES[1]} sites / ${SIZES[0]} sites, CPU`, ratios(mid, small, "cpu"), times),
+        targetRow(`${SIZES[1]} sites / ${SIZES[0]} sites, wall`, ratios(mid, small, "wall"), times),
+        targetRow(`${SIZES[2]} sites / ${SIZES[0]} sites, CPU`, ratios(large, small, "cpu"), times),
+        targetRow(`${SIZES[2]} sites / ${SIZES[0]} sites, wall`, ratios(large, small, "wall"), times),
+        targetRow(
+            `CPU per added site (t${SIZES[2]} − t${SIZES[0]})/${SIZES[2] - SIZES[0]}`,
+            marginal(large, small, { large: SIZES[2], small: SIZES[0] }, "cpu"),
+            ms,
+            `≤ ${TARGETS.cpuPerSiteMs} ms`,
+            (v) => v <= TARGETS.cpuPerSiteMs,
+        ),
+        targetRow(`wall per added site`, marginal(large, small, { large: SIZES[2], small: SIZES[0] }, "wall"), ms),
+        ...(r.samples.has(`shared ${SHARED_ONLY[1]}`)
+            ? [
+                  targetRow(
+                      "CPU per added site, shared stack only",
+                      marginal(
+                          get(`shared ${SHARED_ONLY[1]}`),
+                          get(`shared ${SHARED_ONLY[0]}`),
+                          { large: SHARED_ONLY[1], small: SHARED_ONLY[0] },
+                          "cpu",
+                      ),
+                      ms,
+                  ),
+              ]
+            : []),
+        `  ${`peak RSS at ${SIZES[2]} sites (largest sample)`.padEnd(40)}${`${mib(peak.max)} (${fixed(peak.min, 0)}–${fixed(peak.max, 0)})`.padEnd(26)}${`< ${TARGETS.peakMiB100} MiB`.padEnd(12)}${verdict(peak.max < TARGETS.peakMiB100)}`,
+        ...(r.notes.length > 0 ? ["", ...r.notes] : []),
+    ].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running
+
+/** The render script's command, as npm would run it (`pre`/`post` scripts are run once, untimed). */
+function renderScript(): { command: string; pre?: string } {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+        scripts?: Record<string, string>;
+    };
+    const command = pkg.scripts?.render;
+    if (command === undefined) throw new Error("package.json has no scripts.render");
+    return { command, pre: pkg.scripts?.prerender };
+}
+
+/** npm's environment for a script, minus npm: node_modules/.bin first on PATH. */
+function scriptEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return {
+        ...process.env,
+        PATH: `${path.join(ROOT, "node_modules", ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
+        ...extra,
+    };
+}
+
+/** Runs `sh -c <command> <args…>` (args appended as npm appends them) under /usr/bin/time. */
+function measure(work: string, command: string, args: readonly string[], env = scriptEnv()): Promise<Sample> {
+    const timeFile = path.join(work, "time.txt");
     return new Promise((resolve, reject) => {
         const start = process.hrtime.bigint();
-        const child = spawn(process.execPath, ["--require", hook, ...args], {
+        const child = spawn(TIME, ["-f", "%e %U %S %M", "-o", timeFile, "sh", "-c", `${command} "$@"`, "sh", ...args], {
             cwd: ROOT,
-            env: { ...env, BENCH_CPU: cpuFile },
+            env,
             stdio: ["ignore", "ignore", "pipe"],
         });
         let stderr = "";
@@ -152,61 +387,43 @@ function timeChild(work: string, args: readonly string[], env: NodeJS.ProcessEnv
         child.on("error", reject);
         child.on("exit", (code) => {
             const wall = Number(process.hrtime.bigint() - start) / 1e6;
-            if (code === 0) resolve({ wall, cpu: Number(fs.readFileSync(cpuFile, "utf8")) });
-            else reject(new Error(`node ${args.join(" ")} exited ${code}:\n${stderr}`));
+            if (code !== 0) return reject(new Error(`${command} ${args.join(" ")} exited ${code}:\n${stderr}`));
+            resolve({ wall, ...parseTime(fs.readFileSync(timeFile, "utf8")) });
         });
     });
 }
 
-const renderArgs = (dir: string, out: string) => [TS_NODE, "--transpile-only", RENDER, "--dir", dir, "--out", out];
-
-/** What the program loads, from one render under a require hook. */
-interface Loads {
-    /** `@pulumi/*` specifiers required by the project's own files, resolved, with who asked. */
-    readonly entries: readonly { readonly request: string; readonly resolved: string; readonly from: string }[];
-    /** Every loaded file under node_modules/@pulumi/azure-native. */
-    readonly azureNativeFiles: readonly string[];
-}
-
-const HOOK = `
-const Module = require("node:module");
-const fs = require("node:fs");
-const load = Module._load;
+// Loaded into every node process of the discovery render (NODE_OPTIONS): records the `@pulumi/*`
+// modules the project's own files (anything outside node_modules) require.
+const HOOK = `const Module = require("node:module");
 const entries = [];
+const load = Module._load;
 Module._load = function (request, parent, isMain) {
     if (/^@pulumi\\//.test(request) && parent && parent.filename && !parent.filename.includes("/node_modules/")) {
-        entries.push({ request, resolved: Module._resolveFilename(request, parent, isMain), from: parent.filename });
+        entries.push({ request, resolved: Module._resolveFilename(request, parent, isMain) });
     }
     return load.apply(this, arguments);
 };
 process.on("exit", () => {
-    const azureNativeFiles = Object.keys(require.cache).filter((f) => f.includes("/node_modules/@pulumi/azure-native/"));
-    fs.writeFileSync(process.env.BENCH_LOADS, JSON.stringify({ entries, azureNativeFiles }));
+    if (entries.length) require("node:fs").writeFileSync(process.env.BENCH_LOADS + "." + process.pid, JSON.stringify(entries));
 });
 `;
 
-async function discoverLoads(work: string): Promise<Loads> {
+/** The `@pulumi/*` files the project's own code loads during one untimed render. */
+async function discoverFloor(work: string, command: string): Promise<string[]> {
     const hook = path.join(work, "hook.js");
-    const out = path.join(work, "loads.json");
+    const loads = path.join(work, "loads");
     fs.writeFileSync(hook, HOOK);
-    await timeChild(work, ["--require", hook, ...renderArgs(ROOT, path.join(work, "out-hook"))], {
-        ...process.env,
-        BENCH_LOADS: out,
+    const env = scriptEnv({
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${hook}`.trim(),
+        BENCH_LOADS: loads,
     });
-    return JSON.parse(fs.readFileSync(out, "utf8")) as Loads;
-}
-
-/** Median, min and max. */
-export function stats(values: readonly number[]): { median: number; min: number; max: number } {
-    const s = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(s.length / 2);
-    return { median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, min: s[0], max: s[s.length - 1] };
-}
-
-/** `@pulumi/azure-native/dbforpostgresql/server.js` → `dbforpostgresql`; the root is `(root)`. */
-function azureModule(file: string): string {
-    const rel = file.split("/node_modules/@pulumi/azure-native/")[1];
-    return rel.includes("/") ? rel.split("/")[0] : `(root) ${rel}`;
+    await measure(work, command, ["--dir", ROOT, "--out", path.join(work, "out-hook")], env);
+    const files = fs.readdirSync(work).filter((f) => f.startsWith("loads."));
+    const entries = files.flatMap(
+        (f) => JSON.parse(fs.readFileSync(path.join(work, f), "utf8")) as { resolved: string }[],
+    );
+    return [...new Set(entries.map((e) => e.resolved))].sort();
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -216,79 +433,87 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write("usage: npm run bench [-- --reps N]   (N ≥ 1, default 5)\n");
         return 2;
     }
-    const load = { before: os.loadavg()[0].toFixed(2) };
+    if (!fs.existsSync(TIME)) {
+        process.stderr.write(`bench: needs GNU time at ${TIME} (Debian/Ubuntu: apt-get install time)\n`);
+        return 2;
+    }
+    const before = os.loadavg();
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-bench-"));
-    const twelveDir = path.join(work, "twelve");
-    writeTopology(twelveDir, TWELVE_SITES);
-
-    const loads = await discoverLoads(work);
-    const pulumiFiles = [...new Set(loads.entries.map((e) => e.resolved))].sort();
-    const floor = path.join(work, "floor.js");
-    fs.writeFileSync(floor, pulumiFiles.map((f) => `require(${JSON.stringify(f)});`).join("\n") + "\n");
-
-    const kinds = {
-        floor: () => timeChild(work, [floor]),
-        tsNode: () => timeChild(work, [TS_NODE, "--transpile-only", "-e", "0"]),
-        example: () => timeChild(work, renderArgs(ROOT, path.join(work, "out-example"))),
-        twelve: () => timeChild(work, renderArgs(twelveDir, path.join(work, "out-twelve"))),
-    };
-    process.stderr.write(`bench: 1 warm-up, then ${reps} repetitions of each kind …\n`);
-    for (const run of Object.values(kinds)) await run();
-    const samples: Record<keyof typeof kinds, Sample[]> = { floor: [], tsNode: [], example: [], twelve: [] };
-    for (let i = 0; i < reps; i++) {
-        for (const [kind, run] of Object.entries(kinds) as [keyof typeof kinds, () => Promise<Sample>][]) {
-            samples[kind].push(await run());
+    try {
+        const script = renderScript();
+        if (script.pre !== undefined) {
+            process.stderr.write(`bench: running prerender once, untimed: ${script.pre}\n`);
+            const pre = spawnSync("sh", ["-c", script.pre], { cwd: ROOT, env: scriptEnv(), stdio: "inherit" });
+            if (pre.status !== 0) throw new Error(`prerender exited ${pre.status}`);
         }
-    }
+        const base = exampleTexts();
+        const dirs = new Map<number, string>();
+        for (const n of SIZES) {
+            const dir = path.join(work, `sites-${n}`);
+            fs.mkdirSync(dir);
+            for (const [name, text] of Object.entries(topologyFiles(base, benchSites(n)))) {
+                fs.writeFileSync(path.join(dir, name), text);
+            }
+            dirs.set(n, dir);
+        }
+        const floorModules = await discoverFloor(work, script.command);
+        const floor = path.join(work, "floor.js");
+        const requires = floorModules.map((f) => `require(${JSON.stringify(f)});`).join("\n");
+        fs.writeFileSync(floor, `${requires}\n`);
+        // Node ≥ 22.1: V8 code cache on disk, as a render script may turn on for itself.
+        const floorCached = path.join(work, "floor-cached.js");
+        const cacheDir = JSON.stringify(path.join(work, "compile-cache"));
+        fs.writeFileSync(floorCached, `require("node:module").enableCompileCache?.(${cacheDir});\n${requires}\n`);
 
-    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-    const row = (label: string, values: Sample[]) => {
-        const wall = stats(values.map((v) => v.wall));
-        const cpu = stats(values.map((v) => v.cpu));
-        const cols = [wall.median, wall.min, wall.max, cpu.median, cpu.min, cpu.max].map((v) => s(v).padStart(8));
-        return `  ${label.padEnd(44)}${cols.slice(0, 3).join("")}  ${cols.slice(3).join("")}`;
-    };
-    const ratio = (label: string, num: Sample[], den: Sample[]) => {
-        const part = (key: keyof Sample) => {
-            const { median, min, max } = stats(num.map((n, i) => n[key] / den[i][key]));
-            return `${key} ${median.toFixed(2)}× (${min.toFixed(2)}–${max.toFixed(2)}×)`;
-        };
-        return `  ${label.padEnd(44)}${part("wall")}   ${part("cpu")}`;
-    };
-    const stacks = fs.readdirSync(twelveDir).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).length;
-    const azure = new Map<string, Set<string>>();
-    for (const e of loads.entries.filter((e) => e.request.startsWith("@pulumi/azure-native"))) {
-        azure.set(e.request, (azure.get(e.request) ?? new Set()).add(path.relative(ROOT, e.from)));
+        const render =
+            (dir: string, out: string, more: string[] = []) =>
+            () =>
+                measure(work, script.command, ["--dir", dir, "--out", path.join(work, out), ...more]);
+        const shared = benchSites(2)[0].stack;
+        const kinds = new Map<string, () => Promise<Sample>>([
+            ["floor", () => measure(work, "node", [floor])],
+            ["floorCached", () => measure(work, "node", [floorCached])],
+            // While the renderer runs under ts-node, its start-up (the TypeScript compiler) is part of every render.
+            ...(/\bts-node\b/.test(script.command)
+                ? [["tsNode", () => measure(work, "ts-node --transpile-only -e 0", [])] as const]
+                : []),
+            ["example", render(ROOT, "out-example")],
+            ...SIZES.map((n) => [`sites ${n}`, render(dirs.get(n) as string, `out-${n}`)] as const),
+            ...SHARED_ONLY.map(
+                (n) => [`shared ${n}`, render(dirs.get(n) as string, `out-s${n}`, ["--stack", shared])] as const,
+            ),
+        ]);
+
+        process.stderr.write(`bench: 1 warm-up, then ${reps} repetitions of ${kinds.size} kinds …\n`);
+        for (const run of kinds.values()) await run();
+        const samples = new Map<string, Sample[]>([...kinds.keys()].map((k) => [k, []]));
+        for (let i = 0; i < reps; i++) {
+            for (const [kind, run] of kinds) {
+                samples.get(kind)?.push(await run());
+                process.stderr.write(".");
+            }
+        }
+        process.stderr.write("\n");
+        const cpu = os.cpus();
+        const report = formatReport({
+            date: new Date().toISOString().slice(0, 10),
+            node: spawnSync("node", ["--version"], { env: scriptEnv(), encoding: "utf8" }).stdout.trim(),
+            cpus: `${cpu.length} CPUs (${cpu[0]?.model ?? "?"})`,
+            reps,
+            command: script.command,
+            load: { before, after: os.loadavg() },
+            floorModules: floorModules.length,
+            samples,
+            notes: [
+                `Pulumi modules the floor loads:`,
+                ...floorModules.map((f) => `  ${f.slice(f.lastIndexOf("/node_modules/") + "/node_modules/".length)}`),
+            ],
+        });
+        process.stdout.write(`${report}\n`);
+        return 0;
+    } finally {
+        fs.rmSync(work, { recursive: true, force: true });
     }
-    const azureModules = [...new Set(loads.azureNativeFiles.map(azureModule))].sort();
-    const lines = [
-        `quay-georep bench: node ${process.version}, ${os.cpus().length} CPUs, ${reps} repetitions after 1 warm-up`,
-        `load average before ${load.before}, after ${os.loadavg()[0].toFixed(2)} (other work on the machine skews times)`,
-        `each sample is one child process: wall time from spawn to exit, and its CPU time (user + system)`,
-        ``,
-        `  ${"".padEnd(44)}${"   wall (spawn to exit)".padEnd(24)}  ${"   cpu (user + system)"}`,
-        `  ${"".padEnd(44)}${["median", "min", "max"].map((h) => h.padStart(8)).join("")}  ${["median", "min", "max"].map((h) => h.padStart(8)).join("")}`,
-        row(`floor (load ${pulumiFiles.length} Pulumi modules, exit)`, samples.floor),
-        row("for reference: ts-node on an empty program", samples.tsNode),
-        row("render example (2 sites, 2 stacks)", samples.example),
-        row(`render 12 sites (${stacks} stacks)`, samples.twelve),
-        ``,
-        `ratios: median of the per-repetition ratios (their range)`,
-        ratio("render example / floor", samples.example, samples.floor),
-        ratio("render 12 sites / render example (2 sites)", samples.twelve, samples.example),
-        ``,
-        `Pulumi modules the program loads (the floor):`,
-        ...pulumiFiles.map((f) => `  ${f.slice(f.lastIndexOf("/node_modules/") + "/node_modules/".length)}`),
-        ``,
-        `@pulumi/azure-native: ${azureModules.length} modules loaded (${loads.azureNativeFiles.length} files): ${azureModules.join(", ")}`,
-        ...[...azure].map(([request, from]) => `  ${request}  ← ${[...from].sort().join(", ")}`),
-        azure.has("@pulumi/azure-native")
-            ? `  the package root is imported (every submodule loads): see the files above`
-            : `  the package root is never imported`,
-    ];
-    process.stdout.write(`${lines.join("\n")}\n`);
-    fs.rmSync(work, { recursive: true, force: true });
-    return 0;
 }
 
 if (require.main === module) {
