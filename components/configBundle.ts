@@ -68,6 +68,11 @@ export interface ConfigBundleArgs {
     readonly secretKey?: pulumi.Input<string>;
     /** `DATABASE_SECRET_KEY` of the database's data (a secret); unset: generated once here, protected. */
     readonly databaseSecretKey?: pulumi.Input<string>;
+    /**
+     * Read-only mode: `REGISTRY_STATE: readonly` and the pre-shared service key read-only pods boot
+     * with (its private key a secret); unset: normal mode. See `BundleInput.readonly`.
+     */
+    readonly readonly?: pulumi.Input<{ readonly kid: string; readonly privateKeyPem: string }>;
 }
 
 /**
@@ -121,6 +126,7 @@ export class ConfigBundle extends pulumi.ComponentResource {
                 databaseSecretKey: pulumi.secret(databaseSecretKey),
                 tlsCertificate: args.tlsCertificate,
                 tlsKey: args.tlsKey,
+                ...(args.readonly !== undefined ? { readonly: pulumi.secret(args.readonly) } : {}),
             })
             .apply((v): BundleInput => v);
         this.bundle = pulumi.secret(input.apply((i) => renderBundle(i)));

@@ -6,6 +6,7 @@
  */
 import { Accounts, cloudsUsed, parseAccounts } from "./accounts";
 import { parseServices, DatabaseConfig, RedisConfig, StorageConfig } from "./services";
+import { parseStandbySettings, StandbySettings } from "./standby";
 import { LifecycleSettings, parseLifecycle, parseLifecycleJobs } from "./lifecycleConfig";
 import { EntryPointConfig, parseEntryPoint } from "./entryPoint";
 import { OperatorSettings, parseOperator } from "./operator";
@@ -114,6 +115,8 @@ export interface QuayGeorepConfig {
     readonly operator: OperatorSettings;
     /** The cloud accounts every provider is pinned to. */
     readonly accounts: Accounts;
+    /** Which location's database and Redis serve (`standby.active`), and whether the other is lost. */
+    readonly standby: StandbySettings;
     readonly stack: StackSettings;
     /** Present on the shared stack only. */
     readonly secrets?: SharedSecrets;
@@ -137,6 +140,7 @@ export const PROJECT_KEYS = [
     "lifecycle",
     "operator",
     "accounts",
+    "standby",
 ] as const;
 
 /** Every key this program reads, project-level and per stack. */
@@ -251,6 +255,7 @@ export function parseConfig(
     const stack = parseStack(top, problems, ctx.stack, sharedStack, sites, warnings);
     const entryPoint = parseEntryPoint(top, problems, hostname, sites);
     const lifecycle = parseLifecycle(top);
+    const standby = parseStandbySettings(top, scoped, services);
     const operator = parseOperator(top);
     const accounts = parseAccounts(
         top,
@@ -320,6 +325,7 @@ export function parseConfig(
         lifecycle,
         operator,
         accounts,
+        standby,
         stack,
         secrets,
         warnings,

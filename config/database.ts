@@ -54,6 +54,8 @@ export interface ExistingDatabase extends DatabaseCommon {
      * `SECRET_KEY` and `DATABASE_SECRET_KEY` may be generated; otherwise they must be given.
      */
     readonly isNew: boolean;
+    /** `database.standby`: a standby server in another region, kept in sync by the user (see `standby`). */
+    readonly standby?: ExistingDatabase;
 }
 
 /** Amazon RDS for PostgreSQL, created in an existing VPC. */
@@ -79,6 +81,11 @@ export interface AwsDatabase extends DatabaseCommon {
     readonly subnetIds: readonly string[];
     /** IPv4 CIDRs allowed to connect on the port. */
     readonly allowedCidrs: readonly string[];
+    /**
+     * `database.standby`: a cross-region read replica, as a whole RDS config of its own: its
+     * placement (region, network, class, allow-list) from `database.standby`, the rest from `database`.
+     */
+    readonly standby?: AwsDatabase;
 }
 
 /** Azure Database for PostgreSQL flexible server, public access limited by firewall rules. */
@@ -101,6 +108,8 @@ export interface AzureDatabase extends DatabaseCommon {
     readonly highAvailability: boolean;
     /** IPv4 CIDRs given firewall rules. */
     readonly allowedCidrs: readonly string[];
+    /** `database.standby`: a read replica in another location (placement from `database.standby`, the rest from `database`). */
+    readonly standby?: AzureDatabase;
 }
 export type DatabaseConfig = ExistingDatabase | AwsDatabase | AzureDatabase;
 
@@ -114,7 +123,7 @@ const AZURE_STORAGE_GB = [32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 
 
 /** Config keys of each database mode (a key of another mode is reported as such). */
 export const DATABASE_KEYS = {
-    existing: ["mode", "host", "port", "quay", "clair", "admin", "new", "caCertificate"],
+    existing: ["mode", "host", "port", "quay", "clair", "admin", "new", "caCertificate", "standby"],
     aws: [
         "mode",
         "region",
@@ -133,6 +142,7 @@ export const DATABASE_KEYS = {
         "quay",
         "clair",
         "caCertificate",
+        "standby",
     ],
     azure: [
         "mode",
@@ -148,7 +158,27 @@ export const DATABASE_KEYS = {
         "quay",
         "clair",
         "caCertificate",
+        "standby",
     ],
+} as const;
+
+/**
+ * Keys of `database.standby` per mode: where the standby is (and what may differ there); everything
+ * else (version, storage, backups, logins, port, CA) is the primary's, which a replica inherits.
+ */
+export const DATABASE_STANDBY_KEYS = {
+    existing: ["host", "port"],
+    aws: [
+        "region",
+        "vpcId",
+        "subnetIds",
+        "allowedCidrs",
+        "allowInternet",
+        "instanceClass",
+        "publiclyAccessible",
+        "multiAz",
+    ],
+    azure: ["location", "allowedCidrs", "allowInternet", "skuName"],
 } as const;
 
 const DB_CLIENTS = {
@@ -224,8 +254,73 @@ export function parseDatabase(top: ObjectReader, problems: Problems): DatabaseCo
         result = { mode, ...common, ...parseFlexibleServer(r) };
     }
     if (r !== undefined && managesRoles(result)) checkManagedLogins(problems, quay, clair);
+    const standby = r === undefined ? undefined : parseStandby(r, result);
     r?.done();
-    return result;
+    return standby === undefined ? result : ({ ...result, standby } as DatabaseConfig);
+}
+
+/**
+ * `database.standby`: the same mode in another region. A replica inherits the primary's data,
+ * roles and passwords, so only its placement is configured; the rest is the primary's.
+ */
+function parseStandby(r: ObjectReader, home: DatabaseConfig): DatabaseConfig | undefined {
+    const s = r.object("standby", DATABASE_STANDBY_KEYS[home.mode]);
+    if (s === undefined) return undefined;
+    const sameRegion = (key: string, value: string, homeKey: string) => {
+        if (value !== "" && value === homeValue(home, homeKey)) {
+            s.problems.add(
+                s.at(key),
+                value,
+                `is the primary's ${homeKey === "host" ? "server" : "region"} too (database.${homeKey}), so losing it loses both`,
+                home.mode === "existing"
+                    ? "name the standby server in another region"
+                    : `use another ${key === "location" ? "location" : "region"}; for a standby in the same region use ${home.mode === "aws" ? "database.multiAz" : "database.highAvailability"}`,
+            );
+        }
+    };
+    let standby: DatabaseConfig;
+    switch (home.mode) {
+        case "existing": {
+            const host = s.string("host", { required: true, fix: "set the standby server's hostname" });
+            checkHost(s.problems, s.at("host"), host);
+            sameRegion("host", host ?? "", "host");
+            const { admin: _admin, ...rest } = home;
+            standby = { ...rest, host: host ?? "", port: s.integer("port", home.port, 1, 65535) ?? home.port };
+            break;
+        }
+        case "aws": {
+            const placement = rdsPlacement(s, home);
+            sameRegion("region", placement.region, "region");
+            standby = { ...home, ...placement };
+            break;
+        }
+        case "azure": {
+            const location = checkRegion(s, "location", "azure");
+            sameRegion("location", location, "location");
+            const { skuName, tier } = flexibleSize(s, home.skuName);
+            standby = {
+                ...home,
+                location,
+                skuName,
+                tier,
+                allowedCidrs:
+                    s.has("allowedCidrs") || s.has("allowInternet") ? flexibleAllowList(s) : home.allowedCidrs,
+            };
+            break;
+        }
+        default: {
+            const unknown: never = home;
+            throw new Error(`unknown database mode in ${JSON.stringify(unknown)}`);
+        }
+    }
+    s.done();
+    const { standby: _nested, ...flat } = standby;
+    return flat;
+}
+
+function homeValue(home: DatabaseConfig, key: string): string {
+    const value = (home as unknown as Record<string, unknown>)[key];
+    return typeof value === "string" || typeof value === "number" ? String(value) : "";
 }
 
 /**
@@ -296,14 +391,7 @@ function checkManagedLogins(problems: Problems, quay: DatabaseLogin, clair: Data
 function parseRds(r: ObjectReader): Omit<AwsDatabase, "mode" | keyof DatabaseCommon> {
     const region = checkRegion(r, "region", "aws");
     const version = parseVersion(r);
-    const instanceClass = matching(
-        r,
-        "instanceClass",
-        "db.t4g.medium",
-        /^db\.[a-z0-9-]+\.[a-z0-9]+$/,
-        "an RDS instance class",
-        "db.t4g.medium",
-    );
+    const instanceClass = rdsClass(r, "db.t4g.medium");
     const storageGb = r.integer("storageGb", 50, 20, 65536) ?? 50;
     const maxStorageGb = r.has("maxStorageGb") ? r.integer("maxStorageGb", 0, 21, 65536) : undefined;
     if (maxStorageGb !== undefined && maxStorageGb <= storageGb) {
@@ -314,6 +402,48 @@ function parseRds(r: ObjectReader): Omit<AwsDatabase, "mode" | keyof DatabaseCom
             "raise it, or remove it to turn storage autoscaling off",
         );
     }
+    return {
+        region,
+        version,
+        instanceClass,
+        storageGb,
+        ...(maxStorageGb !== undefined ? { maxStorageGb } : {}),
+        // At least 7, like the Azure mode: the policy pack (rds-backups-and-deletion-protection) asks as much.
+        backupRetentionDays: r.integer("backupRetentionDays", 7, 7, 35) ?? 7,
+        ...rdsNetwork(r),
+    };
+}
+
+/** An RDS standby: its region, class and network (the rest is the primary's, which a replica inherits). */
+function rdsPlacement(
+    r: ObjectReader,
+    home: AwsDatabase,
+): Pick<
+    AwsDatabase,
+    "region" | "instanceClass" | "multiAz" | "publiclyAccessible" | "vpcId" | "subnetIds" | "allowedCidrs"
+> {
+    const region = checkRegion(r, "region", "aws");
+    return { region, instanceClass: rdsClass(r, home.instanceClass), ...rdsNetwork(r, home) };
+}
+
+function rdsClass(r: ObjectReader, fallback: string): string {
+    return matching(
+        r,
+        "instanceClass",
+        fallback,
+        /^db\.[a-z0-9-]+\.[a-z0-9]+$/,
+        "an RDS instance class",
+        "db.t4g.medium",
+    );
+}
+
+/** Where an RDS instance's network is and who may reach it (defaults of a standby: `home`'s). */
+function rdsNetwork(
+    r: ObjectReader,
+    home?: AwsDatabase,
+): Pick<AwsDatabase, "multiAz" | "publiclyAccessible" | "vpcId" | "subnetIds" | "allowedCidrs"> {
+    const multiAz = r.boolean("multiAz", false);
+    const publiclyAccessible = r.boolean("publiclyAccessible", home?.publiclyAccessible ?? false);
     const vpcId = r.string("vpcId", {
         required: true,
         fix: 'set the VPC of the subnets, e.g. "vpc-0123456789abcdef0"',
@@ -323,19 +453,14 @@ function parseRds(r: ObjectReader): Omit<AwsDatabase, "mode" | keyof DatabaseCom
     }
     const subnetIds = subnetList(r);
     const allowInternet = r.boolean("allowInternet", false);
+    // A standby without its own list admits the primary's clients (every cluster's egress).
+    const inherit = home !== undefined && !r.has("allowedCidrs");
     return {
-        region,
-        version,
-        instanceClass,
-        storageGb,
-        ...(maxStorageGb !== undefined ? { maxStorageGb } : {}),
-        multiAz: r.boolean("multiAz", false),
-        // At least 7, like the Azure mode: the policy pack (rds-backups-and-deletion-protection) asks as much.
-        backupRetentionDays: r.integer("backupRetentionDays", 7, 7, 35) ?? 7,
-        publiclyAccessible: r.boolean("publiclyAccessible", false),
+        multiAz,
+        publiclyAccessible,
         vpcId: vpcId ?? "",
         subnetIds,
-        allowedCidrs: readAllowList(r, "allowedCidrs", { ...DB_CLIENTS, allowInternet }),
+        allowedCidrs: inherit ? home.allowedCidrs : readAllowList(r, "allowedCidrs", { ...DB_CLIENTS, allowInternet }),
     };
 }
 
@@ -367,19 +492,7 @@ function subnetList(r: ObjectReader): string[] {
 function parseFlexibleServer(r: ObjectReader): Omit<AzureDatabase, "mode" | keyof DatabaseCommon> {
     const location = checkRegion(r, "location", "azure");
     const version = parseVersion(r);
-    const skuName = matching(
-        r,
-        "skuName",
-        "Standard_D2ds_v5",
-        /^Standard_[BDE][0-9]+[a-z]*(_v[0-9]+)?$/,
-        "an Azure Database for PostgreSQL compute size (Standard_B*, Standard_D* or Standard_E*)",
-        "Standard_D2ds_v5",
-    );
-    const tier = skuName.startsWith("Standard_B")
-        ? "Burstable"
-        : skuName.startsWith("Standard_E")
-          ? "MemoryOptimized"
-          : "GeneralPurpose";
+    const { skuName, tier } = flexibleSize(r, "Standard_D2ds_v5");
     const storageGb = r.integer("storageGb", 128, 32, 32767) ?? 128;
     if (!AZURE_STORAGE_GB.includes(storageGb)) {
         r.problems.add(
@@ -398,7 +511,6 @@ function parseFlexibleServer(r: ObjectReader): Omit<AzureDatabase, "mode" | keyo
             "use a Standard_D or Standard_E size, or set highAvailability: false",
         );
     }
-    const allowInternet = r.boolean("allowInternet", false);
     return {
         location,
         version,
@@ -408,6 +520,30 @@ function parseFlexibleServer(r: ObjectReader): Omit<AzureDatabase, "mode" | keyo
         backupRetentionDays: r.integer("backupRetentionDays", 7, 7, 35) ?? 7,
         geoRedundantBackup: r.boolean("geoRedundantBackup", false),
         highAvailability,
-        allowedCidrs: readAllowList(r, "allowedCidrs", { ...DB_CLIENTS, allowInternet }),
+        allowedCidrs: flexibleAllowList(r),
     };
+}
+
+/** A flexible server's compute size and the tier it implies. */
+function flexibleSize(r: ObjectReader, fallback: string): Pick<AzureDatabase, "skuName" | "tier"> {
+    const skuName = matching(
+        r,
+        "skuName",
+        fallback,
+        /^Standard_[BDE][0-9]+[a-z]*(_v[0-9]+)?$/,
+        "an Azure Database for PostgreSQL compute size (Standard_B*, Standard_D* or Standard_E*)",
+        "Standard_D2ds_v5",
+    );
+    const tier = skuName.startsWith("Standard_B")
+        ? "Burstable"
+        : skuName.startsWith("Standard_E")
+          ? "MemoryOptimized"
+          : "GeneralPurpose";
+    return { skuName, tier };
+}
+
+/** `allowedCidrs` with its `allowInternet` opt-in. */
+function flexibleAllowList(r: ObjectReader): string[] {
+    const allowInternet = r.boolean("allowInternet", false);
+    return readAllowList(r, "allowedCidrs", { ...DB_CLIENTS, allowInternet });
 }

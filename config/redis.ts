@@ -27,6 +27,8 @@ interface RedisCommon {
 export interface ExistingRedis extends RedisCommon {
     readonly mode: "existing";
     readonly host: string;
+    /** `redis.standby`: a Redis in the database standby's region (same password: `redisPassword`). */
+    readonly standby?: ExistingRedis;
 }
 
 /** What both Redis VM modes have. */
@@ -53,6 +55,8 @@ export interface AwsRedis extends RedisVm {
     readonly subnetId: string;
     /** A fixed private IP in the subnet; undefined lets AWS pick one. */
     readonly privateIp?: string;
+    /** `redis.standby`: a second, warm VM in the database standby's region (placement from `redis.standby`). */
+    readonly standby?: AwsRedis;
 }
 
 /** A Redis VM on Azure, in an existing subnet or in a VNet created for it. */
@@ -69,6 +73,8 @@ export interface AzureRedis extends RedisVm {
     readonly privateIp: string;
     /** Encryption at host (default false; needs the subscription feature `EncryptionAtHost`). */
     readonly encryptionAtHost: boolean;
+    /** `redis.standby`: a second, warm VM in the database standby's location (placement from `redis.standby`). */
+    readonly standby?: AzureRedis;
 }
 export type RedisConfig = ExistingRedis | AwsRedis | AzureRedis;
 
@@ -76,7 +82,7 @@ export const DEFAULT_REDIS_IMAGE = "docker.io/library/redis:7.2.7";
 
 /** Config keys of each Redis mode (a key of another mode is reported as such). */
 export const REDIS_KEYS = {
-    existing: ["mode", "host", "port", "tls"],
+    existing: ["mode", "host", "port", "tls", "standby"],
     aws: [
         "mode",
         "region",
@@ -89,6 +95,7 @@ export const REDIS_KEYS = {
         "allowInternet",
         "diskGb",
         "image",
+        "standby",
     ],
     azure: [
         "mode",
@@ -103,10 +110,31 @@ export const REDIS_KEYS = {
         "diskGb",
         "image",
         "encryptionAtHost",
+        "standby",
     ],
 } as const;
 
+/**
+ * Keys of `redis.standby` per mode: where the warm second Redis runs and who reaches it; the image,
+ * disk and port are the primary VM's (the same cloud-init).
+ */
+export const REDIS_STANDBY_KEYS = {
+    existing: ["host", "port", "tls"],
+    aws: ["region", "instanceType", "vpcId", "subnetId", "privateIp", "publicIp", "allowedCidrs", "allowInternet"],
+    azure: ["location", "vmSize", "subnetId", "addressSpace", "privateIp", "publicIp", "allowedCidrs", "allowInternet"],
+} as const;
+
 const REDIS_CLIENTS = { service: "Redis", clients: "every cluster's egress", optInKey: "allowInternet" };
+
+/** Default VNets of a standby Redis VM: the first that does not overlap the primary's. */
+const STANDBY_SPACES = ["10.252.0.0/24", "10.253.0.0/24"];
+
+/** True when two IPv4 networks share an address (either undefined: false). */
+function overlaps(a: string | undefined, b: string | undefined): boolean {
+    const x = a === undefined ? undefined : parseCidr(a);
+    const y = b === undefined ? undefined : parseCidr(b);
+    return x !== undefined && y !== undefined && x.first <= y.last && y.first <= x.last;
+}
 
 /** Parses `redis`; problems are recorded, never thrown. */
 export function parseRedis(top: ObjectReader, problems: Problems): RedisConfig {
@@ -131,8 +159,109 @@ export function parseRedis(top: ObjectReader, problems: Problems): RedisConfig {
     } else {
         result = { mode, ...parseAzureVm(r), ...parseVmCommon(r, 30) };
     }
+    const standby = r === undefined ? undefined : parseRedisStandby(r, result);
     r?.done();
-    return result;
+    return standby === undefined ? result : ({ ...result, standby } as RedisConfig);
+}
+
+/**
+ * `redis.standby`: a second Redis of the same mode where the database's standby is, so a
+ * switchover does not wait for a VM to boot. Quay keeps only transient data in Redis (build logs,
+ * user events), so nothing is replicated: the standby starts empty and stays warm.
+ */
+function parseRedisStandby(r: ObjectReader, home: RedisConfig): RedisConfig | undefined {
+    const s = r.object("standby", REDIS_STANDBY_KEYS[home.mode]);
+    if (s === undefined) return undefined;
+    const same = (key: string, value: string | undefined, homeValue: string) => {
+        if (value !== undefined && value !== "" && value === homeValue) {
+            s.problems.add(
+                s.at(key),
+                value,
+                `is the primary Redis's ${key === "host" ? "server" : key} too (redis.${key}), so losing it loses both`,
+                `put the standby in the database standby's ${key === "location" ? "location" : "region"}`,
+            );
+        }
+    };
+    // Placement keys the standby may leave out take the primary's value.
+    const inherited = (key: string, value: unknown) => (s.has(key) ? undefined : value);
+    // The VM modes' allow-list: the primary's unless the standby gives its own.
+    const standbyAllowList = (): readonly string[] =>
+        (inherited("allowedCidrs", "allowedCidrs" in home ? home.allowedCidrs : undefined) as
+            readonly string[] | undefined) ??
+        readAllowList(s, "allowedCidrs", { ...REDIS_CLIENTS, allowInternet: s.boolean("allowInternet", false) });
+    let standby: RedisConfig;
+    switch (home.mode) {
+        case "existing": {
+            const host = s.string("host", { required: true, fix: "set the standby Redis's hostname or IP" });
+            checkHost(s.problems, s.at("host"), host);
+            same("host", host, home.host);
+            standby = {
+                mode: "existing",
+                host: host ?? "",
+                port: s.integer("port", home.port, 1, 65535) ?? home.port,
+                tls: s.boolean("tls", home.tls),
+            };
+            break;
+        }
+        case "aws": {
+            const ec2 = parseEc2(s, home.instanceType);
+            same("region", ec2.region, home.region);
+            standby = {
+                ...home,
+                ...ec2,
+                publicIp: s.boolean("publicIp", home.publicIp),
+                allowedCidrs: standbyAllowList(),
+            };
+            if (ec2.privateIp === undefined) delete (standby as { privateIp?: string }).privateIp;
+            break;
+        }
+        case "azure": {
+            // Clusters reach both VMs, so their networks must not overlap: a created VNet defaults
+            // to the next /24 after the primary's.
+            const vm = parseAzureVm(
+                s,
+                home.vmSize,
+                STANDBY_SPACES.find((c) => !overlaps(c, home.addressSpace)),
+            );
+            same("location", vm.location, home.location);
+            if (
+                vm.addressSpace !== undefined &&
+                home.addressSpace !== undefined &&
+                overlaps(vm.addressSpace, home.addressSpace)
+            ) {
+                s.problems.add(
+                    s.at("addressSpace"),
+                    vm.addressSpace,
+                    `overlaps redis.addressSpace "${home.addressSpace}": every cluster reaches both VMs, so their networks must not overlap`,
+                    'use a range of its own, e.g. "10.252.0.0/24"',
+                );
+            } else if (vm.privateIp !== "" && vm.privateIp === home.privateIp) {
+                s.problems.add(
+                    s.at("privateIp"),
+                    vm.privateIp,
+                    "is the primary Redis's address too (redis.privateIp): the bundle could not tell them apart",
+                    "give the standby an address of its own network",
+                );
+            }
+            standby = {
+                ...home,
+                ...vm,
+                encryptionAtHost: home.encryptionAtHost,
+                publicIp: s.boolean("publicIp", home.publicIp),
+                allowedCidrs: standbyAllowList(),
+            };
+            if (vm.subnetId === undefined) delete (standby as { subnetId?: string }).subnetId;
+            if (vm.addressSpace === undefined) delete (standby as { addressSpace?: string }).addressSpace;
+            break;
+        }
+        default: {
+            const unknown: never = home;
+            throw new Error(`unknown redis mode in ${JSON.stringify(unknown)}`);
+        }
+    }
+    s.done();
+    const { standby: _nested, ...flat } = standby;
+    return flat;
 }
 
 const IMAGE =
@@ -166,9 +295,9 @@ const GRAVITON = /^[a-z]+[0-9]+[a-z]*g[a-z]*\./;
 /** Azure Arm64 (Ampere/Cobalt) sizes carry a `p` in their features: D2ps_v5, B2pts_v2, E4pds_v6. */
 const AZURE_ARM = /^Standard_[A-Z]+[0-9]+[a-z]*p[a-z]*_v[0-9]+$/;
 
-function parseEc2(r: ObjectReader) {
+function parseEc2(r: ObjectReader, defaultType = "t3.small") {
     const region = checkRegion(r, "region", "aws");
-    const instanceType = r.string("instanceType") ?? "t3.small";
+    const instanceType = r.string("instanceType") ?? defaultType;
     if (instanceType.startsWith("db.")) {
         r.problems.add(
             r.at("instanceType"),
@@ -201,16 +330,9 @@ function parseEc2(r: ObjectReader) {
     };
 }
 
-function parseAzureVm(r: ObjectReader) {
+function parseAzureVm(r: ObjectReader, defaultSize = "Standard_B2s", defaultSpace = "10.251.0.0/24") {
     const location = checkRegion(r, "location", "azure");
-    const vmSize = matching(
-        r,
-        "vmSize",
-        "Standard_B2s",
-        /^Standard_[A-Za-z0-9_]+$/,
-        "an Azure VM size",
-        "Standard_B2s",
-    );
+    const vmSize = matching(r, "vmSize", defaultSize, /^Standard_[A-Za-z0-9_]+$/, "an Azure VM size", "Standard_B2s");
     const subnetId = r.string("subnetId");
     if (subnetId !== undefined && !isAzureSubnetId(subnetId)) {
         r.problems.add(
@@ -240,7 +362,7 @@ function parseAzureVm(r: ObjectReader) {
             );
         }
     } else {
-        addressSpace = r.string("addressSpace") ?? "10.251.0.0/24";
+        addressSpace = r.string("addressSpace") ?? defaultSpace;
         const cidr = parseCidr(addressSpace);
         if (cidr === undefined || cidr.canonical !== addressSpace || cidr.prefix < 8 || cidr.prefix > 29) {
             r.problems.add(

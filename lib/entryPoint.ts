@@ -58,8 +58,10 @@ export interface EntryPointTarget {
     readonly site: string;
     readonly cloud: Cloud;
     readonly state: SiteState;
-    /** True for an active site: its record exists / its endpoint is enabled. */
+    /** True for an active site not fenced: its record exists / its endpoint is enabled. */
     readonly inRotation: boolean;
+    /** Kept out after a failover until its stack deployed the bundle naming the new database. */
+    readonly fenced?: true;
     /** The value DNS answers with: the router's hostname or IP. */
     readonly endpoint: string;
     readonly recordType: RecordType;
@@ -100,6 +102,7 @@ export function entryPointTargets(
     sites: readonly Site[],
     health: HealthCheckSettings,
     placement: (site: Site) => TargetPlacement = () => ({}),
+    fenced: readonly string[] = [],
 ): EntryPointTarget[] {
     return servedSites(sites).map((site) => {
         const p = placement(site);
@@ -107,7 +110,10 @@ export function entryPointTargets(
             site: site.name,
             cloud: site.cloud,
             state: site.state,
-            inRotation: isInRotation(site),
+            // A fenced site's cluster may still run a bundle that names a database lost in a
+            // failover (lib/standby.ts): out of rotation until its stack deployed the current one.
+            inRotation: isInRotation(site) && !fenced.includes(site.name),
+            ...(fenced.includes(site.name) ? { fenced: true } : {}),
             endpoint: site.endpoint,
             recordType: recordTypeOf(site.endpoint),
             probe: {

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
 import type { QuaySettings, Site } from "./domain";
+import { SERVICE_KEY_CONFIG, SERVICE_KEY_FILES } from "./serviceKey";
 
 /** A storage driver entry of `DISTRIBUTED_STORAGE_CONFIG`: `[DriverName, {params}]`. */
 export type StorageEntry = readonly [string, Readonly<Record<string, string | number | boolean>>];
@@ -62,6 +63,15 @@ export interface BundleInput {
     readonly quay: QuaySettings;
     readonly tlsCertificate: string;
     readonly tlsKey: string;
+    /**
+     * Read-only mode (a database switchover in progress): `REGISTRY_STATE: readonly` and the
+     * pre-shared service key a read-only pod boots with (quay/quay boot.py
+     * `setup_instance_service_key`: in read-only mode it cannot insert its own, and refuses to start
+     * unless the key named by `INSTANCE_SERVICE_KEY_KID_LOCATION` is in the database and the PEM at
+     * `INSTANCE_SERVICE_KEY_LOCATION` exists). The operator mounts every bundle file at /conf/stack
+     * (quay-operator pkg/kustomize/kustomize.go `Inflate`). Absent: normal mode.
+     */
+    readonly readonly?: { readonly kid: string; readonly privateKeyPem: string };
 }
 
 /** The bundle Secret's data: file name → content. */
@@ -239,6 +249,7 @@ export function quayConfig(input: BundleInput): Record<string, unknown> {
         TAG_EXPIRATION_OPTIONS: input.quay.tagExpirationOptions,
         USERFILES_LOCATION: home,
         USER_EVENTS_REDIS: redis,
+        ...(input.readonly !== undefined ? { REGISTRY_STATE: "readonly", ...SERVICE_KEY_CONFIG } : {}),
     };
 }
 
@@ -290,6 +301,13 @@ export function renderBundle(input: BundleInput, opts: { disablePushes?: boolean
         ...(ca !== undefined ? { [DATABASE_CA.quayKey]: pem(ca), [DATABASE_CA.clairKey]: pem(ca) } : {}),
         "ssl.cert": pem(input.tlsCertificate),
         "ssl.key": pem(input.tlsKey),
+        ...(input.readonly !== undefined
+            ? {
+                  // The kid as Quay writes it itself (no newline: boot.py reads the file whole).
+                  [SERVICE_KEY_FILES.kid]: input.readonly.kid,
+                  [SERVICE_KEY_FILES.pem]: pem(input.readonly.privateKeyPem),
+              }
+            : {}),
     };
 }
 

@@ -57,6 +57,14 @@ export interface StackRecord {
     readonly topology?: string;
     readonly sites?: readonly SiteRecord[];
     readonly backfilledTopology?: string;
+    /** Shared stack: the SHA-256 of its last bundle. */
+    readonly bundleSha256?: string;
+    /** Stacks running a site: the SHA-256 of the bundle their pods run (verified by the rollout check). */
+    readonly deployedBundleSha256?: string;
+    /** Shared stack: its `standby` output as read (lib/standby.ts `standbyRecordFrom` parses it). */
+    readonly standby?: unknown;
+    /** Stacks running a site: the standby epoch of the bundle their pods run (absent: 0). */
+    readonly deployedEpoch?: number;
 }
 
 /** A site as this run deploys it. */
@@ -176,6 +184,10 @@ export function recordFromOutputs(outputs: Readonly<Record<string, unknown>>): S
         topology: str(outputs.topology),
         sites: valid,
         backfilledTopology: str(outputs.backfilledTopology),
+        bundleSha256: str(outputs.bundleSha256),
+        deployedBundleSha256: str(outputs.deployedBundleSha256),
+        standby: outputs.standby ?? undefined,
+        deployedEpoch: typeof outputs.deployedEpoch === "number" ? outputs.deployedEpoch : undefined,
     };
     return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }

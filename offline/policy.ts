@@ -45,6 +45,7 @@ export function fromRecorded(resources: readonly RecordedResource[]): PolicyReso
             props,
             protect: r.protect,
             retainOnDelete: r.retainOnDelete,
+            ...(r.ignoreChanges !== undefined ? { ignoreChanges: r.ignoreChanges } : {}),
             propertyDependencies: dependenciesOf(props, custom, r.urn),
         };
     });

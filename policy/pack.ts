@@ -44,7 +44,14 @@ export function settle(value: unknown): unknown {
 /** A resource under validation (inputs and options), as the rules see it. */
 export function fromValidationArgs(args: ResourceValidationArgs): PolicyResource {
     const props = settle(args.props) as Record<string, unknown>;
-    return { type: normalizeType(args.type), name: args.name, urn: args.urn, props, protect: args.opts.protect };
+    return {
+        type: normalizeType(args.type),
+        name: args.name,
+        urn: args.urn,
+        props,
+        protect: args.opts.protect,
+        ignoreChanges: args.opts.ignoreChanges,
+    };
 }
 
 /** A resource of the stack (outputs, options and property dependencies), as the rules see it. */
@@ -59,6 +66,7 @@ export function fromStackResource(r: EngineResource): PolicyResource {
         urn: r.urn,
         props,
         protect: r.opts.protect,
+        ignoreChanges: r.opts.ignoreChanges,
         propertyDependencies,
     };
 }

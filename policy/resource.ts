@@ -39,6 +39,8 @@ export interface PolicyResource {
     readonly protect?: boolean;
     /** The `retainOnDelete` option; offline only (policies are not told it). */
     readonly retainOnDelete?: boolean;
+    /** The `ignoreChanges` option (`["*"]`: every input kept at its last value). */
+    readonly ignoreChanges?: readonly string[];
     /** Top-level property → URNs of the resources its value came from (stack rules only). */
     readonly propertyDependencies?: Readonly<Record<string, readonly string[]>>;
 }

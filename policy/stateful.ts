@@ -27,6 +27,10 @@ export interface StatefulResource {
  */
 export const STATEFUL_RESOURCES: readonly StatefulResource[] = [
     { type: "aws:rds/instance:Instance", loses: "the shared PostgreSQL database (RDS)" },
+    {
+        type: "aws:kms/key:Key",
+        loses: "the key of an encrypted RDS replica: the instance and its snapshots become unreadable",
+    },
     { type: "azure-native:dbforpostgresql:Server", loses: "the shared PostgreSQL flexible server" },
     { type: "azure-native:dbforpostgresql:SingleServer", loses: "a PostgreSQL single server" },
     { type: "postgresql:index/database:Database", loses: "a database and every table in it" },
@@ -99,6 +103,30 @@ export const RETIRED_STORAGE_TYPES: readonly string[] = [
     "azure-native:resources:ResourceGroup",
 ];
 
+/** Types a released database server consists of (components/database/*: its data, key and group). */
+export const RELEASED_SERVER_TYPES: readonly string[] = [
+    "aws:rds/instance:Instance",
+    "aws:kms/key:Key",
+    "azure-native:dbforpostgresql:Server",
+    "azure-native:resources:ResourceGroup",
+];
+
+/**
+ * The resources of a database server component (components/database/*: `<project>-database`,
+ * `-database-standby`, with `-g<n>` for later generations) that a release leaves in the cloud.
+ */
+const SERVER_RESOURCE_NAME = /-database(-standby)?(-g\d+)?-(instance|key|server|rg)$/;
+
+/** True for a resource a database server release may leave unprotected: its instance, key or group. */
+export function isServerResource(type: string, name: string): boolean {
+    return RELEASED_SERVER_TYPES.includes(normalizeType(type)) && SERVER_RESOURCE_NAME.test(name);
+}
+
+/** A released server's resource: unprotected and frozen (every input kept: `ignoreChanges: ["*"]`). */
+function released(r: { type: string; name: string; protect?: boolean; ignoreChanges?: readonly string[] }): boolean {
+    return isServerResource(r.type, r.name) && r.protect === false && (r.ignoreChanges ?? []).includes("*");
+}
+
 /** Every stateful resource (database, Redis VM, bucket, resource group, the database field key) has `protect: true`. */
 export const statefulResourcesProtected: ResourceRule = {
     name: "stateful-resources-protected",
@@ -112,6 +140,10 @@ export const statefulResourcesProtected: ResourceRule = {
         // A retired site's storage is unprotected on purpose and retained on delete (which the pack
         // cannot see; offline it can), so removing the site from config only forgets it.
         if (retired && RETIRED_STORAGE_TYPES.includes(r.type) && r.retainOnDelete !== false) return [];
+        // A released database server (lib/standby.ts: the old primary after a switchover) is
+        // unprotected so the next run can forget it, retained on delete so the cloud keeps it, and
+        // frozen (`ignoreChanges: ["*"]`, which the pack sees; `retainOnDelete` it is not told).
+        if (released(r) && r.retainOnDelete !== false) return [];
         const why = retired ? " (the retired tag exempts only a retired site's storage, retained on delete)" : "";
         return [`is not protected; deleting it loses ${rule.loses}; create it with { protect: true }${why}`];
     },

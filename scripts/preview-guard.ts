@@ -27,7 +27,7 @@
 import * as fs from "node:fs";
 // The list of what holds data lives in the policy pack, which must stay self-contained (`pulumi
 // policy publish` uploads policy/ alone); the guard is not uploaded, so it imports from there.
-import { normalizeType, RETIRED, STATE_TAG, statefulRule, taggedRetired } from "../policy/stateful";
+import { normalizeType, isServerResource, RETIRED, STATE_TAG, statefulRule, taggedRetired } from "../policy/stateful";
 
 /** The label a pull request carries to allow these changes, and the flag CI then passes. */
 export const OVERRIDE_LABEL = "allow-stateful-changes";
@@ -53,6 +53,7 @@ export interface StepState {
     readonly urn?: string;
     readonly type?: string;
     readonly retainOnDelete?: boolean;
+    readonly protect?: boolean;
     readonly inputs?: Readonly<Record<string, unknown>>;
     readonly outputs?: Readonly<Record<string, unknown>>;
 }
@@ -92,8 +93,10 @@ export interface StatefulChange {
     readonly loses: string;
     /** The type the step turns it into, when that differs. */
     readonly newType?: string;
-    /** Only deleted from the state: `retainOnDelete` and tagged retired, it stays in the cloud. */
+    /** Only deleted from the state: `retainOnDelete` and tagged retired (or released), it stays in the cloud. */
     readonly forgotten: boolean;
+    /** Why it may be forgotten: a retired site's storage, or a released database server. */
+    readonly keptBecause?: "retired" | "released";
 }
 
 /** Input that is not a preview digest. */
@@ -142,9 +145,16 @@ export function previewErrors(preview: Preview): PreviewDiagnostic[] {
     return preview.diagnostics.filter((d) => d.severity === "error");
 }
 
-/** True when the old state is kept in the cloud on delete and tagged retired (its inputs or outputs). */
-function retainedRetired(state: StepState | undefined): boolean {
-    return state?.retainOnDelete === true && (taggedRetired(state.inputs) || taggedRetired(state.outputs));
+/**
+ * Why the old state may only be forgotten: kept in the cloud on delete and either tagged retired
+ * (its inputs or outputs: a retired site's storage) or a released database server (lib/standby.ts:
+ * the old primary or replica after a switchover, unprotected and retained on delete in the run
+ * before; frozen by `ignoreChanges: ["*"]`, it cannot be tagged). Undefined: it would be lost.
+ */
+function keptBecause(state: StepState | undefined, type: string, name: string): "retired" | "released" | undefined {
+    if (state?.retainOnDelete !== true) return undefined;
+    if (taggedRetired(state.inputs) || taggedRetired(state.outputs)) return "retired";
+    return isServerResource(type, name) && state.protect === false ? "released" : undefined;
 }
 
 /**
@@ -165,7 +175,8 @@ export function findStatefulChanges(steps: readonly PreviewStep[]): StatefulChan
         const seen = byUrn.get(step.urn);
         const retypedTo = seen?.newType ?? (retyped ? newType : undefined);
         // Forgotten only when every step of the URN is the plain delete of a retained, retired resource.
-        const forgotten = step.op === "delete" && !retyped && retainedRetired(step.oldState);
+        const kept = step.op === "delete" && !retyped ? keptBecause(step.oldState, type, name) : undefined;
+        const forgotten = kept !== undefined;
         byUrn.set(step.urn, {
             urn: step.urn,
             type: seen?.type ?? type,
@@ -175,6 +186,7 @@ export function findStatefulChanges(steps: readonly PreviewStep[]): StatefulChan
             loses: rule.loses,
             ...(retypedTo === undefined ? {} : { newType: retypedTo }),
             forgotten: (seen?.forgotten ?? true) && forgotten,
+            ...(kept !== undefined ? { keptBecause: kept } : {}),
         });
     }
     return [...byUrn.values()];
@@ -192,7 +204,11 @@ export function describeChange(change: StatefulChange): string {
 
 /** A retired resource leaving the state, as the guard lists it. */
 function describeForgotten(change: StatefulChange): string {
-    return `  - forget ${change.type} "${change.name}" (retainOnDelete, tagged ${STATE_TAG}: ${RETIRED})\n      ${change.urn}`;
+    const why =
+        change.keptBecause === "released"
+            ? "retainOnDelete, a released database server"
+            : `retainOnDelete, tagged ${STATE_TAG}: ${RETIRED}`;
+    return `  - forget ${change.type} "${change.name}" (${why})\n      ${change.urn}`;
 }
 
 /** The outcome of one run, without touching the process (for tests). */

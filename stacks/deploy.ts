@@ -29,6 +29,9 @@ import {
 } from "./lifecycle";
 import { Resolution, resolveDeployment } from "./resolve";
 import { deployShared, ServiceEndpoints, SharedOutputs } from "./shared";
+import { databaseAccess } from "./database";
+import { deployLagGate, deploySwitchoverChecks, readonlyKey } from "./switchover";
+import type { StandbyPlan, StandbyRecord } from "../lib/standby";
 import {
     bundleFromSharedStack,
     Cluster,
@@ -61,6 +64,10 @@ export interface StackOutputs extends Partial<EntryPointOutputs>, Partial<Lifecy
     readonly storagePreference?: readonly string[];
     readonly deployedBundleSha256?: pulumi.Output<string>;
     readonly deployedTopology?: pulumi.Output<string>;
+    /** The standby epoch of the bundle this stack's pods run (the entry point fences older ones after a failover). */
+    readonly deployedEpoch?: pulumi.Output<number>;
+    /** Shared stack: the database standby's record (lib/standby.ts). */
+    readonly standby?: pulumi.Output<StandbyRecord>;
 }
 
 /** Judges the config against what is deployed; a refusal is a `RunError` (no stack trace). */
@@ -122,19 +129,43 @@ interface SharedRole {
 function deploySharedRole(
     cfg: QuayGeorepConfig,
     topologyPlan: TopologyPlan,
+    standby: StandbyPlan,
     providers: StackProviders,
     cluster: Cluster | undefined,
     deployed: DeployedState,
     sharedDeploysSite: boolean,
 ): SharedRole {
-    const { internal, ...outputs } = deployShared(cfg, topologyPlan.sites, providers);
-    const entryPoint = deployEntryPoint(cfg, providers);
+    if (cfg.secrets === undefined) throw new Error("the shared stack's secrets were not validated");
+    // The switchover's lag gate comes before the servers: a promotion in this run depends on it.
+    const access = databaseAccess(cfg, cfg.secrets, providers);
+    const lagGate = deployLagGate(cfg, standby, cluster, access);
+    const serviceKey = readonlyKey(standby, deployed);
+    const shared = deployShared(cfg, topologyPlan.sites, providers, {
+        plan: standby,
+        access,
+        promoteAfter: lagGate ? [lagGate] : [],
+        ...(serviceKey ? { serviceKey } : {}),
+    });
+    const { internal } = shared;
+    // Nothing is built from the bundle before the read-only key is registered and a promoted server verified.
+    const checks = deploySwitchoverChecks(
+        cfg,
+        standby,
+        cluster,
+        access,
+        internal.database,
+        internal.databaseUrl,
+        serviceKey,
+    );
+    const outputs: SharedOutputs = { ...withoutInternal(shared), bundle: checks.apply(() => shared.bundle) };
+    const entryPoint = deployEntryPoint(cfg, providers, fencedSites(cfg, standby, deployed));
     const topology = topologyKey(topologyPlan.sites);
     if (!cluster || !cfg.stack.lifecycleJobs) {
         // log.info hands the note to the engine (the program stays alive until it is sent) and never rejects.
-        for (const note of topologyPlan.notes) void pulumi.log.info(note);
+        for (const note of [...topologyPlan.notes, ...standby.notes]) void pulumi.log.info(note);
         return { outputs, entryPoint, topology, bundle: { bundle: outputs.bundle, topology } };
     }
+    for (const note of standby.notes) void pulumi.log.info(note);
     const plan = planForStack(cfg, topologyPlan, deployed.stacks, sharedDeploysSite);
     const gate = deployGates(cfg, plan, { ...cluster, databaseUrl: internal.databaseUrl });
     const bundle = afterGates(gate, outputs.bundle);
@@ -155,6 +186,48 @@ function deploySharedRole(
             },
         },
     };
+}
+
+/**
+ * After a failover from a lost AWS region: that region's STS calls go to the serving location's
+ * region, so its provider starts while the region is down (docs/standby.md).
+ */
+function lostRegionSts(cfg: QuayGeorepConfig, standby: StandbyPlan | undefined): Record<string, string> {
+    const lost = standby?.record.lost;
+    if (lost === undefined) return {};
+    const regionOf = (where: "home" | "standby") => {
+        const db = where === "home" ? cfg.database : cfg.database.standby;
+        const redis = where === "home" ? cfg.redis : cfg.redis.standby;
+        return [db?.mode === "aws" ? db.region : undefined, redis?.mode === "aws" ? redis.region : undefined];
+    };
+    const serving = regionOf(lost === "home" ? "standby" : "home").find((r) => r !== undefined);
+    if (serving === undefined) return {};
+    const recorded = cfg.database.mode === "aws" ? standby?.record.servers[lost]?.region : undefined;
+    const lostRegions = [...regionOf(lost), recorded];
+    return Object.fromEntries(
+        lostRegions.filter((r): r is string => r !== undefined && r !== serving).map((r) => [r, serving]),
+    );
+}
+
+/** The shared stack's outputs without what only its own Jobs use. */
+function withoutInternal(shared: ReturnType<typeof deployShared>): SharedOutputs {
+    const { internal: _internal, ...outputs } = shared;
+    return outputs;
+}
+
+/**
+ * Sites kept out of the entry point after a failover: those whose stack has deployed a site but
+ * not the bundle of the failover's epoch since (their clusters may still name the lost database).
+ */
+function fencedSites(cfg: QuayGeorepConfig, standby: StandbyPlan, deployed: DeployedState): string[] {
+    const epoch = standby.fenceEpoch;
+    if (epoch === undefined) return [];
+    return cfg.sites
+        .filter((site) => {
+            const record = site.stack === cfg.stack.name ? deployed.self : deployed.stacks[site.stack];
+            return record?.role !== undefined && record.role !== "retired" && (record.deployedEpoch ?? 0) < epoch;
+        })
+        .map((site) => site.name);
 }
 
 /** The stack's outputs: what each role produced, and what later runs are judged against. */
@@ -179,7 +252,10 @@ function stackOutputs(
                   ...shared.entryPoint,
                   topology: shared.topology,
                   sites: siteRecords(plan.topology, lifecycle),
-                  lifecyclePending: lifecycle?.lifecyclePending ?? plan.notes,
+                  lifecyclePending: [
+                      ...(lifecycle?.lifecyclePending ?? plan.topology.notes),
+                      ...(plan.standby?.notes ?? []),
+                  ],
                   ...backfilled(lifecycle?.backfilledTopology ?? deployed.self?.backfilledTopology),
                   ...(lifecycle?.replicationStatus ? { replicationStatus: lifecycle.replicationStatus } : {}),
               }
@@ -190,6 +266,7 @@ function stackOutputs(
               deployedBundleSha256: site.deployedBundleSha256,
               storagePreference: site.storagePreference,
               deployedTopology: site.deployedTopology,
+              deployedEpoch: site.deployedEpoch,
           }
         : {};
     return { ...common, ...sharedPart, ...sitePart };
@@ -201,11 +278,11 @@ function stackOutputs(
  */
 export async function deploy(cfg: QuayGeorepConfig): Promise<StackOutputs> {
     const s = cfg.stack;
-    // 1. The stack's cloud and random providers, made when first needed and pinned to `accounts`.
-    const providers = stackProviders(cfg.project, cfg.accounts);
-    // 2. What is deployed, and the config judged against it (refusals end the program here).
+    // 1. What is deployed, and the config judged against it (refusals end the program here).
     const deployed = await readDeployed(cfg);
     const plan = resolve(cfg, deployed);
+    // 2. The stack's cloud and random providers, made when first needed and pinned to `accounts`.
+    const providers = stackProviders(cfg.project, cfg.accounts, { stsRegions: lostRegionSts(cfg, plan.standby) });
     // 3. The cluster, when this stack deploys a site or runs the lifecycle Jobs.
     const provider = plan.site || (s.isShared && s.lifecycleJobs) ? clusterProvider(cfg) : undefined;
     const cluster: Cluster | undefined = provider
@@ -213,8 +290,8 @@ export async function deploy(cfg: QuayGeorepConfig): Promise<StackOutputs> {
         : undefined;
     // 4. The shared role: services, bundle, entry point, gates.
     const shared =
-        s.isShared && plan.topology
-            ? deploySharedRole(cfg, plan.topology, providers, cluster, deployed, plan.site !== undefined)
+        s.isShared && plan.topology && plan.standby
+            ? deploySharedRole(cfg, plan.topology, plan.standby, providers, cluster, deployed, plan.site !== undefined)
             : undefined;
     // 5. The site role: this cluster's registry, rolled out with the bundle.
     const site =
@@ -229,6 +306,7 @@ export async function deploy(cfg: QuayGeorepConfig): Promise<StackOutputs> {
                           bundleFromSharedStack(cfg, deployed.refs.get(cfg.sharedStack), plan.sharedTopology ?? ""),
                       // The lifecycle Jobs run this image here: the check proves the operator runs it too.
                       expectQuayImage: shared?.jobs ? cfg.lifecycle.quayImage : undefined,
+                      epoch: plan.standby?.record.epoch ?? plan.sharedEpoch,
                   },
                   cluster,
               )

@@ -14,6 +14,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { recordFromOutputs, StackRecord } from "../lib/topology";
 import type { QuayGeorepConfig } from "../config/config";
+import { SecretValue } from "../config/validate";
+import { SERVICE_KEY_FILES } from "../lib/serviceKey";
 
 /** Component type modules that make up the shared services: whoever holds them is the shared stack. */
 export const SHARED_MODULES = ["bundle", "database", "redis", "storage", "entrypoint"] as const;
@@ -38,10 +40,27 @@ export interface DeployedState {
     readonly unreadable: Readonly<Record<string, string>>;
     /** The StackReference of each stack read, for outputs that flow into resources (the bundle). */
     readonly refs: ReadonlyMap<string, pulumi.StackReference>;
+    /**
+     * Shared stack: the read-only service key its last bundle carries (`quay-readonly.pem`), reused
+     * while the registry stays read-only so every step of a switchover runs the same key.
+     */
+    readonly lastServiceKeyPem?: SecretValue;
 }
 
 /** Output names read from every stack (see `StackRecord`). */
-const RECORD_OUTPUTS = ["role", "sharedStack", "site", "deployedTopology", "topology", "sites", "backfilledTopology"];
+const RECORD_OUTPUTS = [
+    "role",
+    "sharedStack",
+    "site",
+    "deployedTopology",
+    "topology",
+    "sites",
+    "backfilledTopology",
+    "bundleSha256",
+    "deployedBundleSha256",
+    "standby",
+    "deployedEpoch",
+];
 
 /** The fully qualified name a StackReference uses for a stack of this project. */
 export function stackName(cfg: Pick<QuayGeorepConfig, "project">, stack: string): string {
@@ -99,5 +118,15 @@ export async function readDeployed(cfg: QuayGeorepConfig): Promise<DeployedState
         }),
     );
     const { [me]: self, ...stacks } = records;
-    return { self, stacks, holders, unreadable, refs };
+    const lastServiceKeyPem = cfg.stack.isShared ? await lastBundleKey(refs.get(me)) : undefined;
+    return { self, stacks, holders, unreadable, refs, ...(lastServiceKeyPem ? { lastServiceKeyPem } : {}) };
+}
+
+/** The read-only service key's PEM in a stack's last `bundle` output (a secret), if it has one. */
+async function lastBundleKey(ref: pulumi.StackReference | undefined): Promise<SecretValue | undefined> {
+    if (ref === undefined) return undefined;
+    const details = await ref.getOutputDetails("bundle");
+    const bundle = (details.secretValue ?? details.value) as Record<string, unknown> | undefined;
+    const pem = bundle?.[SERVICE_KEY_FILES.pem];
+    return typeof pem === "string" && pem.includes("PRIVATE KEY") ? new SecretValue(pem) : undefined;
 }

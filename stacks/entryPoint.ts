@@ -82,10 +82,14 @@ function componentArgs(
     }
 }
 
-/** Deploys the global entry point of `cfg.entryPoint` and returns its outputs. */
-export function deployEntryPoint(cfg: QuayGeorepConfig, providers: StackProviders): EntryPointOutputs {
+/** Deploys the global entry point of `cfg.entryPoint` (without the `fenced` sites) and returns its outputs. */
+export function deployEntryPoint(
+    cfg: QuayGeorepConfig,
+    providers: StackProviders,
+    fenced: readonly string[] = [],
+): EntryPointOutputs {
     const lb = cfg.entryPoint;
-    const targets = entryPointTargets(cfg.hostname, cfg.sites, lb.healthCheck, placement(lb));
+    const targets = entryPointTargets(cfg.hostname, cfg.sites, lb.healthCheck, placement(lb), fenced);
     const component = componentArgs(cfg, targets, providers);
     const entryPoint = createEntryPoint(`${cfg.project}-entrypoint`, component.args, {
         providers: component.providers,

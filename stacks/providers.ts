@@ -30,7 +30,19 @@ export const GLOBAL_AWS_REGION = "us-east-1";
  * currently selected subscription. The config refuses AWS or Azure resources without the accounts
  * to pin them to (config/accounts.ts), so an unpinned provider is a bug, not a user error.
  */
-export function stackProviders(project: string, accounts: Accounts): StackProviders {
+export function stackProviders(
+    project: string,
+    accounts: Accounts,
+    opts: {
+        /**
+         * Per AWS region: the region its STS calls go to instead. After a failover away from a lost
+         * region, that region's provider must still start (it declares the lost servers, unchanged)
+         * without calling the region's own STS endpoint, which the AWS provider calls on start to
+         * check the account (`allowedAccountIds`); `stsRegion` moves that call (pulumi-aws provider.d.ts).
+         */
+        readonly stsRegions?: Readonly<Record<string, string>>;
+    } = {},
+): StackProviders {
     const aws = new Map<string, AwsProvider>();
     let azure: AzureProvider | undefined;
     let rand: random.Provider | undefined;
@@ -39,9 +51,11 @@ export function stackProviders(project: string, accounts: Accounts): StackProvid
             let provider = aws.get(region);
             if (provider === undefined) {
                 if (accounts.aws === undefined) throw new Error("accounts.aws was not validated");
+                const sts = opts.stsRegions?.[region];
                 provider = new AwsProvider(`${project}-aws-${region}`, {
                     region,
                     allowedAccountIds: [...accounts.aws],
+                    ...(sts !== undefined ? { stsRegion: sts } : {}),
                 });
                 aws.set(region, provider);
             }

@@ -5,15 +5,19 @@
  * usual one-line-per-problem message (`ConfigError`).
  */
 import type { StorageConfig } from "../config/storage";
+import { planStandby, StandbyPlan, standbyRecordFrom } from "../lib/standby";
 import {
     EffectiveSite,
     recordedSites,
     refusedEdits,
     resolveTopology,
+    runningStacks,
     StackRecord,
     StorageRecord,
+    topologyKey,
     TopologyPlan,
 } from "../lib/topology";
+import type { DatabaseConfig } from "../config/database";
 import type { QuayGeorepConfig, Site } from "../config/config";
 import type { DeployedState } from "./deployed";
 import { ConfigError, Problems } from "../config/validate";
@@ -28,6 +32,10 @@ export interface Resolution {
     readonly storagePreference: readonly string[];
     /** Site stacks: the topology key of the shared stack's bundle they deploy. */
     readonly sharedTopology?: string;
+    /** Site stacks: the standby epoch of the shared stack's bundle they deploy. */
+    readonly sharedEpoch: number;
+    /** Shared stack: the database standby's plan for this run (lib/standby.ts). */
+    readonly standby?: StandbyPlan;
     /** What happens and what to run next (logged; the shared stack exports them). */
     readonly notes: readonly string[];
 }
@@ -98,18 +106,87 @@ export function resolveDeployment(cfg: QuayGeorepConfig, deployed: DeployedState
         topology?.refusals ?? refusedEdits({ sites: cfg.sites, storageOf, sharedStack: cfg.sharedStack, last, paths });
     for (const r of refusals) problems.add(r.path, r.value, r.problem, r.fix);
 
+    const standby = topology ? planSharedStandby(cfg, deployed, last, topology, problems) : undefined;
     const site = ownSite(cfg, deployed, topology, problems);
     const bundleSites = topology?.sites ?? recordedSites(last) ?? [];
     const active = bundleSites.filter((s) => s.state === "active").map((s) => s.name);
     const storagePreference = preference(cfg, site, active, problems);
     if (problems.all.length > 0) throw new ConfigError(problems.all, cfg.stack.name);
+    const sharedStandby = standbyRecordFrom(last?.standby);
     return {
         topology,
         site,
         storagePreference,
         sharedTopology: cfg.stack.isShared ? undefined : last?.topology,
-        notes: topology?.notes ?? [],
+        sharedEpoch: typeof sharedStandby === "object" ? sharedStandby.epoch : 0,
+        ...(standby ? { standby } : {}),
+        notes: [...(topology?.notes ?? []), ...(standby?.notes ?? [])],
     };
+}
+
+/** Where a service location is: its region (RDS), location (Azure) or host (existing). */
+function placeOf(db: DatabaseConfig): string {
+    return db.mode === "aws" ? db.region : db.mode === "azure" ? db.location : db.host;
+}
+
+/**
+ * The standby's step for this run of the shared stack, judged against its record and against
+ * whether every cluster runs the last bundle (lib/standby.ts).
+ */
+function planSharedStandby(
+    cfg: QuayGeorepConfig,
+    deployed: DeployedState,
+    last: StackRecord | undefined,
+    topology: TopologyPlan,
+    problems: Problems,
+): StandbyPlan | undefined {
+    const record = standbyRecordFrom(last?.standby);
+    if (record === "malformed") {
+        problems.add(
+            "standby",
+            "<deployed record>",
+            `cannot be judged: the shared stack's standby output is not one this version reads`,
+            `check pulumi stack output standby -s ${cfg.sharedStack}; restore it with the version that wrote it`,
+        );
+        return undefined;
+    }
+    const db = cfg.database;
+    const sites = topology.sites;
+    const key = topologyKey(sites);
+    const configured = sites.filter((s) => s.state !== "retired").length;
+    // Clusters that must run the last bundle before a step: every stack running Quay but this one
+    // (its own site was verified in its last run, or that run failed and left the record as it was).
+    const lastSha = deployed.self?.bundleSha256;
+    const notOnLastBundle =
+        lastSha === undefined
+            ? []
+            : runningStacks(sites, cfg.sharedStack).filter((stack) => {
+                  const d = deployed.stacks[stack];
+                  return d?.role !== undefined && d.role !== "retired" && d.deployedBundleSha256 !== lastSha;
+              });
+    const busy = [
+        ...sites.filter((s) => s.state === "draining").map((s) => `${s.name} is draining`),
+        ...sites
+            .filter((s) => s.state === "retired" && !s.removed)
+            .map((s) => `${s.name} waits for util.removelocation`),
+        ...(configured > 1 && last?.topology !== undefined && last.backfilledTopology !== last.topology
+            ? [`the backfill of topology "${last.topology}" has not run`]
+            : []),
+    ];
+    const plan = planStandby({
+        mode: db.mode,
+        regions: { home: placeOf(db), ...(db.standby ? { standby: placeOf(db.standby) } : {}) },
+        want: cfg.standby.serving,
+        failover: cfg.standby.failover,
+        last: record,
+        notOnLastBundle,
+        lifecycleBusy: busy,
+        topologyChanging: last?.topology !== undefined && last.topology !== key,
+        sharedStack: cfg.sharedStack,
+        runsJobs: cfg.stack.lifecycleJobs,
+    });
+    for (const r of plan.refusals) problems.add(r.path, r.value, r.problem, r.fix);
+    return plan;
 }
 
 /**

@@ -4,13 +4,7 @@
  * hosts, generated passwords, bucket names and keys flow from the resources into the bundle.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigBundle, LoginInput } from "../components/configBundle";
-import { RdsPostgres } from "../components/database/aws";
-import { FlexiblePostgres } from "../components/database/azure";
-import { QuayDatabases } from "../components/database/logins";
-import type { PostgresServer } from "../components/database/server";
-import { RedisEc2 } from "../components/redis/aws";
-import { RedisAzureVm } from "../components/redis/azure";
+import { ConfigBundle } from "../components/configBundle";
 import { S3SiteBucket } from "../components/storage/aws";
 import { S3Access } from "../components/storage/awsAccess";
 import { AzureSiteContainer } from "../components/storage/azure";
@@ -21,7 +15,9 @@ import type { QuayGeorepConfig, SharedSecrets, Site } from "../config/config";
 import type { CreatedStorage } from "../config/services";
 import type { SecretValue } from "../config/validate";
 import type { StackProviders } from "./providers";
-import { flexibleArgs, rdsArgs, redisAzureArgs, redisEc2Args } from "./serviceArgs";
+import { DatabaseAccess, deployDatabase, deployRedis, SharedDatabase } from "./database";
+import type { ServiceKey } from "../lib/serviceKey";
+import type { StandbyPlan, StandbyRecord } from "../lib/standby";
 
 /** Where the shared services are: no secrets, for people and tools (`pulumi stack output services`). */
 export interface ServiceEndpoints {
@@ -57,10 +53,26 @@ export interface SharedOutputs {
     readonly activeLocations: readonly string[];
     /** Where the shared services are. */
     readonly services: pulumi.Output<ServiceEndpoints>;
+    /** The standby's record (lib/standby.ts), with the servers' IDs. */
+    readonly standby: pulumi.Output<StandbyRecord>;
+}
+
+/** The standby's step for this run, as `deployShared` carries it out. */
+export interface SharedSwitchover {
+    /** The plan (lib/standby.ts). */
+    readonly plan: StandbyPlan;
+    /** How the switchover's checks log in (declared first: the lag gate precedes the servers). */
+    readonly access: DatabaseAccess;
+    /** The lag gate: a promotion in this run waits for it. */
+    readonly promoteAfter: readonly pulumi.Resource[];
+    /** The read-only service key, while the bundle is read-only. */
+    readonly serviceKey?: ServiceKey;
 }
 
 /** What the shared stack's lifecycle Jobs need from the bundle; not stack outputs. */
 export interface SharedInternals {
+    /** The database as deployed: each location's server, for the switchover's checks. */
+    readonly database: SharedDatabase;
     /** The bundle with pushes disabled, for `util.removelocation` (a secret). */
     readonly maintenanceBundle: pulumi.Output<Record<string, string>>;
     /** Quay's `DB_URI` (a secret), for `psql`. */
@@ -76,87 +88,6 @@ function ids(server: { ids?: pulumi.Output<Record<string, string>> }): { ids?: p
 function secret(value: SecretValue | undefined): pulumi.Output<string> {
     if (value === undefined) throw new Error("a required secret was not validated");
     return pulumi.secret(value.reveal());
-}
-
-/** The shared PostgreSQL and the two logins on it. */
-function sharedDatabase(cfg: QuayGeorepConfig, secrets: SharedSecrets, providers: StackProviders) {
-    const db = cfg.database;
-    const name = `${cfg.project}-database`;
-    let server: PostgresServer & { ids?: pulumi.Output<Record<string, string>> };
-    switch (db.mode) {
-        case "aws":
-            server = new RdsPostgres(name, rdsArgs(db), { providers: [providers.aws(db.region), providers.random()] });
-            break;
-        case "azure":
-            server = new FlexiblePostgres(name, flexibleArgs(db), {
-                providers: [providers.azure(), providers.random()],
-            });
-            break;
-        case "existing":
-            if (db.admin === undefined) {
-                // Roles made by the team: their passwords are config secrets (issue 2's contract).
-                const login = (l: typeof db.quay, password: SecretValue | undefined): LoginInput => ({
-                    ...l,
-                    password: secret(password),
-                });
-                return {
-                    host: pulumi.output(db.host),
-                    port: pulumi.output(db.port),
-                    quay: login(db.quay, secrets.databasePassword),
-                    clair: login(db.clair, secrets.clairDatabasePassword),
-                };
-            }
-            server = {
-                host: pulumi.output(db.host),
-                port: pulumi.output(db.port),
-                adminUser: pulumi.output(db.admin.user),
-                adminPassword: secret(secrets.databaseAdminPassword),
-                adminDatabase: db.admin.database,
-                superuser: db.admin.superuser,
-            };
-            break;
-        default: {
-            const unknown: never = db;
-            throw new Error(`unknown database mode in ${JSON.stringify(unknown)}`);
-        }
-    }
-    const logins = new QuayDatabases(
-        `${cfg.project}-database-logins`,
-        { server, quay: db.quay, clair: db.clair },
-        { providers: [providers.random()] },
-    );
-    return { host: server.host, port: server.port, quay: logins.quay, clair: logins.clair, ids: server.ids };
-}
-
-/** The shared Redis. */
-function sharedRedis(cfg: QuayGeorepConfig, secrets: SharedSecrets, providers: StackProviders) {
-    const redis = cfg.redis;
-    switch (redis.mode) {
-        case "existing":
-            return {
-                host: pulumi.output(redis.host),
-                port: pulumi.output(redis.port),
-                tls: redis.tls,
-                password: secret(secrets.redisPassword),
-            };
-        case "aws":
-        case "azure": {
-            const name = `${cfg.project}-redis`;
-            const vm =
-                redis.mode === "aws"
-                    ? new RedisEc2(name, redisEc2Args(redis), {
-                          providers: [providers.aws(redis.region), providers.random()],
-                      })
-                    : new RedisAzureVm(name, redisAzureArgs(redis), {
-                          providers: [providers.azure(), providers.random()],
-                      });
-            return { host: vm.host, port: vm.port, tls: redis.tls, password: vm.password, ids: vm.ids };
-        }
-        default: {
-            const unknown: never = redis;
-            throw new Error(`unknown redis mode in ${JSON.stringify(unknown)}`);
-        }
-    }
 }
 
 /** The bucket entry for each configured site, from `storage` and the stack's credentials. */
@@ -284,11 +215,15 @@ export function deployShared(
     cfg: QuayGeorepConfig,
     sites: readonly EffectiveSite[],
     providers: StackProviders,
+    switchover: SharedSwitchover,
 ): SharedOutputs & { readonly internal: SharedInternals } {
     const secrets = cfg.secrets;
     if (secrets === undefined) throw new Error("the shared stack's secrets were not validated");
-    const database = sharedDatabase(cfg, secrets, providers);
-    const redis = sharedRedis(cfg, secrets, providers);
+    const plan = switchover.plan;
+    const database = deployDatabase(cfg, secrets, providers, plan, switchover.access, switchover.promoteAfter);
+    const redisByLocation = deployRedis(cfg, secrets, providers, plan.record.lost);
+    const redis = redisByLocation[plan.serving];
+    if (redis === undefined) throw new Error(`no Redis in ${plan.serving}`);
     const storage =
         cfg.storage.mode === "create"
             ? createdBuckets(cfg, cfg.storage, sites, providers)
@@ -315,13 +250,41 @@ export function deployShared(
             ...(secrets.databaseSecretKey !== undefined
                 ? { databaseSecretKey: secret(secrets.databaseSecretKey) }
                 : {}),
+            ...(switchover.serviceKey !== undefined
+                ? {
+                      readonly: pulumi.secret({
+                          kid: switchover.serviceKey.kid,
+                          privateKeyPem: switchover.serviceKey.privateKeyPem,
+                      }),
+                  }
+                : {}),
         },
         { providers: generatesKeys ? [providers.random()] : [] },
     );
+    const where = (
+        e:
+            | { host: pulumi.Input<string>; port: pulumi.Input<number>; ids?: pulumi.Output<Record<string, string>> }
+            | undefined,
+    ) => (e === undefined ? undefined : { host: e.host, port: e.port, ...ids(e) });
     const services = pulumi.output({
         // Where to find each in its cloud (instance IDs, resource groups) for the runbook's manual steps.
-        database: { mode: cfg.database.mode, host: database.host, port: database.port, ...ids(database) },
-        redis: { mode: cfg.redis.mode, host: redis.host, port: redis.port, ...ids(redis) },
+        database: {
+            mode: cfg.database.mode,
+            serving: plan.serving,
+            host: database.host,
+            port: database.port,
+            ...ids(database),
+        },
+        redis: { mode: cfg.redis.mode, serving: plan.serving, host: redis.host, port: redis.port, ...ids(redis) },
+        ...(cfg.database.standby !== undefined
+            ? {
+                  // Both locations, whichever serves: the standby runbook's manual steps name them.
+                  locations: {
+                      database: { home: where(database.locations.home), standby: where(database.locations.standby) },
+                      redis: { home: where(redisByLocation.home), standby: where(redisByLocation.standby) },
+                  },
+              }
+            : {}),
         buckets: storage.endpoints ?? existingEndpoints(cfg, sites),
         ...(storage.roleArn ? { s3RoleArn: storage.roleArn } : {}),
     });
@@ -331,7 +294,12 @@ export function deployShared(
         locations: configuredSites(sites).map((s) => s.name),
         activeLocations: sites.filter((s) => s.state === "active").map((s) => s.name),
         services,
-        internal: { maintenanceBundle: bundle.maintenanceBundle, databaseUrl: bundle.databaseUrl },
+        standby: database.record,
+        internal: {
+            maintenanceBundle: bundle.maintenanceBundle,
+            databaseUrl: bundle.databaseUrl,
+            database,
+        },
     };
 }
 

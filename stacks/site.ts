@@ -21,6 +21,8 @@ export interface SiteOutputs {
     readonly storagePreference: readonly string[];
     /** The topology key of the bundle the pods run (the shared stack waits for it before lifecycle Jobs). */
     readonly deployedTopology: pulumi.Output<string>;
+    /** The standby epoch of the bundle the pods run (after a failover, the entry point waits for it). */
+    readonly deployedEpoch: pulumi.Output<number>;
 }
 
 /** The shared stack's bundle and the topology it was rendered for. */
@@ -82,6 +84,8 @@ export interface SiteDeployment {
     readonly shared: SharedBundle;
     /** The Quay image the lifecycle Jobs run here, checked against the operator's (shared stack only). */
     readonly expectQuayImage?: string;
+    /** The standby epoch of the bundle (`standby.epoch` of the shared stack's record). */
+    readonly epoch: number;
 }
 
 /** What a site's cluster reports once its pods run the bundle. */
@@ -151,6 +155,7 @@ export function deploySite(cfg: QuayGeorepConfig, d: SiteDeployment, cluster: Cl
         deployedBundleSha256: verified,
         storagePreference: d.storagePreference,
         deployedTopology: pulumi.all([verified, d.shared.topology]).apply(([, topology]) => topology),
+        deployedEpoch: verified.apply(() => d.epoch),
         ...(rollout.verifiedImage ? { verifiedQuayImage: rollout.verifiedImage } : {}),
     };
 }

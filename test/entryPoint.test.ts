@@ -4,10 +4,10 @@
  * answered when every site is unhealthy, the exports, and URN stability when sites come and go.
  */
 import { strict as assert } from "node:assert";
-import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { main as render } from "../offline/render";
 import { RecordedResource, RunResult } from "../offline/runtime";
 import { StackConfig } from "../offline/stackConfig";
 import {
@@ -18,7 +18,6 @@ import {
     one,
     ofType,
     PROJECT,
-    PROJECT_DIR,
     runPair,
     runStack,
     withConfig,
@@ -462,15 +461,10 @@ describe("entry point: example stacks", () => {
 
     it("renders the Route 53 entry point in rendered/us/resources.json (npm run render)", async () => {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-entrypoint-"));
-        await new Promise<void>((resolve, reject) =>
-            execFile(
-                path.join(PROJECT_DIR, "node_modules", ".bin", "ts-node"),
-                ["--transpile-only", path.join(PROJECT_DIR, "offline", "render.ts"), "--out", out],
-                { cwd: PROJECT_DIR },
-                // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- err is an Error; @types/node's Omit<> hides it
-                (err) => (err ? reject(err) : resolve()),
-            ),
-        );
+        // The renderer's CLI, in this process (test/render.test.ts runs it as a process once).
+        let stderr = "";
+        const code = await render(["--out", out], { stdout: () => undefined, stderr: (t) => void (stderr += t) });
+        assert.equal(code, 0, stderr);
         const resources = JSON.parse(fs.readFileSync(path.join(out, "us", "resources.json"), "utf8")) as {
             type: string;
             name: string;

@@ -47,6 +47,16 @@ function violations(stack: readonly PolicyResource[], config: PolicyConfig = {})
 
 const FIX = "admit only the Quay clusters' CIDRs";
 
+/**
+ * The example's `database` without its standby, for runs that replace `redis` with one that has
+ * none (config/standby.ts requires `redis.standby` with `database.standby` for a Redis VM).
+ */
+function oneLocation(): { database: Record<string, unknown> } {
+    const raw = JSON.parse(exampleConfig("us").config["quay-georep:database"]) as Record<string, unknown>;
+    const { standby: _standby, ...database } = raw;
+    return { database };
+}
+
 describe("policy pack and program agree", () => {
     it("on the tag that says redis.publicIp asked for a public address", () => {
         assert.equal(PUBLIC_IP_TAG, PROGRAM_PUBLIC_IP_TAG);
@@ -494,6 +504,37 @@ describe("policy rules", () => {
                 ]);
             });
         }
+
+        /** The stack with a released database server's instance (lib/standby.ts): unprotected and frozen. */
+        const released = (name: string, options: Parameters<typeof withOptions>[2]) => {
+            const db = named(validStack(), "db");
+            return withOptions(
+                add(validStack(), { ...db, name, urn: db.urn.replace(/::db$/, `::${name}`) }),
+                name,
+                options,
+            );
+        };
+
+        it("accepts a released database server: unprotected, frozen (ignoreChanges *) and retained", () => {
+            const frozen = { protect: false, ignoreChanges: ["*"], retainOnDelete: true };
+            assert.deepEqual(violations(released("quay-georep-database-instance", frozen)), []);
+            assert.deepEqual(violations(released("quay-georep-database-standby-g2-instance", frozen)), []);
+        });
+
+        it("rejects a server that is only unprotected, not retained, or not a server component's", () => {
+            const loses = "the shared PostgreSQL database (RDS)";
+            const message = (name: string) =>
+                `${P} | ${name} | is not protected; deleting it loses ${loses}; create it with { protect: true }`;
+            const name = "quay-georep-database-instance";
+            assert.deepEqual(violations(released(name, { protect: false })), [message(name)]);
+            assert.deepEqual(
+                violations(released(name, { protect: false, ignoreChanges: ["*"], retainOnDelete: false })),
+                [message(name)],
+            );
+            assert.deepEqual(violations(released("other-instance", { protect: false, ignoreChanges: ["*"] })), [
+                message("other-instance"),
+            ]);
+        });
 
         it("rejects a retired bucket known not to be retained on delete (offline)", () => {
             assert.deepEqual(violations(withOptions(retired("bucket"), "bucket", { retainOnDelete: false })), [
@@ -974,9 +1015,12 @@ describe("policy rules offline: the example stacks", () => {
     ] as const) {
         it(`accepts the public IP redis.publicIp: true asks for (${mode}), and only that`, async () => {
             const redis = { mode, ...where, allowedCidrs: ["10.0.0.0/16"] };
-            const configured = withConfig(exampleConfig("us"), { redis: { ...redis, publicIp: true } });
+            const configured = withConfig(exampleConfig("us"), {
+                ...oneLocation(),
+                redis: { ...redis, publicIp: true },
+            });
             assert.deepEqual(asLines(checkRun(assertClean(await runStack(configured)))), KNOWN.us);
-            const run = assertClean(await runStack(withConfig(exampleConfig("us"), { redis })));
+            const run = assertClean(await runStack(withConfig(exampleConfig("us"), { ...oneLocation(), redis })));
             const vm = fromRecorded(run.resources).find((r) => r.name === "quay-georep-redis-vm");
             assert.equal((vm?.props.tags as Record<string, string> | undefined)?.[PUBLIC_IP_TAG], undefined);
         });
@@ -1188,6 +1232,7 @@ describe("policy network rules: allow-lists judged by what they cover", () => {
                 `azure-native:compute:VirtualMachine "quay-georep-redis-vm": ${ALL_V4}; ${FIX}`,
         ]);
         const aws = withConfig(exampleConfig("us"), {
+            ...oneLocation(),
             redis: {
                 mode: "aws",
                 region: "us-east-1",

@@ -226,6 +226,50 @@ describe("preview guard", () => {
         );
     });
 
+    it("lets a released database server (after a switchover), retained on delete, leave the state", () => {
+        const r = runGuard([fixture("forget-released.json")], {}, noStdin);
+        assert.equal(r.code, 0, r.stderr);
+        const urn = (type: string, name: string) =>
+            `urn:pulumi:us::quay-georep::quay-georep:database:RdsPostgres$${type}::${name}`;
+        const kept = "(retainOnDelete, a released database server)";
+        assert.equal(
+            r.stdout,
+            "preview-guard: no stateful resource would be deleted or replaced (4 steps checked)\n" +
+                "preview-guard: 2 retired resources leave the state and stay in the cloud:\n" +
+                `  - forget aws:rds/instance:Instance "quay-georep-database-instance" ${kept}\n` +
+                `      ${urn("aws:rds/instance:Instance", "quay-georep-database-instance")}\n` +
+                `  - forget aws:kms/key:Key "quay-georep-database-standby-g1-key" ${kept}\n` +
+                `      ${urn("aws:kms/key:Key", "quay-georep-database-standby-g1-key")}\n`,
+        );
+    });
+
+    it("refuses deleting a server that was not released: still protected, or not retained", () => {
+        for (const edit of [
+            (s: { protect?: boolean; retainOnDelete?: boolean }) => (s.protect = true),
+            (s: { protect?: boolean; retainOnDelete?: boolean }) => delete s.retainOnDelete,
+        ]) {
+            const r = variant("forget-released.json", (doc) =>
+                edit(stepNamed(doc, "quay-georep-database-instance").oldState),
+            );
+            assert.equal(r.code, 1);
+            assert.match(
+                r.stderr,
+                /^preview-guard: 1 stateful resource would be deleted, replaced or retyped:\n {2}- delete aws:rds\/instance:Instance "quay-georep-database-instance"\n/,
+            );
+        }
+        // A retained, unprotected RDS instance whose name is not a server component's is no released server.
+        const other = variant("forget-released.json", (doc) => {
+            const step = stepNamed(doc, "quay-georep-database-instance") as unknown as {
+                urn: string;
+                oldState: { urn: string };
+            };
+            step.urn = step.urn.replace("quay-georep-database-instance", "some-other-instance");
+            step.oldState.urn = step.urn;
+        });
+        assert.equal(other.code, 1);
+        assert.match(other.stderr, /- delete aws:rds\/instance:Instance "some-other-instance"/);
+    });
+
     it("refuses replacing a retired, retained resource (only deleting it forgets it)", () => {
         const r = variant("forget-retired.json", (doc) => {
             const step = stepNamed(doc, "quay-georep-storage-eustorage-account") as unknown as { op: string };
@@ -349,11 +393,17 @@ describe("preview guard", () => {
     });
 
     it("lists only type tokens the installed providers define", () => {
+        // aws:rds/instance:Instance → @pulumi/aws; random:index/… → @pulumi/random
+        const byPackage = new Map<string, string[]>();
         for (const { type } of STATEFUL_RESOURCES) {
-            // aws:rds/instance:Instance → @pulumi/aws; random:index/… → @pulumi/random
             const pkg = path.join(PROJECT_DIR, "node_modules", "@pulumi", type.split(":")[0]);
-            const found = execFileSync("grep", ["-rlF", `__pulumiType = '${type}'`, pkg], { encoding: "utf8" });
-            assert.ok(found.length > 0, `${type} is not defined by ${pkg}`);
+            byPackage.set(pkg, [...(byPackage.get(pkg) ?? []), `__pulumiType = '${type}'`]);
+        }
+        // One pass over each package's JavaScript (where a resource class defines its token), every token at once.
+        for (const [pkg, definitions] of byPackage) {
+            const args = ["-rhoF", "--include=*.js", ...definitions.flatMap((d) => ["-e", d]), pkg];
+            const found = new Set(execFileSync("grep", args, { encoding: "utf8" }).split("\n"));
+            for (const definition of definitions) assert.ok(found.has(definition), `${definition} is not in ${pkg}`);
         }
     });
 

@@ -118,6 +118,8 @@ describe("program: example stacks", () => {
                 .map((x) => `${x.type.slice("pulumi:providers:".length)} ${x.name}`)
                 .sort();
         assert.deepEqual(providers(pair.shared), [
+            // The database's and Redis's standby region (database.standby, redis.standby).
+            "aws quay-georep-aws-eu-west-1",
             "aws quay-georep-aws-us-east-1",
             "azure-native quay-georep-azure",
             "kubernetes quay-georep-us-cluster",
@@ -125,7 +127,14 @@ describe("program: example stacks", () => {
             "random quay-georep-random",
         ]);
         assert.deepEqual(providers(pair.other), ["kubernetes quay-georep-eu-cluster"]);
-        assert.equal(inputsOf(one(pair.shared, "pulumi:providers:aws")).region, "us-east-1");
+        assert.equal(
+            inputsOf(one(pair.shared, "pulumi:providers:aws", "quay-georep-aws-us-east-1")).region,
+            "us-east-1",
+        );
+        assert.equal(
+            inputsOf(one(pair.shared, "pulumi:providers:aws", "quay-georep-aws-eu-west-1")).region,
+            "eu-west-1",
+        );
     });
 
     it("creates cloud and random providers at the stack, none inside a component", () => {
@@ -330,7 +339,7 @@ describe("program: URN stability", () => {
         assert.equal(one(after, "aws:s3/bucket:Bucket", "quay-georep-storage-apstorage-bucket").provider, ap.urn);
         assert.equal(
             one(after, "aws:s3/bucket:Bucket", "quay-georep-storage-usstorage-bucket").provider,
-            one(before, "pulumi:providers:aws").urn,
+            one(before, "pulumi:providers:aws", "quay-georep-aws-us-east-1").urn,
         );
     });
 

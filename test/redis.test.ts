@@ -203,6 +203,8 @@ describe("shared Redis: mode azure (VM)", () => {
             vm: "(known after apply: quay-georep-redis-vm.name)",
         });
         assert.deepEqual(services.database.ids, {
+            // The resource ID too: a replica in the standby location names its source by it.
+            id: "quay-georep-database-server-id",
             resourceGroup: "(known after apply: quay-georep-database-rg.name)",
             server: "(known after apply: quay-georep-database-server.name)",
         });

@@ -1,13 +1,22 @@
 /**
  * FlexiblePostgres: the shared PostgreSQL as an Azure Database for PostgreSQL flexible server,
- * public access limited by firewall rules to the configured CIDRs, TLS required.
+ * public access limited by firewall rules to the configured CIDRs, TLS required; a primary, or
+ * (issue 14) a read replica of one in another location.
  */
 import * as dbforpostgresql from "@pulumi/azure-native/dbforpostgresql";
 import * as resources from "@pulumi/azure-native/resources";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { cidrRange, cidrSlug } from "../../lib/cidr";
-import { ADMIN_DATABASE, ADMIN_USER, PostgresServer, readyHost } from "./server";
+import {
+    ADMIN_DATABASE,
+    ADMIN_USER,
+    keepOptions,
+    PostgresServer,
+    readyHost,
+    replicaSource,
+    ServerRole,
+} from "./server";
 
 const TYPE = "quay-georep:database:FlexiblePostgres";
 
@@ -31,6 +40,23 @@ export interface FlexiblePostgresArgs {
     readonly geoRedundantBackup?: pulumi.Input<boolean>;
     /** A zone-redundant standby (default false; not on the Burstable tier). */
     readonly highAvailability?: pulumi.Input<boolean>;
+    /** `primary` (default), `replica` of `replicaOf`, or a replica since `promoted` to standalone. */
+    readonly role?: ServerRole;
+    /** The source server's resource ID; replica and promoted only. */
+    readonly replicaOf?: pulumi.Input<string>;
+    /** How a `promoted` server was promoted: `Planned` (default: waits for the replica to catch up) or `Forced`. */
+    readonly promoteOption?: "Planned" | "Forced";
+    /** A primary's administrator password (default: one generated here); required for a replica, which inherits it. */
+    readonly adminPassword?: pulumi.Input<string>;
+    /** Released (default false): every child unprotected and retained on delete, and no firewall rules. */
+    readonly retain?: boolean;
+    /**
+     * Frozen (default: `retain`): every child keeps its last inputs (`ignoreChanges: ["*"]`), so
+     * nothing is asked of a lost region, and a released server's edited config changes nothing.
+     */
+    readonly frozen?: boolean;
+    /** Resources the promotion waits for (the lag gate); only with `role: "promoted"`. */
+    readonly promoteAfter?: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -45,6 +71,13 @@ export const AZURE_EXTENSIONS = "PG_TRGM,UUID-OSSP";
  * `require_secure_transport`, and one firewall rule per configured CIDR. The server and its
  * resource group are `protect`ed.
  *
+ * A `replica` (`createMode: Replica`) has its own group in its own location, and the same
+ * parameters and rules (a replica has its own). A `promoted` one keeps every input it was created
+ * with and adds the `replica` block that promotes it to a standalone server: `createMode` only
+ * matters at creation (write-only in API 2025-08-01, the SDK's) and `sourceServerResourceId` "is
+ * returned only when the target server is a read replica" (server.d.ts), so changing either could
+ * only ask for another server. A `retain`ed (released) server loses its firewall rules: the fence.
+ *
  * The server accepts one change at a time ("ServerIsBusy" otherwise, e.g.
  * hashicorp/terraform-provider-azurerm#28298, Azure/ResourceModules#3324), so parameters and
  * firewall rules are applied in a chain, each after the one before.
@@ -54,17 +87,29 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
     public readonly host: pulumi.Output<string>;
     public readonly port: pulumi.Output<number>;
     public readonly adminUser: pulumi.Output<string>;
-    /** The generated administrator password (a secret). */
+    /** The administrator password in use (a secret): generated, given, or (replicas) the source's. */
     public readonly adminPassword: pulumi.Output<string>;
     public readonly adminDatabase: pulumi.Output<string>;
     public readonly superuser: pulumi.Output<boolean>;
     public readonly version: pulumi.Output<string>;
-    /** The resource group and server name. */
+    /** The resource group, the server name and the server's resource `id` (what a replica names). */
     public readonly ids: pulumi.Output<Record<string, string>>;
+    /** What the server is in its replication set. */
+    public readonly role: pulumi.Output<ServerRole>;
 
     /** Children inherit the `azure-native` and `random` providers from `opts.providers`. */
     constructor(name: string, args: FlexiblePostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
+        const role = args.role ?? "primary";
+        const source = replicaSource(
+            `FlexiblePostgres ${name}`,
+            role,
+            args.replicaOf,
+            "the source server's resource ID",
+            args.adminPassword,
+        );
+        const retain = args.retain ?? false;
+        const keep = (protect?: boolean) => keepOptions(retain, protect, args.frozen ?? retain);
         const version = args.version ?? "17";
         const skuName = args.skuName ?? "Standard_D2ds_v5";
         const tier = args.tier ?? "GeneralPurpose";
@@ -72,40 +117,63 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
         const backupRetentionDays = args.backupRetentionDays ?? 7;
         const geoRedundantBackup = args.geoRedundantBackup ?? false;
         const highAvailability = args.highAvailability ?? false;
+        const promoteOption = args.promoteOption ?? "Planned";
         // A flag as Azure spells it: `on` when set, `Disabled` otherwise.
         const flag = (value: pulumi.Input<boolean>, on: string) =>
             pulumi.output(value).apply((v) => (v ? on : "Disabled"));
 
-        // Azure wants three of: upper, lower, digit, symbol; letters and digits keep the URL simple.
-        const password = new random.RandomPassword(
-            `${name}-admin-password`,
-            { length: 40, special: false, minUpper: 2, minLower: 2, minNumeric: 2 },
-            { parent: this },
-        );
+        const password =
+            args.adminPassword === undefined
+                ? new random.RandomPassword(
+                      `${name}-admin-password`,
+                      // Azure wants three of: upper, lower, digit, symbol; letters and digits keep the URL simple.
+                      { length: 40, special: false, minUpper: 2, minLower: 2, minNumeric: 2 },
+                      { parent: this, ...keep() },
+                  ).result
+                : pulumi.secret(args.adminPassword);
         // Deleting the group would delete the server in it.
         const group = new resources.ResourceGroup(
             `${name}-rg`,
             { location: args.location },
-            { parent: this, protect: true },
+            { parent: this, ...keep(true) },
         );
-        const server = new dbforpostgresql.Server(
-            `${name}-server`,
-            {
-                resourceGroupName: group.name,
-                location: args.location,
-                version,
-                sku: { name: skuName, tier },
-                storage: { storageSizeGB: storageGb, autoGrow: "Enabled" },
-                backup: { backupRetentionDays, geoRedundantBackup: flag(geoRedundantBackup, "Enabled") },
-                highAvailability: { mode: flag(highAvailability, "ZoneRedundant") },
-                network: { publicNetworkAccess: "Enabled" },
-                authConfig: { passwordAuth: "Enabled", activeDirectoryAuth: "Disabled" },
-                administratorLogin: ADMIN_USER,
-                administratorLoginPassword: password.result,
-                createMode: "Create",
-            },
-            { parent: this, protect: true },
-        );
+        const common = {
+            resourceGroupName: group.name,
+            location: args.location,
+            version,
+            sku: { name: skuName, tier },
+            storage: { storageSizeGB: storageGb, autoGrow: "Enabled" },
+            backup: { backupRetentionDays, geoRedundantBackup: flag(geoRedundantBackup, "Enabled") },
+            highAvailability: { mode: flag(highAvailability, "ZoneRedundant") },
+            network: { publicNetworkAccess: "Enabled" },
+            authConfig: { passwordAuth: "Enabled", activeDirectoryAuth: "Disabled" },
+        };
+        const serverArgs: dbforpostgresql.ServerArgs =
+            source === undefined
+                ? {
+                      ...common,
+                      administratorLogin: ADMIN_USER,
+                      administratorLoginPassword: password,
+                      createMode: "Create",
+                  }
+                : {
+                      ...common,
+                      // No administrator: "Name of the login designated as the first password based
+                      // administrator ... Once set to a given value, it cannot be changed for the rest
+                      // of the life of a server" (dbforpostgresql/server.d.ts): a replica has its source's.
+                      createMode: "Replica",
+                      // "Required when 'createMode' is ... 'Replica'" (server.d.ts).
+                      sourceServerResourceId: source,
+                      // "Read replica properties of a server. Required only in case that you want to
+                      // promote a server" (server.d.ts); enums in types/enums/dbforpostgresql.
+                      replica:
+                          role === "promoted" ? { promoteMode: "Standalone", promoteOption, role: "None" } : undefined,
+                  };
+        const server = new dbforpostgresql.Server(`${name}-server`, serverArgs, {
+            parent: this,
+            ...keep(true),
+            ...(args.promoteAfter !== undefined ? { dependsOn: args.promoteAfter } : {}),
+        });
 
         let previous: pulumi.Resource = server;
         const chained = <T extends pulumi.Resource>(make: (after: pulumi.Resource) => T): T => {
@@ -125,12 +193,13 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
                             value,
                             source: "user-override",
                         },
-                        { parent: this, dependsOn: [after] },
+                        { parent: this, dependsOn: [after], ...keep() },
                     ),
             );
         const extensions = setting("extensions", "azure.extensions", AZURE_EXTENSIONS);
         const tls = setting("require-tls", "require_secure_transport", "on");
-        const rules = args.allowedCidrs.map((cidr) => {
+        // A released server gets none: deleting them is the fence.
+        const rules = (retain ? [] : args.allowedCidrs).map((cidr) => {
             const { start, end } = cidrRange(cidr);
             return chained(
                 (after) =>
@@ -143,7 +212,7 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
                             startIpAddress: start,
                             endIpAddress: end,
                         },
-                        { parent: this, dependsOn: [after] },
+                        { parent: this, dependsOn: [after], ...(args.frozen ? { ignoreChanges: ["*"] } : {}) },
                     ),
             );
         });
@@ -154,13 +223,14 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
         this.host = readyHost(server.fullyQualifiedDomainName, ready);
         this.port = pulumi.output(5432);
         this.adminUser = pulumi.output(ADMIN_USER);
-        this.adminPassword = pulumi.secret(password.result);
+        this.adminPassword = pulumi.secret(password);
         this.adminDatabase = pulumi.output(ADMIN_DATABASE);
         this.superuser = pulumi.output(false);
         this.version = pulumi.output(version);
         this.ids = pulumi
-            .all({ resourceGroup: group.name, server: server.name })
+            .all({ resourceGroup: group.name, server: server.name, id: server.id })
             .apply((v): Record<string, string> => ({ ...v }));
+        this.role = pulumi.output(role);
         this.registerOutputs({
             host: this.host,
             port: this.port,
@@ -170,6 +240,7 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
             superuser: this.superuser,
             version: this.version,
             ids: this.ids,
+            role: this.role,
         });
     }
 }

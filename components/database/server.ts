@@ -44,3 +44,49 @@ export const ADMIN_DATABASE = "postgres";
 export function readyHost(host: pulumi.Output<string>, ready: readonly pulumi.Output<string>[]): pulumi.Output<string> {
     return pulumi.all([host, ...ready]).apply(([value]) => value);
 }
+
+/**
+ * What a created server is in its replication set (issue 14): the `primary` made from nothing (home
+ * generation 0), a `replica` streaming from another server, or a replica since `promoted` to a
+ * standalone server, declared with what it was created with so that nothing else changes.
+ */
+export type ServerRole = "primary" | "replica" | "promoted";
+
+/**
+ * The source a `replica` or `promoted` server names (undefined for a `primary`). Both it and the
+ * password are required there: a replica inherits the source's master password, and the component
+ * must hand it on. A missing one is a programming error (config never reaches components), hence a
+ * plain Error.
+ */
+export function replicaSource(
+    component: string,
+    role: ServerRole,
+    replicaOf: pulumi.Input<string> | undefined,
+    source: string,
+    adminPassword: pulumi.Input<string> | undefined,
+): pulumi.Input<string> | undefined {
+    if (role === "primary") return undefined;
+    if (replicaOf === undefined) throw new Error(`${component}: role "${role}" needs replicaOf (${source})`);
+    if (adminPassword === undefined) {
+        throw new Error(`${component}: role "${role}" needs adminPassword (the source's master password, inherited)`);
+    }
+    return replicaOf;
+}
+
+/**
+ * Options of every child of a server component: `protect` where the child holds data (as each
+ * did before), except on a released server (`retain`), whose children are unprotected and
+ * retained on delete, so the next run forgets them while the cloud keeps them. A frozen server
+ * (released, or in a location lost in a failover) asks nothing of its cloud: `ignoreChanges: ["*"]`
+ * resets every input to its last value (pulumi/pulumi sdk/go/common/resource/properties_path.go
+ * `PropertyPath.reset`, key `"*"`), so an edited config changes nothing there.
+ */
+export function keepOptions(
+    retain: boolean,
+    protect = false,
+    frozen = retain,
+): { protect?: boolean; retainOnDelete?: boolean; ignoreChanges?: string[] } {
+    const freeze = frozen ? { ignoreChanges: ["*"] } : {};
+    if (retain) return { protect: false, retainOnDelete: true, ...freeze };
+    return { ...(protect ? { protect: true } : {}), ...freeze };
+}

@@ -32,6 +32,11 @@ export interface RedisEc2Args {
     readonly image: pulumi.Input<string>;
     /** Root disk in GiB (default 30); Redis's append-only file lives on it. */
     readonly diskGb?: pulumi.Input<number>;
+    /**
+     * Frozen (default false): in a region lost in a failover (lib/standby.ts). Every child keeps its
+     * last inputs (`ignoreChanges: ["*"]`) and no AMI is looked up, so nothing is asked of the region.
+     */
+    readonly frozen?: boolean;
 }
 
 /** Canonical's account, which publishes the Ubuntu AMIs. */
@@ -69,11 +74,13 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
         const instanceType = args.instanceType ?? "t3.small";
         const diskGb = args.diskGb ?? 30;
         const publicIp = args.publicIp ?? false;
+        const frozen = args.frozen ?? false;
+        const freeze = frozen ? { ignoreChanges: ["*"] } : {};
 
         const password = new random.RandomPassword(
             `${name}-password`,
             { length: 40, special: false },
-            { parent: this },
+            { parent: this, ...freeze },
         );
 
         const role = new iam.Role(
@@ -87,19 +94,19 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
                     ],
                 }),
             },
-            { parent: this },
+            { parent: this, ...freeze },
         );
         new iam.RolePolicyAttachment(
             `${name}-ssm`,
             { role: role.name, policyArn: iam.ManagedPolicy.AmazonSSMManagedInstanceCore },
-            { parent: this },
+            { parent: this, ...freeze },
         );
-        const profile = new iam.InstanceProfile(`${name}-profile`, { role: role.name }, { parent: this });
+        const profile = new iam.InstanceProfile(`${name}-profile`, { role: role.name }, { parent: this, ...freeze });
 
         const group = new ec2.SecurityGroup(
             `${name}-sg`,
             { vpcId: args.vpcId, description: "Redis 6379 from the Quay clusters only; no SSH" },
-            { parent: this },
+            { parent: this, ...freeze },
         );
         for (const cidr of args.allowedCidrs) {
             new vpc.SecurityGroupIngressRule(
@@ -112,28 +119,31 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
                     toPort: REDIS_PORT,
                     description: "Redis from a Quay cluster",
                 },
-                { parent: this },
+                { parent: this, ...freeze },
             );
         }
         // Outbound: packages, the image registry and the SSM endpoints.
         new vpc.SecurityGroupEgressRule(
             `${name}-egress`,
             { securityGroupId: group.id, cidrIpv4: "0.0.0.0/0", ipProtocol: "-1", description: "Outbound" },
-            { parent: this },
+            { parent: this, ...freeze },
         );
 
-        const ami = ec2.getAmiOutput(
-            {
-                owners: [CANONICAL],
-                mostRecent: true,
-                filters: [
-                    { name: "name", values: [architecture.apply(ubuntuAmiFilter)] },
-                    { name: "architecture", values: [architecture] },
-                    { name: "virtualization-type", values: ["hvm"] },
-                ],
-            },
-            { parent: this },
-        );
+        // A frozen VM keeps the AMI it was built from (its `ami` input is ignored below): no lookup.
+        const ami = frozen
+            ? pulumi.output({ id: "(frozen: the AMI it was built from)" })
+            : ec2.getAmiOutput(
+                  {
+                      owners: [CANONICAL],
+                      mostRecent: true,
+                      filters: [
+                          { name: "name", values: [architecture.apply(ubuntuAmiFilter)] },
+                          { name: "architecture", values: [architecture] },
+                          { name: "virtualization-type", values: ["hvm"] },
+                      ],
+                  },
+                  { parent: this },
+              );
         const userData = pulumi.secret(
             pulumi
                 .all([password.result, args.image])
@@ -164,10 +174,15 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
                 tags: { Name: name, ...(publicIp ? { [PUBLIC_IP_TAG]: "true" } : {}) },
             },
             // `mostRecent` finds a newer AMI every few weeks; that must not replace a running Redis.
-            { parent: this, protect: true, ignoreChanges: ["ami"], additionalSecretOutputs: ["userData"] },
+            {
+                parent: this,
+                protect: true,
+                ignoreChanges: frozen ? ["*"] : ["ami"],
+                additionalSecretOutputs: ["userData"],
+            },
         );
         const address = publicIp
-            ? new ec2.Eip(`${name}-ip`, { domain: "vpc", instance: instance.id }, { parent: this }).publicIp
+            ? new ec2.Eip(`${name}-ip`, { domain: "vpc", instance: instance.id }, { parent: this, ...freeze }).publicIp
             : instance.privateIp;
 
         this.host = address;

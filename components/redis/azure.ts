@@ -36,6 +36,11 @@ export interface RedisAzureVmArgs {
     readonly diskGb?: pulumi.Input<number>;
     /** Encryption at host (default false; needs the subscription feature `EncryptionAtHost`). */
     readonly encryptionAtHost?: pulumi.Input<boolean>;
+    /**
+     * Frozen (default false): in a location lost in a failover (lib/standby.ts). Every child keeps
+     * its last inputs (`ignoreChanges: ["*"]`), so nothing is asked of the location.
+     */
+    readonly frozen?: boolean;
 }
 
 /** Canonical's Ubuntu 24.04 LTS image (Gen2; Arm64 has its own SKU). */
@@ -66,6 +71,9 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
     public readonly ids: pulumi.Output<Record<string, string>>;
 
     /** Children inherit the `azure-native` and `random` providers from `opts.providers`. */
+    /** `ignoreChanges: ["*"]` for every child when frozen. */
+    private readonly freeze: { ignoreChanges?: string[] };
+
     constructor(name: string, args: RedisAzureVmArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
         const architecture = pulumi.output(args.architecture ?? "x86_64");
@@ -73,23 +81,25 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
         const diskGb = args.diskGb ?? 30;
         const encryptionAtHost = args.encryptionAtHost ?? false;
         const wantsPublicIp = args.publicIp ?? false;
+        this.freeze = args.frozen ? { ignoreChanges: ["*"] } : {};
+        const freeze = this.freeze;
 
         const password = new random.RandomPassword(
             `${name}-password`,
             { length: 40, special: false },
-            { parent: this },
+            { parent: this, ...this.freeze },
         );
         // Azure requires a login for a Linux VM; this one is for the serial console only.
         const adminPassword = new random.RandomPassword(
             `${name}-admin-password`,
             { length: 40, special: false, minUpper: 2, minLower: 2, minNumeric: 2 },
-            { parent: this },
+            { parent: this, ...this.freeze },
         );
         // Protected: deleting the group would delete the VM in it (and the data on its disk).
         const group = new resources.ResourceGroup(
             `${name}-rg`,
             { location: args.location },
-            { parent: this, protect: true },
+            { parent: this, protect: true, ...freeze },
         );
         const local = { resourceGroupName: group.name, location: args.location };
 
@@ -113,7 +123,7 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                     },
                 ],
             },
-            { parent: this },
+            { parent: this, ...this.freeze },
         );
         // Standard SKU public IPs are closed unless an NSG rule opens them.
         const publicIp = wantsPublicIp
@@ -125,7 +135,7 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                       publicIPAllocationMethod: "Static",
                       publicIPAddressVersion: "IPv4",
                   },
-                  { parent: this },
+                  { parent: this, ...this.freeze },
               )
             : undefined;
         const nic = new network.NetworkInterface(
@@ -145,7 +155,7 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                     },
                 ],
             },
-            { parent: this },
+            { parent: this, ...this.freeze },
         );
 
         const customData = pulumi.secret(
@@ -197,6 +207,7 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                 protect: true,
                 replaceOnChanges: ["osProfile.customData"],
                 deleteBeforeReplace: true,
+                ...freeze,
             },
         );
 
@@ -221,7 +232,7 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
         const vnet = new network.VirtualNetwork(
             `${name}-vnet`,
             { ...local, addressSpace: { addressPrefixes: [space] } },
-            { parent: this },
+            { parent: this, ...this.freeze },
         );
         return new network.Subnet(
             `${name}-subnet`,
@@ -233,7 +244,7 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
                 // without a public IP the VM still needs it to install podman and pull the image.
                 defaultOutboundAccess: true,
             },
-            { parent: this },
+            { parent: this, ...this.freeze },
         ).id;
     }
 }
