@@ -65,6 +65,11 @@ export interface StackRecord {
     readonly standby?: unknown;
     /** Stacks running a site: the standby epoch of the bundle their pods run (absent: 0). */
     readonly deployedEpoch?: number;
+    /**
+     * Shared stack: the mode of the database and of Redis its last run deployed (its `services`
+     * output), so that a mode change is judged against what holds the data.
+     */
+    readonly serviceModes?: Readonly<Partial<Record<"database" | "redis", string>>>;
 }
 
 /** A site as this run deploys it. */
@@ -188,8 +193,22 @@ export function recordFromOutputs(outputs: Readonly<Record<string, unknown>>): S
         deployedBundleSha256: str(outputs.deployedBundleSha256),
         standby: outputs.standby ?? undefined,
         deployedEpoch: typeof outputs.deployedEpoch === "number" ? outputs.deployedEpoch : undefined,
+        serviceModes: serviceModesOf(outputs.services),
     };
     return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
+}
+
+/** `services.database.mode` and `services.redis.mode` of a shared stack's outputs, where present. */
+function serviceModesOf(services: unknown): StackRecord["serviceModes"] {
+    if (services === null || typeof services !== "object") return undefined;
+    const modes: Partial<Record<"database" | "redis", string>> = {};
+    for (const service of ["database", "redis"] as const) {
+        const entry = (services as Record<string, unknown>)[service];
+        const mode =
+            entry !== null && typeof entry === "object" ? str((entry as Record<string, unknown>).mode) : undefined;
+        if (mode !== undefined) modes[service] = mode;
+    }
+    return Object.keys(modes).length > 0 ? modes : undefined;
 }
 
 /** A site known only from an old topology key. */

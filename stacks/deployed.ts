@@ -36,6 +36,11 @@ export interface DeployedState {
     readonly stacks: Readonly<Record<string, StackRecord | undefined>>;
     /** Per stack other than the shared one that was shared before: the shared-service components its state holds. */
     readonly holders: Readonly<Record<string, readonly string[]>>;
+    /**
+     * Shared stack, read only when config changes the mode of a service its last run created: the
+     * shared-service components its own state still holds (top-level URNs).
+     */
+    readonly ownServices?: readonly string[];
     /** Stacks whose state could not be read, with the reason. */
     readonly unreadable: Readonly<Record<string, string>>;
     /** The StackReference of each stack read, for outputs that flow into resources (the bundle). */
@@ -60,6 +65,7 @@ const RECORD_OUTPUTS = [
     "deployedBundleSha256",
     "standby",
     "deployedEpoch",
+    "services",
 ];
 
 /** The fully qualified name a StackReference uses for a stack of this project. */
@@ -118,8 +124,46 @@ export async function readDeployed(cfg: QuayGeorepConfig): Promise<DeployedState
         }),
     );
     const { [me]: self, ...stacks } = records;
+    let ownServices: string[] | undefined;
+    if (cfg.stack.isShared && changedServiceModes(cfg, self).length > 0) {
+        try {
+            // The same builtin on this stack: its latest checkpoint, i.e. what its last update left.
+            const result = (await pulumi.runtime.invoke("pulumi:pulumi:readStackResourceOutputs", {
+                stackName: stackName(cfg, me),
+            })) as { outputs?: Record<string, unknown> };
+            ownServices = sharedServiceUrns(Object.keys(result?.outputs ?? {}));
+        } catch (err) {
+            unreadable[me] = (err as Error).message.split("\n")[0];
+        }
+    }
     const lastServiceKeyPem = cfg.stack.isShared ? await lastBundleKey(refs.get(me)) : undefined;
-    return { self, stacks, holders, unreadable, refs, ...(lastServiceKeyPem ? { lastServiceKeyPem } : {}) };
+    return {
+        self,
+        stacks,
+        holders,
+        unreadable,
+        refs,
+        ...(ownServices ? { ownServices } : {}),
+        ...(lastServiceKeyPem ? { lastServiceKeyPem } : {}),
+    };
+}
+
+/** Modes a shared stack's last run created its servers in. */
+const CREATED_MODES: readonly string[] = ["aws", "azure"];
+
+/**
+ * The services (database, Redis) whose mode in config differs from the created one the shared
+ * stack's last run deployed: dropping such a server would leave the registry on another one.
+ */
+export function changedServiceModes(
+    cfg: Pick<QuayGeorepConfig, "database" | "redis">,
+    self: StackRecord | undefined,
+): { service: "database" | "redis"; was: string; now: string }[] {
+    return (["database", "redis"] as const).flatMap((service) => {
+        const was = self?.serviceModes?.[service];
+        const now = cfg[service].mode;
+        return was !== undefined && CREATED_MODES.includes(was) && was !== now ? [{ service, was, now }] : [];
+    });
 }
 
 /** The read-only service key's PEM in a stack's last `bundle` output (a secret), if it has one. */

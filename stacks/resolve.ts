@@ -19,7 +19,7 @@ import {
 } from "../lib/topology";
 import type { DatabaseConfig } from "../config/database";
 import type { QuayGeorepConfig, Site } from "../config/config";
-import type { DeployedState } from "./deployed";
+import { changedServiceModes, DeployedState } from "./deployed";
 import { ConfigError, Problems } from "../config/validate";
 
 /** What this stack deploys, given what is deployed. */
@@ -89,6 +89,7 @@ export function resolveDeployment(cfg: QuayGeorepConfig, deployed: DeployedState
     const storageOf = (site: Site) => storageRecordOf(cfg.storage, site);
     const last = sharedRecord(cfg, deployed);
     movedSharedStack(cfg, deployed, problems);
+    if (cfg.stack.isShared) changedModes(cfg, deployed, problems);
 
     let topology: TopologyPlan | undefined;
     if (cfg.stack.isShared) {
@@ -187,6 +188,45 @@ function planSharedStandby(
     });
     for (const r of plan.refusals) problems.add(r.path, r.value, r.problem, r.fix);
     return plan;
+}
+
+/** What a created service is, for messages, and the component type of its servers. */
+const CREATED_SERVICE: Record<"database" | "redis", Record<string, { what: string; type: string }>> = {
+    database: {
+        aws: { what: "RDS PostgreSQL server", type: "quay-georep:database:RdsPostgres" },
+        azure: { what: "Azure flexible server", type: "quay-georep:database:FlexiblePostgres" },
+    },
+    redis: {
+        aws: { what: "Redis EC2 VM", type: "quay-georep:redis:RedisEc2" },
+        azure: { what: "Redis Azure VM", type: "quay-georep:redis:RedisAzureVm" },
+    },
+};
+
+/**
+ * Refuses a mode change of a service the shared stack created (`database.mode: aws` to `azure` or
+ * `existing`, and the same for `redis`) while its state still holds that service. Applied, the
+ * edit would point every cluster's bundle at another server and then fail on the protected old
+ * one (the engine deletes last: pkg/resource/deploy/step_generator.go `GenerateDeletes`), leaving
+ * the registry half moved, on a database without its data. Moving is deliberate: copy the data,
+ * take the old server out of the state, then change the mode; the state, not the outputs, decides,
+ * so the refusal ends with `pulumi state delete`.
+ */
+function changedModes(cfg: QuayGeorepConfig, deployed: DeployedState, problems: Problems): void {
+    for (const { service, was, now } of changedServiceModes(cfg, deployed.self)) {
+        const created = CREATED_SERVICE[service][was];
+        const held = (deployed.ownServices ?? []).filter((urn) => urn.split("::")[2] === created.type);
+        const unread = deployed.ownServices === undefined;
+        if (!unread && held.length === 0) continue;
+        const what = created.what;
+        problems.add(
+            `${service}.mode`,
+            now,
+            `would drop the ${what} this stack created (${service}.mode "${was}")${service === "database" ? ", which holds the registry's data," : ""} and point every cluster at another ${service === "database" ? "database" : "Redis"}; its servers are protected, so pulumi up would fail only after the bundle had changed`,
+            unread
+                ? `keep ${service}.mode "${was}"; this stack's state could not be read to check what it still holds (${deployed.unreadable[cfg.stack.name] ?? "no answer"})`
+                : `keep ${service}.mode "${was}"; to move deliberately, ${service === "database" ? "copy the data to the new server first, then " : ""}take its servers out of the state (they stay in the cloud): pulumi state delete --target-dependents --force -y ${held.map((u) => `'${u}'`).join(" ")}; then run again (docs/services.md, "Changing a service's mode")`,
+        );
+    }
 }
 
 /**

@@ -1,0 +1,108 @@
+/**
+ * A mode change of a service the shared stack created (`database.mode`, `redis.mode`) is judged
+ * against what is deployed: refused while the stack's state still holds the created server (the
+ * edit would repoint every cluster, then fail on the protected server), allowed once the user took
+ * it out of the state on purpose.
+ */
+import { strict as assert } from "node:assert";
+import { RunResult } from "../offline/runtime";
+import { changedServiceModes } from "../stacks/deployed";
+import { fq, World } from "./support/world";
+
+const errors = (r: RunResult) => r.errors.map((e) => e.message);
+const types = (r: RunResult) => new Set(r.resources.map((x) => x.type));
+
+/** Existing servers in place of the example's created ones, each with its standby (as the example has). */
+const EXISTING_DB = {
+    database: {
+        mode: "existing",
+        host: "db.example.com",
+        admin: { user: "dbadmin" },
+        new: true,
+        standby: { host: "db-eu.example.com" },
+    },
+};
+const EXISTING_REDIS = {
+    redis: { mode: "existing", host: "redis.example.com", standby: { host: "redis-eu.example.com" } },
+};
+
+const DB_URN = "urn:pulumi:us::quay-georep::quay-georep:database:RdsPostgres::quay-georep-database";
+
+async function deployed(): Promise<World> {
+    const w = new World();
+    await w.upClean("us");
+    await w.upClean("eu");
+    return w;
+}
+
+describe("changing a created service's mode", function () {
+    this.timeout(120000);
+
+    it("changedServiceModes: only a created mode (aws, azure) that config no longer names", () => {
+        const cfg = (database: string, redis: string) =>
+            ({ database: { mode: database }, redis: { mode: redis } }) as Parameters<typeof changedServiceModes>[0];
+        const self = { role: "shared+site", serviceModes: { database: "aws", redis: "aws" } };
+        assert.deepEqual(changedServiceModes(cfg("aws", "aws"), self), []);
+        assert.deepEqual(changedServiceModes(cfg("existing", "azure"), self), [
+            { service: "database", was: "aws", now: "existing" },
+            { service: "redis", was: "aws", now: "azure" },
+        ]);
+        // From existing, nothing was created: any mode may follow. Nothing deployed: nothing to judge.
+        const existing = { role: "shared+site", serviceModes: { database: "existing", redis: "existing" } };
+        assert.deepEqual(changedServiceModes(cfg("aws", "aws"), existing), []);
+        assert.deepEqual(changedServiceModes(cfg("aws", "aws"), undefined), []);
+    });
+
+    it("records the deployed modes in the shared stack's record", async () => {
+        const w = await deployed();
+        const services = w.outputs[fq("us")].services as { database: { mode: string }; redis: { mode: string } };
+        assert.equal(services.database.mode, "aws");
+        assert.equal(services.redis.mode, "aws");
+    });
+
+    it("refuses database.mode aws -> existing while the state holds the RDS server, naming the way out", async () => {
+        const w = await deployed();
+        assert.ok(w.resources[fq("us")].some((r) => r.urn === DB_URN));
+        w.project = EXISTING_DB;
+        w.stackChanges.us = { databaseAdminPassword: "admin-pw" };
+        const r = await w.up("us");
+        assert.deepEqual(errors(r), [
+            `quay-georep configuration for stack "us" has 1 problem:\n` +
+                `  - database.mode: "existing" would drop the RDS PostgreSQL server this stack created (database.mode "aws"), which holds the registry's data, and point every cluster at another database; its servers are protected, so pulumi up would fail only after the bundle had changed; ` +
+                `keep database.mode "aws"; to move deliberately, copy the data to the new server first, then take its servers out of the state (they stay in the cloud): pulumi state delete --target-dependents --force -y '${DB_URN}' '${DB_URN}-standby'; then run again (docs/services.md, "Changing a service's mode")`,
+        ]);
+        // Refused before anything is registered.
+        assert.deepEqual(
+            [...types(r)].filter((t) => !t.startsWith("pulumi:")),
+            [],
+        );
+    });
+
+    it("refuses redis.mode aws -> existing too, and collects both problems at once", async () => {
+        const w = await deployed();
+        w.project = { ...EXISTING_DB, ...EXISTING_REDIS };
+        w.stackChanges.us = { databaseAdminPassword: "admin-pw", redisPassword: "redis-pw" };
+        const r = await w.up("us");
+        assert.equal(r.errors.length, 1);
+        const message = errors(r)[0];
+        assert.match(message, /has 2 problems:/);
+        assert.match(message, /- database\.mode: "existing" would drop the RDS PostgreSQL server/);
+        assert.match(
+            message,
+            /- redis\.mode: "existing" would drop the Redis EC2 VM this stack created \(redis\.mode "aws"\) and point every cluster at another Redis; .*pulumi state delete --target-dependents --force -y 'urn:pulumi:us::quay-georep::quay-georep:redis:RedisEc2::quay-georep-redis'/,
+        );
+    });
+
+    it("allows the change once the server is out of the state (pulumi state delete), and declares no RDS", async () => {
+        const w = await deployed();
+        // What `pulumi state delete --target-dependents` leaves: the component and everything under it gone.
+        w.resources[fq("us")] = w.resources[fq("us")].filter(
+            (r) => !r.urn.includes("quay-georep:database:RdsPostgres::"),
+        );
+        w.project = EXISTING_DB;
+        w.stackChanges.us = { databaseAdminPassword: "admin-pw" };
+        const r = await w.up("us");
+        assert.deepEqual(errors(r), []);
+        assert.ok(!types(r).has("aws:rds/instance:Instance"));
+    });
+});
