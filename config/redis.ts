@@ -396,3 +396,17 @@ function parseAzureVm(r: ObjectReader, defaultSize = "Standard_B2s", defaultSpac
         encryptionAtHost: r.boolean("encryptionAtHost", false),
     };
 }
+
+/**
+ * Where each Redis VM runs: its region (EC2) or location (Azure VM), by service location; undefined
+ * for `existing`. Recorded in the shared stack's `services` output, so a later run can refuse to
+ * move a VM (stacks/resolve.ts).
+ */
+export function redisVmPlacement(redis: RedisConfig): { home: string; standby?: string } | undefined {
+    const where = (r: RedisConfig): string | undefined =>
+        r.mode === "aws" ? r.region : r.mode === "azure" ? r.location : undefined;
+    const home = where(redis);
+    if (home === undefined) return undefined;
+    const standby = redis.standby ? where(redis.standby) : undefined;
+    return { home, ...(standby !== undefined ? { standby } : {}) };
+}

@@ -70,6 +70,8 @@ export interface StackRecord {
      * output), so that a mode change is judged against what holds the data.
      */
     readonly serviceModes?: Readonly<Partial<Record<"database" | "redis", string>>>;
+    /** Shared stack: the region or location of each Redis VM its last run deployed (`services.redis.placement`). */
+    readonly redisPlacement?: Readonly<Partial<Record<"home" | "standby", string>>>;
 }
 
 /** A site as this run deploys it. */
@@ -194,6 +196,7 @@ export function recordFromOutputs(outputs: Readonly<Record<string, unknown>>): S
         standby: outputs.standby ?? undefined,
         deployedEpoch: typeof outputs.deployedEpoch === "number" ? outputs.deployedEpoch : undefined,
         serviceModes: serviceModesOf(outputs.services),
+        redisPlacement: redisPlacementOf(outputs.services),
     };
     return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
@@ -209,6 +212,21 @@ function serviceModesOf(services: unknown): StackRecord["serviceModes"] {
         if (mode !== undefined) modes[service] = mode;
     }
     return Object.keys(modes).length > 0 ? modes : undefined;
+}
+
+/** `services.redis.placement` of a shared stack's outputs, where present. */
+function redisPlacementOf(services: unknown): StackRecord["redisPlacement"] {
+    const redis =
+        services !== null && typeof services === "object" ? (services as Record<string, unknown>).redis : undefined;
+    const placement =
+        redis !== null && typeof redis === "object" ? (redis as Record<string, unknown>).placement : undefined;
+    if (placement === null || typeof placement !== "object") return undefined;
+    const out: Partial<Record<"home" | "standby", string>> = {};
+    for (const location of ["home", "standby"] as const) {
+        const value = str((placement as Record<string, unknown>)[location]);
+        if (value !== undefined) out[location] = value;
+    }
+    return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** A site known only from an old topology key. */

@@ -18,6 +18,7 @@ import {
     TopologyPlan,
 } from "../lib/topology";
 import type { DatabaseConfig } from "../config/database";
+import { redisVmPlacement } from "../config/redis";
 import type { QuayGeorepConfig, Site } from "../config/config";
 import { changedServiceModes, DeployedState } from "./deployed";
 import { ConfigError, Problems } from "../config/validate";
@@ -89,7 +90,10 @@ export function resolveDeployment(cfg: QuayGeorepConfig, deployed: DeployedState
     const storageOf = (site: Site) => storageRecordOf(cfg.storage, site);
     const last = sharedRecord(cfg, deployed);
     movedSharedStack(cfg, deployed, problems);
-    if (cfg.stack.isShared) changedModes(cfg, deployed, problems);
+    if (cfg.stack.isShared) {
+        changedModes(cfg, deployed, problems);
+        movedRedisVms(cfg, deployed, problems);
+    }
 
     let topology: TopologyPlan | undefined;
     if (cfg.stack.isShared) {
@@ -225,6 +229,33 @@ function changedModes(cfg: QuayGeorepConfig, deployed: DeployedState, problems: 
             unread
                 ? `keep ${service}.mode "${was}"; this stack's state could not be read to check what it still holds (${deployed.unreadable[cfg.stack.name] ?? "no answer"})`
                 : `keep ${service}.mode "${was}"; to move deliberately, ${service === "database" ? "copy the data to the new server first, then " : ""}take its servers out of the state (they stay in the cloud): pulumi state delete --target-dependents --force -y ${held.map((u) => `'${u}'`).join(" ")}; then run again (docs/services.md, "Changing a service's mode")`,
+        );
+    }
+}
+
+/**
+ * Refuses moving a deployed Redis VM to another region or location. Pulumi would replace the VM, a
+ * protected resource (the engine refuses that only when it gets there, after the bundle and the
+ * database's steps of the same run were applied), and the database standby's checks tie the
+ * standby VM's region to the replica's. Removing the standby and adding it again elsewhere is the
+ * way (docs/standby.md, "Removing the standby").
+ */
+function movedRedisVms(cfg: QuayGeorepConfig, deployed: DeployedState, problems: Problems): void {
+    const was = deployed.self?.redisPlacement;
+    const now = redisVmPlacement(cfg.redis);
+    if (was === undefined || now === undefined || deployed.self?.serviceModes?.redis !== cfg.redis.mode) return;
+    const key = cfg.redis.mode === "azure" ? "location" : "region";
+    for (const location of ["home", "standby"] as const) {
+        const before = was[location];
+        const after = now[location];
+        if (before === undefined || after === undefined || before === after) continue;
+        problems.add(
+            location === "home" ? `redis.${key}` : `redis.standby.${key}`,
+            after,
+            `would move the ${location === "home" ? "" : "standby "}Redis VM deployed in ${before}: Pulumi would replace a protected VM, and refuse only after the rest of the run was applied`,
+            location === "home"
+                ? `keep "${before}"; a Redis VM does not move between regions`
+                : `keep "${before}"; to move the standby, remove database.standby and redis.standby first (docs/standby.md, "Removing the standby"), then add them in the new ${key}`,
         );
     }
 }

@@ -12,6 +12,7 @@ import { siteStorageName } from "../lib/names";
 import { configuredSites, ResolvedBucket } from "../lib/quayConfig";
 import type { EffectiveSite } from "../lib/topology";
 import type { QuayGeorepConfig, SharedSecrets, Site } from "../config/config";
+import { redisVmPlacement } from "../config/redis";
 import type { CreatedStorage } from "../config/services";
 import type { SecretValue } from "../config/validate";
 import type { StackProviders } from "./providers";
@@ -266,6 +267,7 @@ export function deployShared(
             | { host: pulumi.Input<string>; port: pulumi.Input<number>; ids?: pulumi.Output<Record<string, string>> }
             | undefined,
     ) => (e === undefined ? undefined : { host: e.host, port: e.port, ...ids(e) });
+    const placement = redisVmPlacement(cfg.redis);
     const services = pulumi.output({
         // Where to find each in its cloud (instance IDs, resource groups) for the runbook's manual steps.
         database: {
@@ -275,7 +277,15 @@ export function deployShared(
             port: database.port,
             ...ids(database),
         },
-        redis: { mode: cfg.redis.mode, serving: plan.serving, host: redis.host, port: redis.port, ...ids(redis) },
+        redis: {
+            mode: cfg.redis.mode,
+            serving: plan.serving,
+            host: redis.host,
+            port: redis.port,
+            ...ids(redis),
+            // Where each Redis VM runs: a later run refuses to move one (stacks/resolve.ts).
+            ...(placement ? { placement } : {}),
+        },
         ...(cfg.database.standby !== undefined
             ? {
                   // Both locations, whichever serves: the standby runbook's manual steps name them.

@@ -106,3 +106,51 @@ describe("changing a created service's mode", function () {
         assert.ok(!types(r).has("aws:rds/instance:Instance"));
     });
 });
+
+describe("moving a deployed Redis VM", function () {
+    this.timeout(120000);
+    const example = JSON.parse(new World().config("us").config["quay-georep:redis"]) as Record<string, unknown>;
+    const database = JSON.parse(new World().config("us").config["quay-georep:database"]) as Record<string, unknown>;
+    const standbyIn = (region: string) => ({
+        database: { ...database, standby: { ...(database.standby as object), region } },
+        redis: { ...example, standby: { ...(example.standby as object), region } },
+    });
+
+    it("records where each VM runs", async () => {
+        const w = await deployed();
+        const services = w.outputs[fq("us")].services as { redis: { placement: unknown } };
+        assert.deepEqual(services.redis.placement, { home: "us-east-1", standby: "eu-west-1" });
+    });
+
+    it("refuses the standby's region change (with the replica's), naming the way to move it", async () => {
+        const w = await deployed();
+        w.project = standbyIn("eu-central-1");
+        const r = await w.up("us");
+        assert.deepEqual(errors(r), [
+            `quay-georep configuration for stack "us" has 1 problem:\n` +
+                `  - redis.standby.region: "eu-central-1" would move the standby Redis VM deployed in eu-west-1: Pulumi would replace a protected VM, and refuse only after the rest of the run was applied; ` +
+                `keep "eu-west-1"; to move the standby, remove database.standby and redis.standby first (docs/standby.md, "Removing the standby"), then add them in the new region`,
+        ]);
+        assert.deepEqual(
+            [...types(r)].filter((t) => !t.startsWith("pulumi:")),
+            [],
+        );
+    });
+
+    it("refuses the home VM's region change", async () => {
+        const w = await deployed();
+        w.project = { redis: { ...example, region: "us-west-2" } };
+        const r = await w.up("us");
+        assert.equal(r.errors.length, 1);
+        assert.match(
+            errors(r)[0],
+            /- redis\.region: "us-west-2" would move the Redis VM deployed in us-east-1: .*; keep "us-east-1"; a Redis VM does not move between regions/,
+        );
+    });
+
+    it("the same placement again is no move", async () => {
+        const w = await deployed();
+        w.project = standbyIn("eu-west-1");
+        assert.deepEqual(errors(await w.up("us")), []);
+    });
+});
