@@ -72,6 +72,11 @@ export interface StackRecord {
     readonly serviceModes?: Readonly<Partial<Record<"database" | "redis", string>>>;
     /** Shared stack: the region or location of each Redis VM its last run deployed (`services.redis.placement`). */
     readonly redisPlacement?: Readonly<Partial<Record<"home" | "standby", string>>>;
+    /**
+     * Shared stack: the standby Redis VM its last run declared (`services.redis.standbyVm`): its
+     * config as deployed, and whether that run released it (unprotected, to be deleted next).
+     */
+    readonly redisStandbyVm?: { readonly config: Readonly<Record<string, unknown>>; readonly released: boolean };
 }
 
 /** A site as this run deploys it. */
@@ -197,6 +202,7 @@ export function recordFromOutputs(outputs: Readonly<Record<string, unknown>>): S
         deployedEpoch: typeof outputs.deployedEpoch === "number" ? outputs.deployedEpoch : undefined,
         serviceModes: serviceModesOf(outputs.services),
         redisPlacement: redisPlacementOf(outputs.services),
+        redisStandbyVm: redisStandbyVmOf(outputs.services),
     };
     return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
@@ -227,6 +233,17 @@ function redisPlacementOf(services: unknown): StackRecord["redisPlacement"] {
         if (value !== undefined) out[location] = value;
     }
     return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** `services.redis.standbyVm` of a shared stack's outputs, where present and well formed. */
+function redisStandbyVmOf(services: unknown): StackRecord["redisStandbyVm"] {
+    const redis =
+        services !== null && typeof services === "object" ? (services as Record<string, unknown>).redis : undefined;
+    const vm = redis !== null && typeof redis === "object" ? (redis as Record<string, unknown>).standbyVm : undefined;
+    if (vm === null || typeof vm !== "object") return undefined;
+    const { config, released } = vm as Record<string, unknown>;
+    if (config === null || typeof config !== "object" || Array.isArray(config)) return undefined;
+    return { config: config as Record<string, unknown>, released: released === true };
 }
 
 /** A site known only from an old topology key. */

@@ -127,6 +127,35 @@ function released(r: { type: string; name: string; protect?: boolean; ignoreChan
     return isServerResource(r.type, r.name) && r.protect === false && (r.ignoreChanges ?? []).includes("*");
 }
 
+/**
+ * The resources of a released standby Redis VM (stacks/database.ts `planRedisStandby`: config no
+ * longer has `redis.standby`): its instance or VM and resource group, named `<project>-redis-standby-…`.
+ */
+const RELEASED_REDIS_NAME = /-redis-standby-(vm|rg)$/;
+const RELEASED_REDIS_TYPES: readonly string[] = [
+    "aws:ec2/instance:Instance",
+    "azure-native:compute:VirtualMachine",
+    "azure-native:resources:ResourceGroup",
+];
+
+/**
+ * A released standby Redis VM: unprotected and frozen, and not retained: the next run deletes it,
+ * which loses nothing (Redis keeps only build logs and user events).
+ */
+function releasedRedis(r: {
+    type: string;
+    name: string;
+    protect?: boolean;
+    ignoreChanges?: readonly string[];
+}): boolean {
+    return (
+        RELEASED_REDIS_TYPES.includes(normalizeType(r.type)) &&
+        RELEASED_REDIS_NAME.test(r.name) &&
+        r.protect === false &&
+        (r.ignoreChanges ?? []).includes("*")
+    );
+}
+
 /** Every stateful resource (database, Redis VM, bucket, resource group, the database field key) has `protect: true`. */
 export const statefulResourcesProtected: ResourceRule = {
     name: "stateful-resources-protected",
@@ -144,6 +173,7 @@ export const statefulResourcesProtected: ResourceRule = {
         // unprotected so the next run can forget it, retained on delete so the cloud keeps it, and
         // frozen (`ignoreChanges: ["*"]`, which the pack sees; `retainOnDelete` it is not told).
         if (released(r) && r.retainOnDelete !== false) return [];
+        if (releasedRedis(r)) return [];
         const why = retired ? " (the retired tag exempts only a retired site's storage, retained on delete)" : "";
         return [`is not protected; deleting it loses ${rule.loses}; create it with { protect: true }${why}`];
     },

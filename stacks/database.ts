@@ -321,14 +321,69 @@ export interface SharedRedis extends ServerEndpoint {
     readonly password: pulumi.Input<string>;
 }
 
+/**
+ * What this run does with the standby Redis VM, judged against the one the last run declared
+ * (`services.redis.standbyVm`). A VM standby removed from config is not dropped at once: it is
+ * protected, so Pulumi would stop at its deletion after the rest of the run was applied. It is
+ * declared once more as deployed, frozen and unprotected (`release`); the next run no longer
+ * declares it and Pulumi deletes it. Redis keeps only transient data, so nothing is lost.
+ */
+export type RedisStandbyStep =
+    | { readonly kind: "configured" }
+    | { readonly kind: "release"; readonly config: RedisConfig; readonly note: string }
+    | { readonly kind: "deleted"; readonly note: string }
+    | {
+          readonly kind: "refused";
+          readonly path: string;
+          readonly value: unknown;
+          readonly problem: string;
+          readonly fix: string;
+      };
+
+/** Where a Redis VM config runs, for messages. */
+function vmWhere(config: Readonly<Record<string, unknown>>): string {
+    const where = config.mode === "azure" ? config.location : config.region;
+    return typeof where === "string" ? where : "its region";
+}
+
+export function planRedisStandby(
+    redis: RedisConfig,
+    last: { readonly config: Readonly<Record<string, unknown>>; readonly released: boolean } | undefined,
+): RedisStandbyStep {
+    const configured = redis.standby !== undefined && redis.standby.mode !== "existing";
+    if (last === undefined) return { kind: "configured" };
+    if (last.released) {
+        return configured
+            ? {
+                  kind: "refused",
+                  path: "redis.standby",
+                  value: "<set>",
+                  problem: `is back while the last run released the standby Redis VM in ${vmWhere(last.config)}, which this run deletes`,
+                  fix: "run pulumi up once without database.standby and redis.standby, then add them again",
+              }
+            : {
+                  kind: "deleted",
+                  note: `the released standby Redis VM in ${vmWhere(last.config)} is deleted in this run (Redis keeps only transient data)`,
+              };
+    }
+    // Still configured, or Redis changed mode (refused in stacks/resolve.ts): nothing to release.
+    if (configured || last.config.mode !== redis.mode) return { kind: "configured" };
+    return {
+        kind: "release",
+        config: last.config as unknown as RedisConfig,
+        note: `redis.standby was removed: the standby Redis VM in ${vmWhere(last.config)} is unprotected in this run and deleted by the next one (run pulumi up again; Redis keeps only transient data)`,
+    };
+}
+
 /** The Redis of each configured location, warm; the bundle points at the serving one. */
 export function deployRedis(
     cfg: QuayGeorepConfig,
     secrets: SharedSecrets,
     providers: StackProviders,
     lost?: ServiceLocation,
+    standbyStep: RedisStandbyStep = { kind: "configured" },
 ): Partial<Record<ServiceLocation, SharedRedis>> {
-    const one = (redis: RedisConfig, location: ServiceLocation): SharedRedis => {
+    const one = (redis: RedisConfig, location: ServiceLocation, release = false): SharedRedis => {
         // In a location lost in a failover, nothing may be asked of its region (not even an AMI lookup).
         const frozen = location === lost;
         switch (redis.mode) {
@@ -342,14 +397,14 @@ export function deployRedis(
                     redis.mode === "aws"
                         ? new RedisEc2(
                               name,
-                              { ...redisEc2Args(redis), frozen },
+                              { ...redisEc2Args(redis), frozen, release },
                               {
                                   providers: [providers.aws(redis.region), providers.random()],
                               },
                           )
                         : new RedisAzureVm(
                               name,
-                              { ...redisAzureArgs(redis), frozen },
+                              { ...redisAzureArgs(redis), frozen, release },
                               {
                                   providers: [providers.azure(), providers.random()],
                               },
@@ -362,6 +417,7 @@ export function deployRedis(
             }
         }
     };
+    if (standbyStep.kind === "release") one(standbyStep.config, "standby", true);
     const home = one(cfg.redis, "home");
     // An existing Redis without a standby serves both locations.
     const standby = cfg.redis.standby ? one(cfg.redis.standby, "standby") : cfg.database.standby ? home : undefined;

@@ -29,7 +29,7 @@ import {
 } from "./lifecycle";
 import { Resolution, resolveDeployment } from "./resolve";
 import { deployShared, ServiceEndpoints, SharedOutputs } from "./shared";
-import { databaseAccess } from "./database";
+import { databaseAccess, RedisStandbyStep } from "./database";
 import { deployLagGate, deploySwitchoverChecks, readonlyKey } from "./switchover";
 import type { StandbyPlan, StandbyRecord } from "../lib/standby";
 import {
@@ -134,6 +134,7 @@ function deploySharedRole(
     cluster: Cluster | undefined,
     deployed: DeployedState,
     sharedDeploysSite: boolean,
+    redisStandby?: RedisStandbyStep,
 ): SharedRole {
     if (cfg.secrets === undefined) throw new Error("the shared stack's secrets were not validated");
     // The switchover's lag gate comes before the servers: a promotion in this run depends on it.
@@ -145,6 +146,7 @@ function deploySharedRole(
         access,
         promoteAfter: lagGate ? [lagGate] : [],
         ...(serviceKey ? { serviceKey } : {}),
+        ...(redisStandby ? { redisStandby } : {}),
     });
     const { internal } = shared;
     // Nothing is built from the bundle before the read-only key is registered and a promoted server verified.
@@ -255,6 +257,9 @@ function stackOutputs(
                   lifecyclePending: [
                       ...(lifecycle?.lifecyclePending ?? plan.topology.notes),
                       ...(plan.standby?.notes ?? []),
+                      ...(plan.redisStandby?.kind === "release" || plan.redisStandby?.kind === "deleted"
+                          ? [plan.redisStandby.note]
+                          : []),
                   ],
                   ...backfilled(lifecycle?.backfilledTopology ?? deployed.self?.backfilledTopology),
                   ...(lifecycle?.replicationStatus ? { replicationStatus: lifecycle.replicationStatus } : {}),
@@ -291,7 +296,16 @@ export async function deploy(cfg: QuayGeorepConfig): Promise<StackOutputs> {
     // 4. The shared role: services, bundle, entry point, gates.
     const shared =
         s.isShared && plan.topology && plan.standby
-            ? deploySharedRole(cfg, plan.topology, plan.standby, providers, cluster, deployed, plan.site !== undefined)
+            ? deploySharedRole(
+                  cfg,
+                  plan.topology,
+                  plan.standby,
+                  providers,
+                  cluster,
+                  deployed,
+                  plan.site !== undefined,
+                  plan.redisStandby,
+              )
             : undefined;
     // 5. The site role: this cluster's registry, rolled out with the bundle.
     const site =

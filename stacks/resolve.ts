@@ -21,6 +21,7 @@ import type { DatabaseConfig } from "../config/database";
 import { redisVmPlacement } from "../config/redis";
 import type { QuayGeorepConfig, Site } from "../config/config";
 import { changedServiceModes, DeployedState } from "./deployed";
+import { planRedisStandby, RedisStandbyStep } from "./database";
 import { ConfigError, Problems } from "../config/validate";
 
 /** What this stack deploys, given what is deployed. */
@@ -37,6 +38,8 @@ export interface Resolution {
     readonly sharedEpoch: number;
     /** Shared stack: the database standby's plan for this run (lib/standby.ts). */
     readonly standby?: StandbyPlan;
+    /** Shared stack: what this run does with the standby Redis VM (stacks/database.ts). */
+    readonly redisStandby?: RedisStandbyStep;
     /** What happens and what to run next (logged; the shared stack exports them). */
     readonly notes: readonly string[];
 }
@@ -112,6 +115,9 @@ export function resolveDeployment(cfg: QuayGeorepConfig, deployed: DeployedState
     for (const r of refusals) problems.add(r.path, r.value, r.problem, r.fix);
 
     const standby = topology ? planSharedStandby(cfg, deployed, last, topology, problems) : undefined;
+    const redisStandby = cfg.stack.isShared ? planRedisStandby(cfg.redis, deployed.self?.redisStandbyVm) : undefined;
+    if (redisStandby?.kind === "refused")
+        problems.add(redisStandby.path, redisStandby.value, redisStandby.problem, redisStandby.fix);
     const site = ownSite(cfg, deployed, topology, problems);
     const bundleSites = topology?.sites ?? recordedSites(last) ?? [];
     const active = bundleSites.filter((s) => s.state === "active").map((s) => s.name);
@@ -125,7 +131,12 @@ export function resolveDeployment(cfg: QuayGeorepConfig, deployed: DeployedState
         sharedTopology: cfg.stack.isShared ? undefined : last?.topology,
         sharedEpoch: typeof sharedStandby === "object" ? sharedStandby.epoch : 0,
         ...(standby ? { standby } : {}),
-        notes: [...(topology?.notes ?? []), ...(standby?.notes ?? [])],
+        ...(redisStandby ? { redisStandby } : {}),
+        notes: [
+            ...(topology?.notes ?? []),
+            ...(standby?.notes ?? []),
+            ...(redisStandby?.kind === "release" || redisStandby?.kind === "deleted" ? [redisStandby.note] : []),
+        ],
     };
 }
 

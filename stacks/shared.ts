@@ -16,7 +16,7 @@ import { redisVmPlacement } from "../config/redis";
 import type { CreatedStorage } from "../config/services";
 import type { SecretValue } from "../config/validate";
 import type { StackProviders } from "./providers";
-import { DatabaseAccess, deployDatabase, deployRedis, SharedDatabase } from "./database";
+import { DatabaseAccess, deployDatabase, deployRedis, RedisStandbyStep, SharedDatabase } from "./database";
 import type { ServiceKey } from "../lib/serviceKey";
 import type { StandbyPlan, StandbyRecord } from "../lib/standby";
 
@@ -68,6 +68,8 @@ export interface SharedSwitchover {
     readonly promoteAfter: readonly pulumi.Resource[];
     /** The read-only service key, while the bundle is read-only. */
     readonly serviceKey?: ServiceKey;
+    /** What this run does with the standby Redis VM (a removed one is released first). */
+    readonly redisStandby?: RedisStandbyStep;
 }
 
 /** What the shared stack's lifecycle Jobs need from the bundle; not stack outputs. */
@@ -222,7 +224,14 @@ export function deployShared(
     if (secrets === undefined) throw new Error("the shared stack's secrets were not validated");
     const plan = switchover.plan;
     const database = deployDatabase(cfg, secrets, providers, plan, switchover.access, switchover.promoteAfter);
-    const redisByLocation = deployRedis(cfg, secrets, providers, plan.record.lost);
+    const redisByLocation = deployRedis(cfg, secrets, providers, plan.record.lost, switchover.redisStandby);
+    // The standby VM as declared, so that a later run can release it once config drops it.
+    const standbyVm =
+        switchover.redisStandby?.kind === "release"
+            ? { config: switchover.redisStandby.config, released: true }
+            : cfg.redis.standby !== undefined && cfg.redis.standby.mode !== "existing"
+              ? { config: cfg.redis.standby }
+              : undefined;
     const redis = redisByLocation[plan.serving];
     if (redis === undefined) throw new Error(`no Redis in ${plan.serving}`);
     const storage =
@@ -285,6 +294,7 @@ export function deployShared(
             ...ids(redis),
             // Where each Redis VM runs: a later run refuses to move one (stacks/resolve.ts).
             ...(placement ? { placement } : {}),
+            ...(standbyVm ? { standbyVm } : {}),
         },
         ...(cfg.database.standby !== undefined
             ? {

@@ -397,3 +397,41 @@ describe("shared Redis: config validation", () => {
         assert.equal(accepted({ ...AZURE, ...open }).mode, "azure");
     });
 });
+
+describe("a released Redis VM (a standby no longer in config)", () => {
+    it("unprotects and freezes every protected resource on both clouds; an unreleased one stays protected", async () => {
+        for (const redis of [created("redis"), AZURE]) {
+            const cfg = parseStack(shared({ redis })).redis;
+            const run = (release: boolean) =>
+                runComponent((p) => ({
+                    host:
+                        cfg.mode === "aws"
+                            ? new RedisEc2(
+                                  "quay-georep-redis-standby",
+                                  { ...redisEc2Args(cfg), release },
+                                  {
+                                      providers: [p.aws(cfg.region), p.random()],
+                                  },
+                              ).host
+                            : new RedisAzureVm(
+                                  "quay-georep-redis-standby",
+                                  { ...redisAzureArgs(cfg as AzureRedis), release },
+                                  { providers: [p.azure(), p.random()] },
+                              ).host,
+                }));
+            const kept = await run(false);
+            const protectedNames = kept.resources.filter((r) => r.protect).map((r) => r.name);
+            assert.ok(protectedNames.includes("quay-georep-redis-standby-vm"), `${cfg.mode}: ${protectedNames.join()}`);
+            const released = await run(true);
+            const children = released.resources.filter(
+                (r) => r.name.startsWith("quay-georep-redis-standby-") && !r.type.startsWith("quay-georep:"),
+            );
+            assert.ok(children.length > 3, cfg.mode);
+            for (const r of children) {
+                assert.equal(r.protect, false, `${cfg.mode}: ${r.name}`);
+                assert.equal(r.retainOnDelete, false, `${cfg.mode}: ${r.name}`);
+                assert.deepEqual(r.ignoreChanges, ["*"], `${cfg.mode}: ${r.name}`);
+            }
+        }
+    });
+});

@@ -5,7 +5,9 @@
  * it out of the state on purpose.
  */
 import { strict as assert } from "node:assert";
+import { checkRun } from "../offline/policy";
 import { RunResult } from "../offline/runtime";
+import { formatViolation } from "../policy/rules";
 import { changedServiceModes } from "../stacks/deployed";
 import { fq, World } from "./support/world";
 
@@ -152,5 +154,80 @@ describe("moving a deployed Redis VM", function () {
         const w = await deployed();
         w.project = standbyIn("eu-west-1");
         assert.deepEqual(errors(await w.up("us")), []);
+    });
+});
+
+describe("removing the standby Redis VM", function () {
+    this.timeout(120000);
+    const example = (key: string) =>
+        JSON.parse(new World().config("us").config[`quay-georep:${key}`]) as Record<string, unknown>;
+    const withoutStandby = (key: string) =>
+        Object.fromEntries(Object.entries(example(key)).filter(([k]) => k !== "standby"));
+    const NO_STANDBY = { database: withoutStandby("database"), redis: withoutStandby("redis") };
+    const STANDBY_VM = "quay-georep-redis-standby-vm";
+    const vm = (r: RunResult) => r.resources.find((x) => x.name === STANDBY_VM);
+    const pending = (r: RunResult) => r.outputs.lifecyclePending as string[];
+
+    it("releases it first (declared as deployed, frozen, unprotected), then deletes it; the policy pack agrees", async () => {
+        const w = await deployed();
+        const before = vm(await w.upClean("us"));
+        assert.equal(before?.protect, true);
+        assert.deepEqual(before?.ignoreChanges, ["ami"]);
+
+        w.project = NO_STANDBY;
+        const r1 = await w.upClean("us");
+        const released = vm(r1);
+        assert.ok(released, "still declared in the run that drops it from config");
+        assert.equal(released.protect, false);
+        assert.equal(released.retainOnDelete, false, "deleted, not kept: Redis holds nothing to keep");
+        assert.deepEqual(released.ignoreChanges, ["*"]);
+        // As deployed: same region (provider), same inputs.
+        assert.equal(released.provider, before?.provider);
+        // Only the AMI differs: a frozen VM looks none up (ignoreChanges ["*"] keeps the one it runs).
+        const { ami, ...inputs } = released.inputs;
+        assert.equal(ami, "(frozen: the AMI it was built from)");
+        assert.deepEqual(inputs, Object.fromEntries(Object.entries(before?.inputs ?? {}).filter(([k]) => k !== "ami")));
+        assert.deepEqual(checkRun(r1).map(formatViolation), []);
+        assert.ok(
+            pending(r1).includes(
+                "redis.standby was removed: the standby Redis VM in eu-west-1 is unprotected in this run and deleted by the next one (run pulumi up again; Redis keeps only transient data)",
+            ),
+            JSON.stringify(pending(r1)),
+        );
+
+        const r2 = await w.upClean("us");
+        assert.equal(vm(r2), undefined);
+        assert.ok(
+            pending(r2).includes(
+                "the released standby Redis VM in eu-west-1 is deleted in this run (Redis keeps only transient data)",
+            ),
+        );
+        const r3 = await w.upClean("us");
+        assert.equal(vm(r3), undefined);
+        assert.ok(!pending(r3).some((n) => n.includes("Redis VM")), JSON.stringify(pending(r3)));
+    });
+
+    it("a released VM is not declared protected elsewhere: the pack still refuses an unprotected live one", async () => {
+        const w = await deployed();
+        const r = await w.upClean("us");
+        const live = r.resources.map((x) => (x.name === STANDBY_VM ? { ...x, protect: false } : x));
+        assert.deepEqual(
+            checkRun({ ...r, resources: live })
+                .map(formatViolation)
+                .filter((v) => v.includes(STANDBY_VM)).length,
+            1,
+        );
+    });
+
+    it("refuses adding it back in the run that deletes the released one", async () => {
+        const w = await deployed();
+        w.project = NO_STANDBY;
+        await w.upClean("us");
+        w.project = {};
+        const r = await w.up("us");
+        assert.deepEqual(errors(r), [
+            `quay-georep configuration for stack "us" has 1 problem:\n` +
+                `  - redis.standby: "<set>" is back while the last run released the standby Redis VM in eu-west-1, which this run deletes; run pulumi up once without database.standby and redis.standby, then add them again`,
+        ]);
     });
 });

@@ -37,6 +37,13 @@ export interface RedisEc2Args {
      * last inputs (`ignoreChanges: ["*"]`) and no AMI is looked up, so nothing is asked of the region.
      */
     readonly frozen?: boolean;
+    /**
+     * Released (default false): a standby VM no longer in config (stacks/database.ts
+     * `planRedisStandby`). Frozen as above, and its protected resources are unprotected, so the next
+     * run, which no longer declares it, deletes it (Redis keeps only transient data: build logs and
+     * user events).
+     */
+    readonly release?: boolean;
 }
 
 /** Canonical's account, which publishes the Ubuntu AMIs. */
@@ -74,7 +81,8 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
         const instanceType = args.instanceType ?? "t3.small";
         const diskGb = args.diskGb ?? 30;
         const publicIp = args.publicIp ?? false;
-        const frozen = args.frozen ?? false;
+        const release = args.release ?? false;
+        const frozen = (args.frozen ?? false) || release;
         const freeze = frozen ? { ignoreChanges: ["*"] } : {};
 
         const password = new random.RandomPassword(
@@ -176,7 +184,7 @@ export class RedisEc2 extends pulumi.ComponentResource implements RedisServer {
             // `mostRecent` finds a newer AMI every few weeks; that must not replace a running Redis.
             {
                 parent: this,
-                protect: true,
+                protect: !release,
                 ignoreChanges: frozen ? ["*"] : ["ami"],
                 additionalSecretOutputs: ["userData"],
             },

@@ -41,6 +41,13 @@ export interface RedisAzureVmArgs {
      * its last inputs (`ignoreChanges: ["*"]`), so nothing is asked of the location.
      */
     readonly frozen?: boolean;
+    /**
+     * Released (default false): a standby VM no longer in config (stacks/database.ts
+     * `planRedisStandby`). Frozen as above, and its protected resources are unprotected, so the next
+     * run, which no longer declares it, deletes it (Redis keeps only transient data: build logs and
+     * user events).
+     */
+    readonly release?: boolean;
 }
 
 /** Canonical's Ubuntu 24.04 LTS image (Gen2; Arm64 has its own SKU). */
@@ -81,7 +88,8 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
         const diskGb = args.diskGb ?? 30;
         const encryptionAtHost = args.encryptionAtHost ?? false;
         const wantsPublicIp = args.publicIp ?? false;
-        this.freeze = args.frozen ? { ignoreChanges: ["*"] } : {};
+        const release = args.release ?? false;
+        this.freeze = args.frozen || release ? { ignoreChanges: ["*"] } : {};
         const freeze = this.freeze;
 
         const password = new random.RandomPassword(
@@ -99,7 +107,7 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
         const group = new resources.ResourceGroup(
             `${name}-rg`,
             { location: args.location },
-            { parent: this, protect: true, ...freeze },
+            { parent: this, protect: !release, ...freeze },
         );
         const local = { resourceGroupName: group.name, location: args.location };
 
@@ -204,7 +212,7 @@ export class RedisAzureVm extends pulumi.ComponentResource implements RedisServe
             },
             {
                 parent: this,
-                protect: true,
+                protect: !release,
                 replaceOnChanges: ["osProfile.customData"],
                 deleteBeforeReplace: true,
                 ...freeze,
