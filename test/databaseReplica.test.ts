@@ -376,13 +376,21 @@ describe("FlexiblePostgres roles (issue 14)", () => {
         assert.equal(i.resourceGroupName, `(known after apply: ${STANDBY}-rg.name)`);
         // Sized like the primary.
         const p = inputsOf(one(primary, T.flexible));
-        for (const key of ["version", "sku", "storage", "backup", "highAvailability", "network", "authConfig"]) {
+        for (const key of ["version", "sku", "storage", "backup", "network", "authConfig"]) {
             assert.deepEqual(i[key], p[key], key);
         }
         assert.deepEqual([server.protect, one(replica, T.group).protect], [true, true]);
         assert.deepEqual(replica.outputs.adminPassword, { secret: ADMIN_PASSWORD });
         assert.equal(ofType(replica, T.password).length, 0);
         assert.equal(replica.outputs.role, "replica");
+    });
+
+    it("never asks high availability of a replica or a promoted server (Azure replicas cannot have it)", async () => {
+        const zoneRedundant = { ...flexibleStandby(), highAvailability: true };
+        const ha = (r: RunResult) => (inputsOf(one(r, T.flexible)).highAvailability as { mode: string }).mode;
+        assert.equal(ha(await flexible(HOME, { ...flexibleArgs(AZURE_DB), highAvailability: true })), "ZoneRedundant");
+        assert.equal(ha(await flexible(STANDBY, zoneRedundant)), "Disabled");
+        assert.equal(ha(await flexible(STANDBY, { ...zoneRedundant, role: "promoted" })), "Disabled");
     });
 
     it("gives a replica the primary's parameters and firewall rules, one change at a time", () => {

@@ -144,7 +144,9 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
             sku: { name: skuName, tier },
             storage: { storageSizeGB: storageGb, autoGrow: "Enabled" },
             backup: { backupRetentionDays, geoRedundantBackup: flag(geoRedundantBackup, "Enabled") },
-            highAvailability: { mode: flag(highAvailability, "ZoneRedundant") },
+            // A read replica cannot have high availability (Azure's read replica considerations), and a
+            // promoted one keeps the replica's settings: `highAvailability` is the home primary's only.
+            highAvailability: { mode: role === "primary" ? flag(highAvailability, "ZoneRedundant") : "Disabled" },
             network: { publicNetworkAccess: "Enabled" },
             authConfig: { passwordAuth: "Enabled", activeDirectoryAuth: "Disabled" },
         };
