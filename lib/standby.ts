@@ -208,6 +208,19 @@ export function planStandby(input: StandbyInput): StandbyPlan {
     let promoteOption: "Planned" | "Forced" = "Planned";
 
     const startsOrContinuesSwitch = input.want !== serving || last.phase !== "steady";
+    // Servers are created only from the home location's serving primary: a record of existing
+    // servers (none recorded) that serves from its standby, switches or has lost one cannot
+    // become created servers.
+    const recordsNoServer = input.last !== undefined && Object.keys(last.servers).length === 0;
+    if (created && recordsNoServer && (serving !== "home" || last.phase !== "steady" || last.lost !== undefined)) {
+        refuse(
+            "database.mode",
+            input.mode,
+            `creates servers while the registry runs on ${serving === "home" ? "database" : "database.standby"}'s existing server${last.phase !== "steady" ? ` in the middle of a switchover (phase ${last.phase})` : ""}${last.lost !== undefined ? ` with ${locationKey(last.lost)} lost` : ""}`,
+            'keep database.mode "existing" until the home location serves again in phase steady (standby.active: false, standby.failover: false), then change the mode',
+        );
+        return { serving, readonly: last.phase !== "steady", servers: [], record: last, notes, refusals };
+    }
     if (!configured) {
         // No standby in config: fine while none was deployed; a deployed one is released, never deleted.
         if (serving === "standby" || last.phase !== "steady") {
@@ -219,12 +232,49 @@ export function planStandby(input: StandbyInput): StandbyPlan {
                     ? "keep database.standby; to run from one location again, switch back first (standby.active: false), then remove it"
                     : "put database.standby back until the switchover finished",
             );
+        } else if (last.lost !== undefined) {
+            // Releasing fences the server: its rules are deleted, a call to the lost region.
+            refuse(
+                "database.standby",
+                undefined,
+                `is removed while ${locationKey(last.lost)} is lost (standby.failover): releasing its server needs its region`,
+                "put database.standby back; once the region is back, set standby.failover: false (its server is rebuilt), then remove it",
+            );
         } else if (last.servers.standby !== undefined && created) {
             release.add("standby");
             notes.push(
                 "database.standby was removed: its replica is released (fenced, unprotected, kept in the cloud); the next run forgets it",
             );
         }
+    } else if (input.failover && input.want === serving && last.lost === undefined && last.phase !== "steady") {
+        if (input.topologyChanging) {
+            refuse(
+                "sites",
+                "<changed>",
+                "change while the database switches locations (both change the bundle every cluster must roll to, step by step)",
+                "change sites in a later run; or revert the sites edit",
+            );
+            return { serving, readonly: true, servers: [], record: last, notes, refusals };
+        }
+        // A location lost in the middle of a switchover: before the promotion the target is lost
+        // (the switchover is called off: the serving database never changed); after it, the old
+        // primary's location is (the switchover ends: the new primary serves). Either way the lost
+        // location is frozen like a failover's, and rebuilt once standby.failover is false again.
+        const lost = last.phase === "promoted" ? other(serving) : (last.target ?? other(serving));
+        next = {
+            ...next,
+            phase: "steady",
+            target: undefined,
+            lost,
+            // After the promotion, clusters that have not deployed its bundle name the old primary:
+            // they stay out of the entry point until they do (as after a failover).
+            ...(last.phase === "promoted" ? { failoverEpoch: last.epoch } : {}),
+        };
+        notes.push(
+            last.phase === "promoted"
+                ? `switchover to ${locationKey(serving)} ends with ${locationKey(lost)} lost: read-only mode ends; nothing in ${locationKey(lost)} is touched until standby.failover is set back to false; clusters that have not deployed the promoted bundle stay out of the entry point until their stack is deployed`
+                : `switchover to ${locationKey(lost)} called off with ${locationKey(lost)} lost: read-only mode ends, ${locationKey(serving)} serves as before; nothing in ${locationKey(lost)} is touched until standby.failover is set back to false (its replica is then rebuilt)`,
+        );
     } else if (input.failover && input.want === serving && last.lost === undefined) {
         refuse(
             "standby.failover",
@@ -402,7 +452,7 @@ export function planStandby(input: StandbyInput): StandbyPlan {
             } else if (current !== undefined && region !== undefined && current.region !== region) {
                 if (isServing || location === last.serving) {
                     refuse(
-                        location === "home" ? "database.region" : "database.standby.region",
+                        `database.${location === "home" ? "" : "standby."}${input.mode === "azure" ? "location" : "region"}`,
                         region,
                         `would move the ${isServing ? "serving" : "primary"} database from ${current.region}`,
                         `keep "${current.region}"; to move it, switch to the other location first, then change this one (its replica is rebuilt there)`,

@@ -243,6 +243,9 @@ describe("standby plan", () => {
         const refused = run(last, { regions: { home: "us-east-2", standby: "eu-west-1" } });
         assert.equal(refused.refusals[0]?.path, "database.region");
         assert.match(refused.refusals[0]?.problem ?? "", /would move the serving database from us-east-1/);
+        // Azure's key is `location`.
+        const azure = run(last, { mode: "azure", regions: { home: "eastus", standby: "eu-west-1" } });
+        assert.equal(azure.refusals[0]?.path, "database.location");
     });
 
     it("existing servers: the gate runs, the user promotes, the next run verifies", () => {
@@ -273,5 +276,19 @@ describe("standby plan", () => {
         assert.equal(standbyRecordFrom(undefined), undefined);
         assert.equal(standbyRecordFrom({ serving: "elsewhere", phase: "steady", epoch: 0 }), "malformed");
         assert.equal(standbyRecordFrom("steady"), "malformed");
+    });
+});
+
+describe("standby plan: removing the standby while a location is lost", () => {
+    it("is refused: releasing the lost server would call its region", () => {
+        const deployedOnce = deployed(run(undefined));
+        const lostStandby = { ...deployedOnce, lost: "standby" as const };
+        const plan = run(lostStandby, { regions: { home: "us-east-1" } });
+        assert.deepEqual(
+            plan.refusals.map((r) => `${r.path}: ${r.problem}`),
+            [
+                "database.standby: is removed while database.standby is lost (standby.failover): releasing its server needs its region",
+            ],
+        );
     });
 });
