@@ -77,6 +77,13 @@ export interface StackRecord {
      * config as deployed, and whether that run released it (unprotected, to be deleted next).
      */
     readonly redisStandbyVm?: { readonly config: Readonly<Record<string, unknown>>; readonly released: boolean };
+    /**
+     * Shared stack: the database hosts its last bundle named (`services.database.host`, the serving
+     * one, and `services.locations.database.<location>.host`).
+     */
+    readonly databaseHosts?: { readonly serving?: string; readonly home?: string; readonly standby?: string };
+    /** Shared stack: the PostgreSQL version its created servers run (`services.database.version`). */
+    readonly databaseVersion?: string;
 }
 
 /** A site as this run deploys it. */
@@ -203,6 +210,8 @@ export function recordFromOutputs(outputs: Readonly<Record<string, unknown>>): S
         serviceModes: serviceModesOf(outputs.services),
         redisPlacement: redisPlacementOf(outputs.services),
         redisStandbyVm: redisStandbyVmOf(outputs.services),
+        databaseHosts: databaseHostsOf(outputs.services),
+        databaseVersion: databaseVersionOf(outputs.services),
     };
     return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
@@ -244,6 +253,29 @@ function redisStandbyVmOf(services: unknown): StackRecord["redisStandbyVm"] {
     const { config, released } = vm as Record<string, unknown>;
     if (config === null || typeof config !== "object" || Array.isArray(config)) return undefined;
     return { config: config as Record<string, unknown>, released: released === true };
+}
+
+/** `services.database.version` of a shared stack's outputs, where present. */
+function databaseVersionOf(services: unknown): string | undefined {
+    const database =
+        services !== null && typeof services === "object" ? (services as Record<string, unknown>).database : undefined;
+    return database !== null && typeof database === "object"
+        ? str((database as Record<string, unknown>).version)
+        : undefined;
+}
+
+/** The database hosts of a shared stack's `services` output, where present. */
+function databaseHostsOf(services: unknown): StackRecord["databaseHosts"] {
+    const field = (o: unknown, key: string): unknown =>
+        o !== null && typeof o === "object" ? (o as Record<string, unknown>)[key] : undefined;
+    const located = field(field(services, "locations"), "database");
+    const hosts = {
+        serving: str(field(field(services, "database"), "host")),
+        home: str(field(field(located, "home"), "host")),
+        standby: str(field(field(located, "standby"), "host")),
+    };
+    const present = Object.fromEntries(Object.entries(hosts).filter(([, v]) => v !== undefined));
+    return Object.keys(present).length > 0 ? present : undefined;
 }
 
 /** A site known only from an old topology key. */

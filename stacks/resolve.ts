@@ -5,7 +5,7 @@
  * usual one-line-per-problem message (`ConfigError`).
  */
 import type { StorageConfig } from "../config/storage";
-import { planStandby, StandbyPlan, standbyRecordFrom } from "../lib/standby";
+import { planStandby, ServiceLocation, StandbyPlan, StandbyRecord, standbyRecordFrom } from "../lib/standby";
 import {
     EffectiveSite,
     recordedSites,
@@ -170,14 +170,26 @@ function planSharedStandby(
     const sites = topology.sites;
     const key = topologyKey(sites);
     const configured = sites.filter((s) => s.state !== "retired").length;
+    // The record's stack: this one, or the shared stack before `sharedStack` moved (its state with it).
+    const recordStack =
+        deployed.self?.topology !== undefined ? cfg.stack.name : (deployed.self?.sharedStack ?? cfg.stack.name);
+    if (recordStack !== cfg.stack.name && record !== undefined && record.phase !== "steady") {
+        problems.add(
+            "sharedStack",
+            cfg.sharedStack,
+            `moves the shared stack from "${recordStack}" while a database switchover is in progress (phase ${record.phase}): the new shared stack has not verified that every cluster runs the switchover's bundle`,
+            `set sharedStack back to "${recordStack}" and finish the switchover there (or call it off: standby.active back), then move the shared stack`,
+        );
+    }
     // Clusters that must run the last bundle before a step: every stack running Quay but this one
-    // (its own site was verified in its last run, or that run failed and left the record as it was).
-    const lastSha = deployed.self?.bundleSha256;
+    // (its own site was verified in its last run, or that run failed and left the record as it
+    // was). The last bundle is the record's: after a move, the old shared stack's.
+    const lastSha = last?.bundleSha256;
     const notOnLastBundle =
         lastSha === undefined
             ? []
-            : runningStacks(sites, cfg.sharedStack).filter((stack) => {
-                  const d = deployed.stacks[stack];
+            : runningStacks(sites, recordStack).filter((stack) => {
+                  const d = stack === cfg.stack.name ? deployed.self : deployed.stacks[stack];
                   return d?.role !== undefined && d.role !== "retired" && d.deployedBundleSha256 !== lastSha;
               });
     const busy = [
@@ -189,6 +201,24 @@ function planSharedStandby(
             ? [`the backfill of topology "${last.topology}" has not run`]
             : []),
     ];
+    if (db.mode === "existing" && typeof record === "object") existingHostEdits(cfg, last, record, problems);
+    // A major version upgrade with a replica: RDS and Azure upgrade a primary in place, but a replica
+    // is upgraded with (and only with) its source, and the replica's parameter group family would
+    // follow the new version while its engine does not (docs/standby.md, "Upgrading PostgreSQL").
+    const servers = typeof record === "object" ? record.servers : {};
+    if (
+        db.mode !== "existing" &&
+        last?.databaseVersion !== undefined &&
+        last.databaseVersion !== db.version &&
+        (db.standby !== undefined || Object.keys(servers).length > 1)
+    ) {
+        problems.add(
+            "database.version",
+            db.version,
+            `upgrades PostgreSQL from ${last.databaseVersion} while the database has a standby: a replica is upgraded only with its source, and its parameter group would follow the new version while its engine does not`,
+            `keep "${last.databaseVersion}"; to upgrade, remove database.standby and redis.standby first (docs/standby.md, "Removing the standby"), upgrade, then add them again`,
+        );
+    }
     const plan = planStandby({
         mode: db.mode,
         regions: { home: placeOf(db), ...(db.standby ? { standby: placeOf(db.standby) } : {}) },
@@ -203,6 +233,53 @@ function planSharedStandby(
     });
     for (const r of plan.refusals) problems.add(r.path, r.value, r.problem, r.fix);
     return plan;
+}
+
+/**
+ * Existing servers: the program cannot see which server is which, only their hosts, so the hosts
+ * the bundle and the switchover's checks last used are held to. While a switchover or a failover
+ * is under way neither host may change (the lag gate and the verification judged those servers);
+ * with a standby, the serving location's host may not change at all: a bundle naming another
+ * server, unchecked, could point every cluster at a stale copy (say the old primary after a
+ * switchover, with the hosts "tidied" back). Without a standby, `database.host` stays free.
+ */
+function existingHostEdits(
+    cfg: QuayGeorepConfig,
+    last: StackRecord | undefined,
+    record: StandbyRecord,
+    problems: Problems,
+): void {
+    const hosts = last?.databaseHosts;
+    const db = cfg.database;
+    // Only hosts of existing servers recorded as such (a mode change is judged by changedModes).
+    if (hosts === undefined || db.mode !== "existing" || last?.serviceModes?.database !== "existing") return;
+    const busy = record.phase !== "steady" || record.lost !== undefined;
+    const configured: Record<ServiceLocation, string | undefined> = {
+        home: db.host,
+        standby: db.standby?.mode === "existing" ? db.standby.host : undefined,
+    };
+    const recorded: Record<ServiceLocation, string | undefined> = {
+        home: hosts.home ?? (record.serving === "home" ? hosts.serving : undefined),
+        standby: hosts.standby ?? (record.serving === "standby" ? hosts.serving : undefined),
+    };
+    for (const location of ["home", "standby"] as const) {
+        const before = recorded[location];
+        const now = configured[location];
+        if (before === undefined || now === undefined || before === now) continue;
+        const serves = location === record.serving;
+        if (!busy && !(serves && (db.standby !== undefined || hosts.standby !== undefined))) continue;
+        const key = location === "home" ? "database.host" : "database.standby.host";
+        problems.add(
+            key,
+            now,
+            busy
+                ? `changes while ${record.lost !== undefined ? `${record.lost === "home" ? "database" : "database.standby"} is lost (standby.failover)` : `a switchover is under way (phase ${record.phase})`}: its checks judged "${before}"`
+                : `would point every cluster at another server than the one serving ("${before}"), unchecked`,
+            busy
+                ? `keep "${before}" until the switchover or failover has finished`
+                : `keep "${before}"; to move the registry to another server, make it the standby (the other location's host may change while it does not serve) and switch (docs/standby.md)`,
+        );
+    }
 }
 
 /** What a created service is, for messages, and the component type of its servers. */

@@ -25,6 +25,8 @@ export interface ServiceEndpoints {
     /** Where the database is; created servers add how to find them (`identifier`, `arn`; `resourceGroup`, `server`). */
     readonly database: {
         readonly mode: string;
+        /** Created servers: the PostgreSQL major version (`database.version`). */
+        readonly version?: string;
         readonly host: string;
         readonly port: number;
         readonly ids?: Record<string, string>;
@@ -281,6 +283,8 @@ export function deployShared(
         // Where to find each in its cloud (instance IDs, resource groups) for the runbook's manual steps.
         database: {
             mode: cfg.database.mode,
+            // The engine version the created servers run (a later run holds a standby's to it).
+            ...(cfg.database.mode !== "existing" ? { version: cfg.database.version } : {}),
             serving: plan.serving,
             host: database.host,
             port: database.port,

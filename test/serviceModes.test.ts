@@ -231,3 +231,24 @@ describe("removing the standby Redis VM", function () {
         ]);
     });
 });
+
+describe("upgrading PostgreSQL with a standby", function () {
+    this.timeout(120000);
+    const database = () =>
+        JSON.parse(new World().config("us").config["quay-georep:database"]) as Record<string, unknown>;
+
+    it("records the version and refuses a change while the standby exists", async () => {
+        const w = new World({ database: { ...database(), version: "16" } });
+        await w.upClean("us");
+        await w.upClean("eu");
+        const services = w.outputs[fq("us")].services as { database: { version: string } };
+        assert.equal(services.database.version, "16");
+        w.project = { database: { ...database(), version: "17" } };
+        const r = await w.up("us");
+        assert.deepEqual(errors(r), [
+            `quay-georep configuration for stack "us" has 1 problem:\n` +
+                `  - database.version: "17" upgrades PostgreSQL from 16 while the database has a standby: a replica is upgraded only with its source, and its parameter group would follow the new version while its engine does not; ` +
+                `keep "16"; to upgrade, remove database.standby and redis.standby first (docs/standby.md, "Removing the standby"), upgrade, then add them again`,
+        ]);
+    });
+});

@@ -320,6 +320,23 @@ describe("standby program: existing servers (the user promotes, phase gated)", f
         steady = await round(w);
     });
 
+    it("refuses creating servers (database.mode aws) while the standby's existing server serves", async () => {
+        assert.equal(standbyOf(steady).serving, "standby");
+        const before = { ...w.project };
+        w.project = { ...ACTIVE }; // the example's database: mode aws
+        try {
+            const r = await w.up("us");
+            assert.deepEqual(errors(r), [
+                refused(
+                    `database.mode: "aws" creates servers while the registry runs on database.standby's existing server; keep database.mode "existing" until the home location serves again in phase steady (standby.active: false, standby.failover: false), then change the mode`,
+                )[0],
+            ]);
+            assertNothingRegistered(r);
+        } finally {
+            w.project = before;
+        }
+    });
+
     it("round 2 runs the lag gate only: phase gated, the bundle still on the old host", () => {
         assert.deepEqual(
             jobNames(gated).filter((n) => /lag-gate|verify-primary/.test(n)),
@@ -480,6 +497,27 @@ describe("standby program: refused edits, with their messages", function () {
             ),
         );
         assertNothingRegistered(r);
+    });
+
+    it("moving the shared stack while the switchover waits for clusters (phase readonly)", async () => {
+        const w = await deployed();
+        w.project = ACTIVE;
+        await w.upClean("us"); // step 1 on us only: eu still runs the writable bundle
+        // `pulumi state move` of the shared components from us to eu (runbook, "Moving the shared stack").
+        const shared = /quay-georep:(bundle|database|redis|storage|entrypoint):/;
+        const moved = w.resources[fq("us")].filter((r) => shared.test(r.urn));
+        w.resources[fq("us")] = w.resources[fq("us")].filter((r) => !moved.includes(r));
+        w.resources[fq("eu")] = [
+            ...w.resources[fq("eu")],
+            ...moved.map((r) => ({ ...r, urn: r.urn.replace("urn:pulumi:us::", "urn:pulumi:eu::") })),
+        ];
+        w.project = { ...ACTIVE, sharedStack: "eu" };
+        w.stackChanges.eu = { tlsCertificate: "CERT", tlsKey: "KEY", lifecycleJobs: true };
+        const r = await w.up("eu");
+        assert.deepEqual(errors(r), [
+            `quay-georep configuration for stack "eu" has 1 problem:\n` +
+                `  - sharedStack: "eu" moves the shared stack from "us" while a database switchover is in progress (phase readonly): the new shared stack has not verified that every cluster runs the switchover's bundle; set sharedStack back to "us" and finish the switchover there (or call it off: standby.active back), then move the shared stack`,
+        ]);
     });
 
     it("a switchover started while a site drains", async () => {
@@ -717,5 +755,149 @@ describe("standby program: a failover asks nothing of the lost region", function
             [],
             `sections: ${headings.join(" | ")}`,
         );
+    });
+});
+
+describe("standby program: a location lost in the middle of a switchover", function () {
+    this.timeout(120000);
+    const LOST_MID = { standby: { active: false, failover: true } };
+    const awsProvider = "pulumi:providers:aws";
+    /** The resources of the standby location (eu-west-1) that this run declares live (not frozen). */
+    const live = (r: RunResult) =>
+        r.resources
+            .filter((x) => /-(database|redis)-standby(-g\d+)?-/.test(x.name))
+            .filter((x) => !(x.ignoreChanges ?? []).includes("*"))
+            .map((x) => x.name);
+
+    it("before the promotion (readonly): the target is marked lost, read-only ends, nothing there is asked", async () => {
+        const w = await deployed();
+        w.project = ACTIVE;
+        await w.upClean("us"); // step 1: read-only
+        assert.equal(standbyOf(await w.upClean("us")).phase, "readonly", "still waiting for eu");
+        w.project = LOST_MID;
+        const r = await w.upClean("us");
+        const record = standbyOf(r);
+        assert.equal(record.serving, "home");
+        assert.equal(record.phase, "steady");
+        assert.equal(record.lost, "standby");
+        assert.equal(record.target, undefined);
+        assert.equal(configYaml(r).REGISTRY_STATE, undefined, "read-only mode ends");
+        assert.deepEqual(live(r), []);
+        assert.equal(named(r, "quay-georep-aws-eu-west-1", awsProvider).inputs.stsRegion, "us-east-1");
+        assert.ok(
+            (r.outputs.lifecyclePending as string[]).some((n) =>
+                n.startsWith("switchover to database.standby called off with database.standby lost"),
+            ),
+        );
+        // The region is back: the replica there is fenced, released and rebuilt.
+        w.project = { standby: { active: false, failover: false } };
+        const back = await w.upClean("us");
+        assert.equal(standbyOf(back).lost, undefined);
+        assert.deepEqual(
+            ofType(back, T.rds)
+                .map((x) => `${x.name}:${x.protect ? "protected" : "released"}`)
+                .sort(),
+            [
+                "quay-georep-database-instance:protected",
+                "quay-georep-database-standby-g1-instance:protected",
+                "quay-georep-database-standby-instance:released",
+            ],
+        );
+    });
+
+    it("after the promotion: the old primary's location is marked lost, the new primary serves, read-only ends", async () => {
+        const w = await deployed();
+        w.project = ACTIVE;
+        await round(w);
+        const promoted = await round(w);
+        assert.equal(standbyOf(promoted).phase, "promoted");
+        assert.equal(standbyOf(promoted).serving, "standby");
+        w.project = { standby: { active: true, failover: true } };
+        const r = await w.upClean("us");
+        const record = standbyOf(r);
+        assert.equal(record.serving, "standby");
+        assert.equal(record.phase, "steady");
+        assert.equal(record.lost, "home");
+        assert.equal(record.failoverEpoch, record.epoch, "clusters not on the promoted bundle stay out of rotation");
+        assert.equal(configYaml(r).REGISTRY_STATE, undefined);
+        const home = named(r, "quay-georep-database-instance", T.rds);
+        assert.deepEqual(home.ignoreChanges, ["*"], "the lost old primary is frozen, not released");
+        assert.equal(home.protect, true);
+        assert.equal(named(r, "quay-georep-aws-us-east-1", awsProvider).inputs.stsRegion, "eu-west-1");
+    });
+
+    it("refuses a sites edit in that run", async () => {
+        const w = await deployed();
+        w.project = ACTIVE;
+        await w.upClean("us");
+        const sites = exampleSites().map((s) => (s.name === "eustorage" ? { ...s, state: "draining" } : s));
+        w.project = { ...LOST_MID, sites };
+        const r = await w.up("us");
+        assert.deepEqual(
+            errors(r),
+            refused(
+                'sites: "<changed>" change while the database switches locations (both change the bundle every cluster must roll to, step by step); change sites in a later run; or revert the sites edit',
+            ),
+        );
+    });
+});
+
+describe("standby program: existing servers are held to their hosts", function () {
+    this.timeout(120000);
+    const SECRETS = { databaseAdminPassword: "admin-pw" };
+    const withHosts = (home: string, standby: string, standbyState = ACTIVE) => ({
+        database: { ...EXISTING_DB.database, host: home, standby: { host: standby } },
+        ...standbyState,
+    });
+
+    it("refuses a host change while the switchover is under way (phase gated: the gate judged db-eu)", async () => {
+        const w = await deployed(EXISTING_DB, SECRETS);
+        w.project = { ...EXISTING_DB, ...ACTIVE };
+        await round(w);
+        assert.equal(standbyOf(await round(w)).phase, "gated");
+        w.project = withHosts("db-us.example.com", "db-eu2.example.com");
+        const r = await w.up("us");
+        assert.deepEqual(
+            errors(r),
+            refused(
+                'database.standby.host: "db-eu2.example.com" changes while a switchover is under way (phase gated): its checks judged "db-eu.example.com"; keep "db-eu.example.com" until the switchover or failover has finished',
+            ),
+        );
+        assertNothingRegistered(r);
+    });
+
+    it("refuses 'tidying' the hosts after a switchover: the serving host may not change", async () => {
+        const w = await deployed(EXISTING_DB, SECRETS);
+        w.project = { ...EXISTING_DB, ...ACTIVE };
+        for (let i = 0; i < 4; i++) await round(w);
+        const steady = standbyOf(await w.upClean("us"));
+        assert.deepEqual([steady.serving, steady.phase], ["standby", "steady"]);
+        // Swap the hosts so that "database" names the serving server again, and flip the switch.
+        w.project = withHosts("db-eu.example.com", "db-us.example.com", {
+            standby: { active: false, failover: false },
+        });
+        const r = await w.up("us");
+        assert.equal(r.errors.length, 1);
+        assert.match(
+            errors(r)[0],
+            /- database\.standby\.host: "db-us\.example\.com" would point every cluster at another server than the one serving \("db-eu\.example\.com"\), unchecked; keep "db-eu\.example\.com"; to move the registry to another server, make it the standby/,
+        );
+    });
+
+    it("lets the non-serving host change in steady state, and database.host change without a standby", async () => {
+        const w = await deployed(EXISTING_DB, SECRETS);
+        w.project = withHosts("db-us.example.com", "db-eu2.example.com", {
+            standby: { active: false, failover: false },
+        });
+        assert.deepEqual(errors(await w.up("us")), []);
+
+        // Without a standby (the example's Redis without its standby too), database.host is free.
+        const one = {
+            database: without(EXISTING_DB.database, "standby"),
+            redis: without(example("redis"), "standby"),
+        };
+        const single = await deployed(one, SECRETS);
+        single.project = { ...one, database: { ...one.database, host: "db-new.example.com" } };
+        assert.deepEqual(errors(await single.up("us")), []);
     });
 });
