@@ -68,6 +68,35 @@ const RECORD_OUTPUTS = [
     "services",
 ];
 
+/** An Output's value, as the SDK's own StackReference reads it (`promise` is internal to the SDK). */
+interface PromisedOutput<T> {
+    promise(): Promise<T | undefined>;
+}
+
+/**
+ * The record outputs of a referenced stack, read at once. `getOutputDetails` per name is the SDK's
+ * public way, but each call walks the whole of the referenced outputs (@pulumi/pulumi
+ * stackReference.js `getOutput`: `all([output(name), this.outputs])`, and each Output made on the
+ * way walks its value again in `containsUnknowns`). At 100 sites the shared stack's outputs are
+ * 140 KB, and eleven such reads per reference were a fifth of a site stack's run. The semantics
+ * are `getOutputDetails(name).value`'s: an output named in `secretOutputNames` reads as absent.
+ * Without that list (`isSecretOutputName` then falls back to the secretness of all outputs), or
+ * with unknown outputs, the per-name reads are used. test/sdk.test.ts pins `promise()`.
+ */
+export async function recordOutputs(ref: pulumi.StackReference): Promise<Record<string, unknown>> {
+    const picked = pulumi
+        .all([ref.outputs, ref.secretOutputNames])
+        .apply(([outputs, secret]) =>
+            Array.isArray(secret)
+                ? Object.fromEntries(RECORD_OUTPUTS.filter((k) => !secret.includes(k)).map((k) => [k, outputs[k]]))
+                : undefined,
+        );
+    const value = await (picked as unknown as PromisedOutput<Record<string, unknown> | undefined>).promise();
+    if (value !== undefined) return value;
+    const details = await Promise.all(RECORD_OUTPUTS.map((k) => ref.getOutputDetails(k)));
+    return Object.fromEntries(RECORD_OUTPUTS.map((k, i) => [k, details[i].value]));
+}
+
 /** The fully qualified name a StackReference uses for a stack of this project. */
 export function stackName(cfg: Pick<QuayGeorepConfig, "project">, stack: string): string {
     return `${pulumi.getOrganization()}/${cfg.project}/${stack}`;
@@ -87,9 +116,7 @@ export async function readDeployed(cfg: QuayGeorepConfig): Promise<DeployedState
             todo.map(async (stack) => {
                 const ref = new pulumi.StackReference(`${cfg.project}-${stack}-stack`, { name: stackName(cfg, stack) });
                 refs.set(stack, ref);
-                const details = await Promise.all(RECORD_OUTPUTS.map((k) => ref.getOutputDetails(k)));
-                const outputs = Object.fromEntries(RECORD_OUTPUTS.map((k, i) => [k, details[i].value]));
-                records[stack] = recordFromOutputs(outputs);
+                records[stack] = recordFromOutputs(await recordOutputs(ref));
             }),
         );
     };

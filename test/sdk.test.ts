@@ -15,12 +15,17 @@
  * `Resource.stackTrace`, to capture and parse the whole stack for the engine's source positions,
  * which the mock monitor ignores. The SDK offers no option for this; the tests below fail when
  * resources stop going through that method, or when an offline run formats a stack again.
+ *
+ * `stacks/deployed.ts` `recordOutputs` reads a StackReference's record outputs at once through
+ * `Output.promise()` (internal, as the SDK's own `StackReference.readOutputValue` uses it) instead
+ * of one `getOutputDetails` per name; the test below holds it to `getOutputDetails`' answers.
  */
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { runProgram } from "../offline/runtime";
+import { recordOutputs } from "../stacks/deployed";
 import { PROJECT, PROJECT_DIR } from "./mocks";
 
 /** The SDK version these internals were read in (`node_modules/@pulumi/pulumi/runtime/config.js`). */
@@ -190,5 +195,43 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: the call-site capture offline runs ski
             "the SDK's own Resource.callsites formats the stack (this test can see a capture)",
         );
         assert.equal(resourceClass.callsites, original, "the run puts the SDK's method back");
+    });
+});
+
+describe(`@pulumi/pulumi ${CHECKED_WITH}: a StackReference's outputs read at once`, () => {
+    it("answers as getOutputDetails(name).value does, name by name: secret outputs read as absent", async () => {
+        let atOnce: Record<string, unknown> = {};
+        let byName: Record<string, unknown> = {};
+        const r = await runProgram({
+            project: PROJECT,
+            stack: "us",
+            config: {},
+            stackOutputs: {
+                [`organization/${PROJECT}/eu`]: {
+                    role: "site",
+                    site: "eustorage",
+                    deployedEpoch: 2,
+                    // A secret output: the offline runtime lists it in secretOutputNames, as the engine does.
+                    sharedStack: { secret: "us" },
+                    sites: [{ name: "eustorage" }],
+                    unrelated: "x",
+                },
+            },
+            program: async () => {
+                const ref = new pulumi.StackReference("eu-ref", { name: `organization/${PROJECT}/eu` });
+                atOnce = await recordOutputs(ref);
+                const names = Object.keys(atOnce);
+                const details = await Promise.all(names.map((k) => ref.getOutputDetails(k)));
+                byName = Object.fromEntries(names.map((k, i) => [k, details[i].value]));
+                return {};
+            },
+        });
+        assert.deepEqual(r.errors, []);
+        assert.deepEqual(atOnce, byName);
+        assert.equal(atOnce.role, "site");
+        assert.equal(atOnce.deployedEpoch, 2);
+        assert.deepEqual(atOnce.sites, [{ name: "eustorage" }]);
+        assert.equal(atOnce.sharedStack, undefined, "a secret output reads as absent");
+        assert.ok(!("unrelated" in atOnce), "only the record's outputs");
     });
 });
