@@ -298,7 +298,9 @@ const CREATED_SERVICE: Record<"database" | "redis", Record<string, { what: strin
  * Refuses a mode change of a service the shared stack created (`database.mode: aws` to `azure` or
  * `existing`, and the same for `redis`) while its state still holds that service. Applied, the
  * edit would point every cluster's bundle at another server and then fail on the protected old
- * one (the engine deletes last: pkg/resource/deploy/step_generator.go `GenerateDeletes`), leaving
+ * one (pulumi/pulumi pkg/resource/deploy: deletes are generated in `performPostSteps`, after the
+ * program registered everything, by step_generator.go `GenerateDeletes`; step.go `DeleteStep.Apply`
+ * then fails with `deleteProtectedError`), leaving
  * the registry half moved, on a database without its data. Moving is deliberate: copy the data,
  * take the old server out of the state, then change the mode; the state, not the outputs, decides,
  * so the refusal ends with `pulumi state delete`.
@@ -323,8 +325,9 @@ function changedModes(cfg: QuayGeorepConfig, deployed: DeployedState, problems: 
 
 /**
  * Refuses moving a deployed Redis VM to another region or location. Pulumi would replace the VM, a
- * protected resource (the engine refuses that only when it gets there, after the bundle and the
- * database's steps of the same run were applied), and the database standby's checks tie the
+ * protected resource: the engine refuses that only when the VM registers (pulumi/pulumi
+ * step_generator.go `continueStepsFromDiff`, "unable to replace resource … marked for protection"),
+ * while the steps of resources registered before it run, and the database standby's checks tie the
  * standby VM's region to the replica's. Removing the standby and adding it again elsewhere is the
  * way (docs/standby.md, "Removing the standby").
  */
@@ -340,7 +343,7 @@ function movedRedisVms(cfg: QuayGeorepConfig, deployed: DeployedState, problems:
         problems.add(
             location === "home" ? `redis.${key}` : `redis.standby.${key}`,
             after,
-            `would move the ${location === "home" ? "" : "standby "}Redis VM deployed in ${before}: Pulumi would replace a protected VM, and refuse only after the rest of the run was applied`,
+            `would move the ${location === "home" ? "" : "standby "}Redis VM deployed in ${before}: Pulumi would replace a protected VM, and stop at it part way through the run (steps already under way are applied)`,
             location === "home"
                 ? `keep "${before}"; a Redis VM does not move between regions`
                 : `keep "${before}"; to move the standby, remove database.standby and redis.standby first (docs/standby.md, "Removing the standby"), then add them in the new ${key}`,

@@ -130,7 +130,7 @@ describe("moving a deployed Redis VM", function () {
         const r = await w.up("us");
         assert.deepEqual(errors(r), [
             `quay-georep configuration for stack "us" has 1 problem:\n` +
-                `  - redis.standby.region: "eu-central-1" would move the standby Redis VM deployed in eu-west-1: Pulumi would replace a protected VM, and refuse only after the rest of the run was applied; ` +
+                `  - redis.standby.region: "eu-central-1" would move the standby Redis VM deployed in eu-west-1: Pulumi would replace a protected VM, and stop at it part way through the run (steps already under way are applied); ` +
                 `keep "eu-west-1"; to move the standby, remove database.standby and redis.standby first (docs/standby.md, "Removing the standby"), then add them in the new region`,
         ]);
         assert.deepEqual(
