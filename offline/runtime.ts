@@ -308,6 +308,31 @@ export function isTypeHistoryAlias(alias: string | AliasSpec, owner: { type: str
     return keys.length === 1 && typeof alias.type === "string" && pkg(alias.type) === pkg(owner.type);
 }
 
+/**
+ * The resource's options without the provider SDK's own type-history aliases, which the recording
+ * leaves out anyway (`isTypeHistoryAlias`; `options` keeps the options as the program gave them).
+ * The SDK's `Resource` constructor collapses every alias into URN Outputs (resource.js
+ * `collapseAliasToUrn`), and an azure-native resource carries one per API version of its type
+ * (a StorageAccount dozens): that work, whose result nothing offline reads, was most of what an
+ * azure-native resource cost under mocks. Stack transformations run before it (resource.js, "invoke
+ * them in order to transform the properties and options"); the resource already has its class's
+ * prototype there, so `instanceof` tells a custom resource.
+ */
+function withoutTypeHistory(args: pulumi.ResourceTransformationArgs): pulumi.ResourceTransformationResult | undefined {
+    const aliases = args.opts.aliases ?? [];
+    const custom = args.resource instanceof pulumi.CustomResource;
+    const kept = aliases.filter(
+        (a) =>
+            !(
+                a !== null &&
+                typeof a === "object" &&
+                !pulumi.Output.isInstance(a) &&
+                isTypeHistoryAlias(a as AliasSpec, { type: args.type, custom })
+            ),
+    );
+    return kept.length === aliases.length ? undefined : { props: args.props, opts: { ...args.opts, aliases: kept } };
+}
+
 /** The value of an Output or promise (nested ones too), or the value itself. */
 async function valueOf(value: unknown): Promise<unknown> {
     if (pulumi.Output.isInstance(value)) {
@@ -520,7 +545,7 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
             await pulumi.runtime.runInPulumiStack(async () => {
                 pulumi.runtime.registerStackTransformation((args) => {
                     options.push({ resource: args.resource, type: args.type, name: args.name, opts: args.opts });
-                    return undefined;
+                    return withoutTypeHistory(args);
                 });
                 exported = await load();
                 return exported;

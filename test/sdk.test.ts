@@ -16,6 +16,11 @@
  * which the mock monitor ignores. The SDK offers no option for this; the tests below fail when
  * resources stop going through that method, or when an offline run formats a stack again.
  *
+ * `offline/runtime.ts` `withoutTypeHistory` drops a provider SDK's type-history aliases (one per
+ * API version on azure-native resources) in a stack transformation, before the `Resource`
+ * constructor collapses each alias into URN Outputs (`__aliases`); the recording leaves them out
+ * anyway. The test below pins both: what the SDK kept, and what is recorded.
+ *
  * `stacks/deployed.ts` `recordOutputs` reads a StackReference's record outputs at once through
  * `Output.promise()` (internal, as the SDK's own `StackReference.readOutputValue` uses it) instead
  * of one `getOutputDetails` per name; the test below holds it to `getOutputDetails`' answers.
@@ -24,6 +29,7 @@ import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
+import { StorageAccount } from "@pulumi/azure-native/storage";
 import { runProgram } from "../offline/runtime";
 import { recordOutputs } from "../stacks/deployed";
 import { PROJECT, PROJECT_DIR } from "./mocks";
@@ -233,5 +239,35 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: a StackReference's outputs read at onc
         assert.deepEqual(atOnce.sites, [{ name: "eustorage" }]);
         assert.equal(atOnce.sharedStack, undefined, "a secret output reads as absent");
         assert.ok(!("unrelated" in atOnce), "only the record's outputs");
+    });
+});
+
+describe(`@pulumi/pulumi ${CHECKED_WITH}: type-history aliases offline`, () => {
+    it("are dropped before the SDK collapses aliases; the program's own alias stays, collapsed and recorded", async () => {
+        let account: StorageAccount | undefined;
+        const r = await runProgram({
+            project: PROJECT,
+            stack: "us",
+            config: {},
+            program: () => {
+                account = new StorageAccount(
+                    "acct",
+                    { resourceGroupName: "rg", kind: "StorageV2", sku: { name: "Standard_LRS" } },
+                    { aliases: [{ name: "old-acct" }] },
+                );
+                return {};
+            },
+        });
+        assert.deepEqual(r.errors, []);
+        // The class declares dozens of `{ type: "azure-native:storage/v…:StorageAccount" }` aliases.
+        const declared = (StorageAccount as unknown as { __pulumiType: string }).__pulumiType;
+        assert.equal(declared, "azure-native:storage:StorageAccount");
+        const collapsed = (account as unknown as { __aliases?: unknown[] }).__aliases;
+        assert.ok(Array.isArray(collapsed), "Resource.__aliases is where the SDK keeps collapsed aliases");
+        assert.equal(collapsed.length, 1, "only the program's alias reached the SDK's alias collapse");
+        const recorded = r.resources.find((x) => x.name === "acct");
+        assert.deepEqual(recorded?.aliases, [
+            "urn:pulumi:us::quay-georep::azure-native:storage:StorageAccount::old-acct",
+        ]);
     });
 });
