@@ -444,10 +444,41 @@ function skipCallsites(): () => void {
     if (runsInFlight++ === 0) {
         sdkCallsites = resource.callsites;
         resource.callsites = () => [];
+        for (const message of RESPONSE_MESSAGES) {
+            // eslint-disable-next-line @typescript-eslint/unbound-method -- put back on the same prototype
+            responseStrings.set(message, message.prototype.toString);
+            message.prototype.toString = offlineResponseString;
+        }
     }
     return () => {
-        if (--runsInFlight === 0 && sdkCallsites !== undefined) resource.callsites = sdkCallsites;
+        if (--runsInFlight === 0 && sdkCallsites !== undefined) {
+            resource.callsites = sdkCallsites;
+            for (const [message, toString] of responseStrings) message.prototype.toString = toString;
+            responseStrings.clear();
+        }
     };
+}
+
+/**
+ * The monitor's response messages whose text the SDK formats after every RPC, for a debug log line
+ * (@pulumi/pulumi runtime/resource.js: `log.debug(\`ReadResource RPC finished: …, resp: ${innerResponse}\`)`,
+ * and the same for RegisterResource): the template string is built whether or not anything logs,
+ * and a protobuf message's `toString` serializes it whole (a StackReference's response holds every
+ * output of the stack it reads). Offline, nothing reads those lines: while runs are under way the
+ * two messages format as a constant. test/sdk.test.ts pins the module and the messages.
+ */
+interface ProtoMessageClass {
+    prototype: { toString(): string };
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const resourceProto = require("@pulumi/pulumi/proto/resource_pb") as Record<string, ProtoMessageClass>;
+export const RESPONSE_MESSAGES: readonly ProtoMessageClass[] = [
+    resourceProto.ReadResourceResponse,
+    resourceProto.RegisterResourceResponse,
+];
+const responseStrings = new Map<ProtoMessageClass, () => string>();
+function offlineResponseString(): string {
+    return "[response: not formatted offline]";
 }
 
 /**

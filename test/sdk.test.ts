@@ -21,6 +21,10 @@
  * constructor collapses each alias into URN Outputs (`__aliases`); the recording leaves them out
  * anyway. The test below pins both: what the SDK kept, and what is recorded.
  *
+ * `offline/runtime.ts` also formats the monitor's ReadResource and RegisterResource responses as a
+ * constant while runs are under way: runtime/resource.js builds a debug line with the whole
+ * response after every RPC (`resp: ${innerResponse}`), logged or not.
+ *
  * `stacks/deployed.ts` `recordOutputs` reads a StackReference's record outputs at once through
  * `Output.promise()` (internal, as the SDK's own `StackReference.readOutputValue` uses it) instead
  * of one `getOutputDetails` per name; the test below holds it to `getOutputDetails`' answers.
@@ -30,7 +34,7 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { StorageAccount } from "@pulumi/azure-native/storage";
-import { runProgram } from "../offline/runtime";
+import { RESPONSE_MESSAGES, runProgram } from "../offline/runtime";
 import { recordOutputs } from "../stacks/deployed";
 import { PROJECT, PROJECT_DIR } from "./mocks";
 
@@ -269,5 +273,41 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: type-history aliases offline`, () => {
         assert.deepEqual(recorded?.aliases, [
             "urn:pulumi:us::quay-georep::azure-native:storage:StorageAccount::old-acct",
         ]);
+    });
+});
+
+describe(`@pulumi/pulumi ${CHECKED_WITH}: the response strings offline runs do not format`, () => {
+    it("are still built by the SDK after every ReadResource and RegisterResource RPC", () => {
+        const source = fs.readFileSync(require.resolve("@pulumi/pulumi/runtime/resource.js"), "utf8");
+        assert.match(
+            source,
+            /log\.debug\(`ReadResource RPC finished: \$\{label\}; err: \$\{rpcError\}, resp: \$\{innerResponse\}`\)/,
+        );
+        assert.match(
+            source,
+            /log\.debug\(`RegisterResource RPC finished: \$\{label\}; err: \$\{rpcErr\}, resp: \$\{innerResponse\}`\)/,
+        );
+    });
+
+    it("format as a constant during a run only, and as the SDK's own afterwards", async () => {
+        assert.equal(RESPONSE_MESSAGES.length, 2);
+        for (const message of RESPONSE_MESSAGES) assert.equal(typeof message, "function", "a protobuf message class");
+        const sdkStrings = RESPONSE_MESSAGES.map((m) => m.prototype.toString);
+        let during: string[] = [];
+        await runProgram({
+            project: PROJECT,
+            stack: "us",
+            config: {},
+            program: () => {
+                during = RESPONSE_MESSAGES.map((m) => String(new (m as unknown as new () => object)()));
+                return {};
+            },
+        });
+        assert.deepEqual(during, ["[response: not formatted offline]", "[response: not formatted offline]"]);
+        assert.deepEqual(
+            RESPONSE_MESSAGES.map((m) => m.prototype.toString),
+            sdkStrings,
+            "the SDK's toString is back after the run",
+        );
     });
 });
