@@ -292,22 +292,21 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: the response strings offline runs do n
     it("format as a constant during a run only, and as the SDK's own afterwards", async () => {
         assert.equal(RESPONSE_MESSAGES.length, 2);
         for (const message of RESPONSE_MESSAGES) assert.equal(typeof message, "function", "a protobuf message class");
-        const sdkStrings = RESPONSE_MESSAGES.map((m) => m.prototype.toString);
+        const toStringOf = (m: (typeof RESPONSE_MESSAGES)[number]): unknown => Reflect.get(m.prototype, "toString");
+        const sdkStrings = RESPONSE_MESSAGES.map(toStringOf);
         let during: string[] = [];
         await runProgram({
             project: PROJECT,
             stack: "us",
             config: {},
             program: () => {
-                during = RESPONSE_MESSAGES.map((m) => String(new (m as unknown as new () => object)()));
+                during = RESPONSE_MESSAGES.map((m) =>
+                    new (m as unknown as new () => { toString(): string })().toString(),
+                );
                 return {};
             },
         });
         assert.deepEqual(during, ["[response: not formatted offline]", "[response: not formatted offline]"]);
-        assert.deepEqual(
-            RESPONSE_MESSAGES.map((m) => m.prototype.toString),
-            sdkStrings,
-            "the SDK's toString is back after the run",
-        );
+        assert.deepEqual(RESPONSE_MESSAGES.map(toStringOf), sdkStrings, "the SDK's toString is back after the run");
     });
 });
