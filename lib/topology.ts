@@ -216,66 +216,58 @@ export function recordFromOutputs(outputs: Readonly<Record<string, unknown>>): S
     return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
 }
 
+/** The value at `path` inside an output read back as JSON (undefined where an object is missing). */
+function at(value: unknown, ...path: string[]): unknown {
+    let here = value;
+    for (const key of path)
+        here = here !== null && typeof here === "object" ? (here as Record<string, unknown>)[key] : undefined;
+    return here;
+}
+
+/** The string fields of `keys` (each at its path), or undefined when none is a string. */
+function strings<K extends string>(
+    value: unknown,
+    paths: Readonly<Record<K, readonly string[]>>,
+): Partial<Record<K, string>> | undefined {
+    const found = Object.entries(paths).flatMap(([key, path]) => {
+        const v = str(at(value, ...(path as string[])));
+        return v === undefined ? [] : [[key, v] as const];
+    });
+    return found.length > 0 ? (Object.fromEntries(found) as Partial<Record<K, string>>) : undefined;
+}
+
 /** `services.database.mode` and `services.redis.mode` of a shared stack's outputs, where present. */
 function serviceModesOf(services: unknown): StackRecord["serviceModes"] {
-    if (services === null || typeof services !== "object") return undefined;
-    const modes: Partial<Record<"database" | "redis", string>> = {};
-    for (const service of ["database", "redis"] as const) {
-        const entry = (services as Record<string, unknown>)[service];
-        const mode =
-            entry !== null && typeof entry === "object" ? str((entry as Record<string, unknown>).mode) : undefined;
-        if (mode !== undefined) modes[service] = mode;
-    }
-    return Object.keys(modes).length > 0 ? modes : undefined;
+    return strings(services, { database: ["database", "mode"], redis: ["redis", "mode"] });
 }
 
 /** `services.redis.placement` of a shared stack's outputs, where present. */
 function redisPlacementOf(services: unknown): StackRecord["redisPlacement"] {
-    const redis =
-        services !== null && typeof services === "object" ? (services as Record<string, unknown>).redis : undefined;
-    const placement =
-        redis !== null && typeof redis === "object" ? (redis as Record<string, unknown>).placement : undefined;
-    if (placement === null || typeof placement !== "object") return undefined;
-    const out: Partial<Record<"home" | "standby", string>> = {};
-    for (const location of ["home", "standby"] as const) {
-        const value = str((placement as Record<string, unknown>)[location]);
-        if (value !== undefined) out[location] = value;
-    }
-    return Object.keys(out).length > 0 ? out : undefined;
+    return strings(at(services, "redis", "placement"), { home: ["home"], standby: ["standby"] });
 }
 
 /** `services.redis.standbyVm` of a shared stack's outputs, where present and well formed. */
 function redisStandbyVmOf(services: unknown): StackRecord["redisStandbyVm"] {
-    const redis =
-        services !== null && typeof services === "object" ? (services as Record<string, unknown>).redis : undefined;
-    const vm = redis !== null && typeof redis === "object" ? (redis as Record<string, unknown>).standbyVm : undefined;
-    if (vm === null || typeof vm !== "object") return undefined;
-    const { config, released } = vm as Record<string, unknown>;
+    const config = at(services, "redis", "standbyVm", "config");
     if (config === null || typeof config !== "object" || Array.isArray(config)) return undefined;
-    return { config: config as Record<string, unknown>, released: released === true };
+    return {
+        config: config as Record<string, unknown>,
+        released: at(services, "redis", "standbyVm", "released") === true,
+    };
 }
 
 /** `services.database.version` of a shared stack's outputs, where present. */
 function databaseVersionOf(services: unknown): string | undefined {
-    const database =
-        services !== null && typeof services === "object" ? (services as Record<string, unknown>).database : undefined;
-    return database !== null && typeof database === "object"
-        ? str((database as Record<string, unknown>).version)
-        : undefined;
+    return str(at(services, "database", "version"));
 }
 
 /** The database hosts of a shared stack's `services` output, where present. */
 function databaseHostsOf(services: unknown): StackRecord["databaseHosts"] {
-    const field = (o: unknown, key: string): unknown =>
-        o !== null && typeof o === "object" ? (o as Record<string, unknown>)[key] : undefined;
-    const located = field(field(services, "locations"), "database");
-    const hosts = {
-        serving: str(field(field(services, "database"), "host")),
-        home: str(field(field(located, "home"), "host")),
-        standby: str(field(field(located, "standby"), "host")),
-    };
-    const present = Object.fromEntries(Object.entries(hosts).filter(([, v]) => v !== undefined));
-    return Object.keys(present).length > 0 ? present : undefined;
+    return strings(services, {
+        serving: ["database", "host"],
+        home: ["locations", "database", "home", "host"],
+        standby: ["locations", "database", "standby", "host"],
+    });
 }
 
 /** A site known only from an old topology key. */

@@ -340,6 +340,11 @@ export type RedisStandbyStep =
           readonly fix: string;
       };
 
+/** What a step tells the user (the shared stack logs it and exports it in `lifecyclePending`). */
+export function redisStandbyNotes(step: RedisStandbyStep | undefined): string[] {
+    return step?.kind === "release" || step?.kind === "deleted" ? [step.note] : [];
+}
+
 /** Where a Redis VM config runs, for messages. */
 function vmWhere(config: Readonly<Record<string, unknown>>): string {
     const where = config.mode === "azure" ? config.location : config.region;

@@ -29,7 +29,7 @@ import {
 } from "./lifecycle";
 import { Resolution, resolveDeployment } from "./resolve";
 import { deployShared, ServiceEndpoints, SharedOutputs } from "./shared";
-import { databaseAccess, RedisStandbyStep } from "./database";
+import { databaseAccess, redisStandbyNotes, RedisStandbyStep } from "./database";
 import { deployLagGate, deploySwitchoverChecks, readonlyKey } from "./switchover";
 import type { StandbyPlan, StandbyRecord } from "../lib/standby";
 import {
@@ -257,9 +257,7 @@ function stackOutputs(
                   lifecyclePending: [
                       ...(lifecycle?.lifecyclePending ?? plan.topology.notes),
                       ...(plan.standby?.notes ?? []),
-                      ...(plan.redisStandby?.kind === "release" || plan.redisStandby?.kind === "deleted"
-                          ? [plan.redisStandby.note]
-                          : []),
+                      ...redisStandbyNotes(plan.redisStandby),
                   ],
                   ...backfilled(lifecycle?.backfilledTopology ?? deployed.self?.backfilledTopology),
                   ...(lifecycle?.replicationStatus ? { replicationStatus: lifecycle.replicationStatus } : {}),

@@ -21,7 +21,7 @@ import type { DatabaseConfig } from "../config/database";
 import { redisVmPlacement } from "../config/redis";
 import type { QuayGeorepConfig, Site } from "../config/config";
 import { changedServiceModes, DeployedState } from "./deployed";
-import { planRedisStandby, RedisStandbyStep } from "./database";
+import { planRedisStandby, redisStandbyNotes, RedisStandbyStep } from "./database";
 import { ConfigError, Problems } from "../config/validate";
 
 /** What this stack deploys, given what is deployed. */
@@ -132,11 +132,7 @@ export function resolveDeployment(cfg: QuayGeorepConfig, deployed: DeployedState
         sharedEpoch: typeof sharedStandby === "object" ? sharedStandby.epoch : 0,
         ...(standby ? { standby } : {}),
         ...(redisStandby ? { redisStandby } : {}),
-        notes: [
-            ...(topology?.notes ?? []),
-            ...(standby?.notes ?? []),
-            ...(redisStandby?.kind === "release" || redisStandby?.kind === "deleted" ? [redisStandby.note] : []),
-        ],
+        notes: [...(topology?.notes ?? []), ...(standby?.notes ?? []), ...redisStandbyNotes(redisStandby)],
     };
 }
 
