@@ -449,12 +449,14 @@ function skipCallsites(): () => void {
             responseStrings.set(message, message.prototype.toString);
             message.prototype.toString = offlineResponseString;
         }
+        MONITOR.prototype.readResource = readResourceOffline;
     }
     return () => {
         if (--runsInFlight === 0 && sdkCallsites !== undefined) {
             resource.callsites = sdkCallsites;
             for (const [message, toString] of responseStrings) message.prototype.toString = toString;
             responseStrings.clear();
+            MONITOR.prototype.readResource = SDK_READ_RESOURCE;
         }
     };
 }
@@ -479,6 +481,149 @@ export const RESPONSE_MESSAGES: readonly ProtoMessageClass[] = [
 const responseStrings = new Map<ProtoMessageClass, () => string>();
 function offlineResponseString(): string {
     return "[response: not formatted offline]";
+}
+
+/**
+ * The SDK's mock monitor (@pulumi/pulumi runtime/mocks.js `MockMonitor`), with the members its
+ * `readResource` uses: the mocks, `newUrn`, and the `resources` map its `getResource` invoke reads.
+ */
+interface MockMonitorInternals {
+    mocks: pulumi.runtime.Mocks;
+    resources: Map<string, { urn: string; id: string | null; state: unknown }>;
+    newUrn(parent: string, type: string, name: string): string;
+}
+interface ReadRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getProvider(): string;
+    getId(): string;
+    getProperties(): unknown;
+}
+type ReadCallback = (err: unknown, response: unknown) => void;
+interface MonitorClass {
+    prototype: { readResource(this: MockMonitorInternals, req: ReadRequest, callback: ReadCallback): Promise<void> };
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const mocksModule = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: MonitorClass };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const rpcModule = require("@pulumi/pulumi/runtime/rpc") as {
+    serializeProperties(label: string, props: unknown): Promise<Record<string, unknown>>;
+    deserializeProperties(struct: unknown): Record<string, unknown>;
+};
+export const MONITOR = mocksModule.MockMonitor;
+/** The SDK's own method, put back when no offline run is under way. */
+// eslint-disable-next-line @typescript-eslint/unbound-method -- put back on the same prototype
+export const SDK_READ_RESOURCE = MONITOR.prototype.readResource;
+
+/**
+ * The mock monitor's ReadResource as offline runs answer it for a StackReference: the SDK's own
+ * steps (@pulumi/pulumi runtime/mocks.js `MockMonitor.readResource`: the mocks' `newResource`, the
+ * URN, `serializeProperties` of the state, kept in `resources`), without the protobuf round trip
+ * of the state. The SDK's method converts the serialized state to a `google.protobuf.Struct`
+ * (`Struct.fromJavaScript`) for the response, and the SDK's read (runtime/resource.js
+ * `readResource` → rpc.js `deserializeProperties`) converts it straight back with `toJavaScript`:
+ * no bytes are ever sent. For a StackReference that state is every output of the stack it reads,
+ * which every site stack reads again (at 100 sites, 140 KB of JSON per stack, an eighth of a
+ * render's CPU). The response's properties answer `toJavaScript` with what the round trip gives
+ * back for JSON: the serialized state, each object's keys sorted (`structOrder`). Every other read
+ * goes to the SDK's method.
+ * test/sdk.test.ts pins the SDK's method and that both answer the same.
+ */
+export async function readResourceOffline(
+    this: MockMonitorInternals,
+    req: ReadRequest,
+    callback: ReadCallback,
+): Promise<void> {
+    if (req.getType() !== "pulumi:pulumi:StackReference") return SDK_READ_RESOURCE.call(this, req, callback);
+    try {
+        const result = await this.mocks.newResource({
+            type: req.getType(),
+            name: req.getName(),
+            inputs: rpcModule.deserializeProperties(req.getProperties()),
+            provider: req.getProvider(),
+            custom: true,
+            id: req.getId(),
+        });
+        const urn = this.newUrn(req.getParent(), req.getType(), req.getName());
+        const state = await serializedOnce(result.state as Record<string, unknown>);
+        this.resources.set(urn, { urn, id: result.id ?? null, state });
+        const Response = resourceProto.ReadResourceResponse as unknown as new () => {
+            setUrn(urn: string): void;
+            getProperties: () => { toJavaScript(): unknown };
+        };
+        const response = new Response();
+        response.setUrn(urn);
+        response.getProperties = () => ({ toJavaScript: () => state });
+        callback(null, response);
+    } catch (err) {
+        callback(err, undefined);
+    }
+}
+
+/** What a StackReference reads: the stack's name, its outputs and which of them are secret. */
+interface StackReferenceState {
+    name: string;
+    outputs: unknown;
+    secretOutputNames: string[];
+}
+const referenceStates = new WeakMap<object, Map<string, StackReferenceState>>();
+const serializedStates = new WeakMap<object, Promise<Record<string, unknown>>>();
+
+/**
+ * The state a StackReference to `name` reads, made once per outputs object: the offline renderer
+ * hands every site stack the same outputs of the shared stack, and tests hand a World's. The
+ * outputs are frozen, all the way down, when first read: what a stack deployed does not change
+ * afterwards, and a caller that tried would fail at once instead of reading a stale state.
+ */
+function stackReferenceState(name: string, outputs: Record<string, unknown>): StackReferenceState {
+    let byName = referenceStates.get(outputs);
+    if (byName === undefined) {
+        deepFreeze(outputs);
+        referenceStates.set(outputs, (byName = new Map<string, StackReferenceState>()));
+    }
+    let state = byName.get(name);
+    if (state === undefined) {
+        const secretOutputNames = Object.keys(outputs).filter((k) => isSecretInput(outputs[k]));
+        state = Object.freeze({ name, outputs: plain(outputs), secretOutputNames });
+        byName.set(name, state);
+    }
+    return state;
+}
+
+function deepFreeze(value: unknown): void {
+    if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+}
+
+/**
+ * `serializeProperties` of a StackReference's state, with every object's keys in the order the
+ * SDK's round trip gives them, once per state: the serialized form of the same plain values is the
+ * same every time, and the SDK's read copies it into new objects (rpc.js `deserializeProperty`
+ * builds every object and array afresh) without changing it.
+ */
+function serializedOnce(state: Record<string, unknown>): Promise<Record<string, unknown>> {
+    let serialized = serializedStates.get(state);
+    if (serialized === undefined) {
+        serialized = rpcModule
+            .serializeProperties("", state)
+            .then((value) => structOrder(value) as Record<string, unknown>);
+        serializedStates.set(state, serialized);
+    }
+    return serialized;
+}
+
+/**
+ * A JSON value with each object's keys sorted as a `google.protobuf.Struct` gives them back:
+ * `Struct.toJavaScript` walks its fields map with `jspb.Map.forEach`, which sorts the keys
+ * before calling back (google-protobuf, `jspb.Map.prototype.forEach`: the keys, then `sort()`).
+ */
+function structOrder(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(structOrder);
+    if (typeof value !== "object" || value === null) return value;
+    const keys = Object.keys(value).sort();
+    return Object.fromEntries(keys.map((k) => [k, structOrder((value as Record<string, unknown>)[k])]));
 }
 
 /**
@@ -529,9 +674,7 @@ async function runProgramTraced(opts: RunOptions): Promise<RunResult> {
             if (args.type === "pulumi:pulumi:StackReference") {
                 const name = String(inputs.name);
                 // A stack not given here reads as one initialized but never deployed: no outputs.
-                const outputs = opts.stackOutputs?.[name] ?? {};
-                const secretOutputNames = Object.keys(outputs).filter((k) => isSecretInput(outputs[k]));
-                return { id: name, state: { name, outputs: plain(outputs), secretOutputNames } };
+                return { id: name, state: stackReferenceState(name, opts.stackOutputs?.[name] ?? {}) };
             }
             const computed = COMPUTED_OUTPUTS[args.type] ?? {};
             const sent = args.inputs as Record<string, unknown>;

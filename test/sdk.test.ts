@@ -25,6 +25,11 @@
  * constant while runs are under way: runtime/resource.js builds a debug line with the whole
  * response after every RPC (`resp: ${innerResponse}`), logged or not.
  *
+ * `offline/runtime.ts` `readResourceOffline` answers the mock monitor's ReadResource for a
+ * StackReference without the `google.protobuf.Struct` round trip the SDK's `MockMonitor.readResource`
+ * makes of the state (and serializes the same outputs once): the tests below pin the SDK's method
+ * and hold the two to the same answer.
+ *
  * `stacks/deployed.ts` `recordOutputs` reads a StackReference's record outputs at once through
  * `Output.promise()` (internal, as the SDK's own `StackReference.readOutputValue` uses it) instead
  * of one `getOutputDetails` per name; the test below holds it to `getOutputDetails`' answers.
@@ -34,7 +39,7 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { StorageAccount } from "@pulumi/azure-native/storage";
-import { RESPONSE_MESSAGES, runProgram } from "../offline/runtime";
+import { MONITOR, readResourceOffline, RESPONSE_MESSAGES, runProgram, SDK_READ_RESOURCE } from "../offline/runtime";
 import { recordOutputs } from "../stacks/deployed";
 import { PROJECT, PROJECT_DIR } from "./mocks";
 
@@ -308,5 +313,119 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: the response strings offline runs do n
         });
         assert.deepEqual(during, ["[response: not formatted offline]", "[response: not formatted offline]"]);
         assert.deepEqual(RESPONSE_MESSAGES.map(toStringOf), sdkStrings, "the SDK's toString is back after the run");
+    });
+});
+
+describe(`@pulumi/pulumi ${CHECKED_WITH}: a StackReference read without the protobuf round trip`, () => {
+    /** Outputs of every JSON kind, a secret one, and the nesting the record has. */
+    const OUTPUTS = {
+        role: "shared",
+        deployedEpoch: 3,
+        ratio: 0.5,
+        ready: false,
+        nothing: null,
+        sites: [{ name: "usstorage", weights: [1, 2.5], tags: {} }, { name: "eustorage" }],
+        services: { database: { mode: "aws", hosts: ["a", "b"], nested: { deeper: [[], [null]] } } },
+        sharedStack: { secret: "us" },
+    };
+    const REF = `organization/${PROJECT}/us`;
+
+    /** ReadResource of a StackReference to REF, answered by `read` on a fresh mock monitor. */
+    async function read(
+        method: typeof SDK_READ_RESOURCE,
+        outputs: Record<string, unknown>,
+    ): Promise<{ urn: string; props: Record<string, unknown>; kept: unknown }> {
+        // The state the offline runtime's mocks give a StackReference (offline/runtime.ts newResource).
+        const mocks: pulumi.runtime.Mocks = {
+            newResource: (args) => {
+                const name = String((args.inputs as Record<string, unknown>).name);
+                return { id: name, state: { name, outputs, secretOutputNames: ["sharedStack"] } };
+            },
+            call: () => ({}),
+        };
+        await pulumi.runtime.setMocks(mocks, PROJECT, "eu", false, "organization");
+        const monitor = new (MONITOR as unknown as new (m: pulumi.runtime.Mocks) => object)(mocks);
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const proto = require("@pulumi/pulumi/proto/resource_pb") as {
+            ReadResourceRequest: new () => Record<string, (v: unknown) => void>;
+        };
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { Struct } = require("google-protobuf/google/protobuf/struct_pb") as {
+            Struct: { fromJavaScript(v: unknown): unknown };
+        };
+        const req = new proto.ReadResourceRequest();
+        req.setType("pulumi:pulumi:StackReference");
+        req.setName("shared-ref");
+        req.setId(REF);
+        req.setParent(`urn:pulumi:eu::${PROJECT}::pulumi:pulumi:Stack::${PROJECT}-eu`);
+        req.setProperties(Struct.fromJavaScript({ name: REF }));
+        const response = await new Promise<{ getUrn(): string; getProperties(): unknown }>(
+            (resolve, reject) =>
+                void method.call(monitor as never, req as never, (err, res) =>
+                    err ? reject(err as Error) : resolve(res as never),
+                ),
+        );
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const rpc = require("@pulumi/pulumi/runtime/rpc") as {
+            deserializeProperties(s: unknown): Record<string, unknown>;
+        };
+        const urn = response.getUrn();
+        const kept = (monitor as unknown as { resources: Map<string, unknown> }).resources.get(urn);
+        // What the SDK's read does with the response (runtime/resource.js readResource → resolveOutputs).
+        return { urn, props: rpc.deserializeProperties(response.getProperties()), kept };
+    }
+
+    it("is the SDK's MockMonitor.readResource as read: mocks, URN, serialized state kept, then a Struct", () => {
+        const source = SDK_READ_RESOURCE.toString();
+        const steps = [
+            /this\.mocks\.newResource\(\{/,
+            /const urn = this\.newUrn\(req\.getParent\(\), req\.getType\(\), req\.getName\(\)\)/,
+            /const serializedState = await rpc_1\.serializeProperties\("", result\.state\)/,
+            /this\.resources\.set\(urn, \{ urn, id: result\.id \?\? null, state: serializedState \}\)/,
+            /response\.setProperties\(structproto\.Struct\.fromJavaScript\(serializedState\)\)/,
+        ];
+        for (const step of steps) assert.match(source, step, "the SDK's MockMonitor.readResource changed");
+        assert.equal(Reflect.get(MONITOR.prototype, "readResource"), SDK_READ_RESOURCE, "no offline run is under way");
+    });
+
+    it("answers as the SDK's method does: same URN, same properties, same state kept", async () => {
+        const sdk = await read(SDK_READ_RESOURCE, structuredClone(OUTPUTS));
+        const offline = await read(readResourceOffline, structuredClone(OUTPUTS));
+        assert.equal(offline.urn, sdk.urn);
+        assert.equal(JSON.stringify(offline.props), JSON.stringify(sdk.props), "same values, same key order");
+        assert.deepEqual(offline.props, sdk.props);
+        assert.deepEqual(offline.kept, sdk.kept);
+        assert.deepEqual((offline.props.outputs as Record<string, unknown>).services, OUTPUTS.services);
+    });
+
+    it("reads the same outputs object once per run of many, and freezes it", async () => {
+        const shared = structuredClone(OUTPUTS) as Record<string, unknown>;
+        const seen: unknown[] = [];
+        for (const stack of ["eu", "ap"]) {
+            const r = await runProgram({
+                project: PROJECT,
+                stack,
+                config: {},
+                stackOutputs: { [REF]: shared },
+                program: async () => {
+                    const ref = new pulumi.StackReference("shared-ref", { name: REF });
+                    seen.push(await recordOutputs(ref));
+                    return {};
+                },
+            });
+            assert.deepEqual(r.errors, []);
+        }
+        assert.deepEqual(seen[0], seen[1]);
+        assert.notEqual(seen[0], seen[1], "each run reads its own copy");
+        assert.deepEqual((seen[0] as Record<string, unknown>).sites, OUTPUTS.sites);
+        assert.ok(Object.isFrozen(shared) && Object.isFrozen((shared.services as { database: object }).database));
+        assert.throws(() => {
+            (shared as { role: string }).role = "changed";
+        }, TypeError);
+        assert.equal(
+            Reflect.get(MONITOR.prototype, "readResource"),
+            SDK_READ_RESOURCE,
+            "the SDK's method is back after the runs",
+        );
     });
 });
