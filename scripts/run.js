@@ -1,6 +1,6 @@
 // Runs one of the project's TypeScript entry points compiled, the way the npm scripts run them:
 //
-//   node scripts/run.js offline/render.ts [args…]      (npm run render -- args…)
+//   node --expose-gc scripts/run.js offline/render.ts [args…]      (npm run render -- args…)
 //
 // In one process: bring bin/ up to date (scripts/build.js; nothing is done or printed when the
 // sources are unchanged), turn on Node's on-disk compile cache (module.enableCompileCache, kept in

@@ -11,7 +11,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import { loadManifestSchemas } from "../offline/manifests";
-import { main, manifestErrors, renderFiles, renderStacks } from "../offline/render";
+import { HeapBudget, main, manifestErrors, renderFiles, renderStacks } from "../offline/render";
 import { staleStackFolders, writeStackFolder } from "../offline/renderedFolder";
 import { RecordedResource, runProgram, SECRET_PLACEHOLDER } from "../offline/runtime";
 import { PROJECT_DIR } from "./mocks";
@@ -355,5 +355,51 @@ describe("offline renderer", () => {
             }
         }
         fs.rmSync(out, { recursive: true, force: true });
+    });
+});
+
+describe("render: garbage collected between stacks", () => {
+    const global = globalThis as { gc?: () => void };
+    let saved: (() => void) | undefined;
+    beforeEach(() => (saved = global.gc));
+    afterEach(() => {
+        if (saved === undefined) delete global.gc;
+        else global.gc = saved;
+    });
+
+    it("collects once the heap has grown by the budget since the last collection, and not before", () => {
+        let used = 100;
+        let collections = 0;
+        global.gc = () => {
+            collections++;
+            used = 120; // what the collection left
+        };
+        const heap = new HeapBudget(50, () => used);
+        assert.equal(heap.between(), false, "nothing allocated yet");
+        used = 149;
+        assert.equal(heap.between(), false, "49 grown, under the budget");
+        used = 150;
+        assert.equal(heap.between(), true, "50 grown");
+        assert.equal(collections, 1);
+        used = 169;
+        assert.equal(heap.between(), false, "counted from what the collection left (120)");
+        used = 170;
+        assert.equal(heap.between(), true);
+        assert.equal(collections, 2);
+    });
+
+    it("does nothing when the process was started without --expose-gc", () => {
+        delete global.gc;
+        let used = 0;
+        const heap = new HeapBudget(10, () => used);
+        used = 1e9;
+        assert.equal(heap.between(), false);
+    });
+
+    it("is asked for by the render script", () => {
+        const pkg = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")) as {
+            scripts: Record<string, string>;
+        };
+        assert.match(pkg.scripts.render, /^node --expose-gc scripts\/run\.js offline\/render\.ts$/);
     });
 });
