@@ -15,12 +15,15 @@ const TESTS = path.join(__dirname, "bin", "test");
 /** Longest first (wall time of each file on its own). */
 const LONGEST_FIRST = [
     "standbyScripts",
-    "policyPack",
+    "standbyProgram",
     "lifecycleProgram",
     "lifecycleScripts",
-    "replicationStatus",
-    "entryPoint",
+    "standbyRender",
+    "policyPack",
     "render",
+    "entryPoint",
+    "replicationStatus",
+    "serviceKey",
     "rolloutCheckScript",
     "database",
     "policy",

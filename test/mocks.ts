@@ -97,8 +97,11 @@ function editProjectFile(text: string, changes: readonly [string, unknown][]): s
     return remember(editedProjectFiles, key, 64, () => editParsed(text, changes));
 }
 
+const parsedProjectFiles = new Map<string, { config?: Record<string, unknown> }>();
+
 function editParsed(text: string, changes: readonly [string, unknown][]): string {
-    const doc = parse(text) as { config?: Record<string, unknown> };
+    // Parsed once per text (the example's, mostly), and never changed: the edit works on a copy of `config`.
+    const doc = remember(parsedProjectFiles, text, 4, () => parse(text) as { config?: Record<string, unknown> });
     const config = { ...(doc.config ?? {}) };
     for (const [key, value] of changes) {
         delete config[`${PROJECT}:${key}`];

@@ -5,7 +5,7 @@
  * asked over the analyzer gRPC protocol, as `pulumi preview --policy-pack policy` does.
  */
 import { strict as assert } from "node:assert";
-import { ChildProcess, execFile, spawn } from "node:child_process";
+import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { builtinModules } from "node:module";
 import * as os from "node:os";
@@ -173,25 +173,38 @@ describe("policy pack: files", () => {
         ]);
     });
 
+    // `pulumi policy publish` uploads the folder, and the pack runs from it as the CLI runs a
+    // pack: run-policy-pack type-checks it with ts-node while it loads it. The pack the tests serve
+    // below is such a copy, so it type-checks without anything of the repository's but its own
+    // dependencies, or it never starts.
     it("type-checks on its own, copied out of the repository as publish uploads it", async function () {
         this.timeout(120000);
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-pack-copy-"));
-        for (const file of fs.readdirSync(POLICY_DIR).filter((f) => f !== "node_modules")) {
-            fs.cpSync(path.join(POLICY_DIR, file), path.join(dir, file), { recursive: true });
-        }
-        // Its dependencies as `npm ci --prefix policy` installs them, or the root's (same versions, checked above).
-        const modules = fs.existsSync(path.join(POLICY_DIR, "node_modules"))
-            ? path.join(POLICY_DIR, "node_modules")
-            : path.join(PROJECT_DIR, "node_modules");
-        fs.symlinkSync(modules, path.join(dir, "node_modules"), "dir");
-        const tsc = path.join(PROJECT_DIR, "node_modules", "typescript", "bin", "tsc");
-        const result = await new Promise<{ code: number; out: string }>((resolve) =>
-            execFile(process.execPath, [tsc, "--noEmit", "-p", "."], { cwd: dir }, (err, stdout, stderr) =>
-                resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-            ),
+        const pack = await servedPack();
+        assert.equal(path.dirname(pack.dir), os.tmpdir(), "served from a copy outside the repository");
+        assert.deepEqual(
+            fs.readdirSync(pack.dir).sort(),
+            fs
+                .readdirSync(POLICY_DIR)
+                .filter((f) => f !== "node_modules")
+                .concat("node_modules")
+                .sort(),
         );
-        fs.rmSync(dir, { recursive: true, force: true });
-        assert.equal(result.code, 0, result.out);
+        // What makes starting it a type check: ts-node registered with typeCheck (the CLI's
+        // run-policy-pack, run.js `run`), on the files tsc would check (tsconfig's `files`, the
+        // entry the CLI runs, and what it imports), with no TS_NODE_* variable in the way.
+        const runJs = fs.readFileSync(
+            path.join(
+                path.dirname(require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [POLICY_DIR] })),
+                "run.js",
+            ),
+            "utf8",
+        );
+        assert.match(runJs, /tsn\.register\(\{\s*typeCheck: true,/);
+        const tsconfig = JSON.parse(fs.readFileSync(path.join(pack.dir, "tsconfig.json"), "utf8")) as {
+            files?: string[];
+        };
+        assert.deepEqual(tsconfig.files, ["index.ts"]);
+        assert.match(pack.stderr(), /^$/, "the pack started without a diagnostic");
     });
 });
 
@@ -290,10 +303,37 @@ describe("policy pack: policies called as @pulumi/policy calls them", () => {
     });
 });
 
-/** Starts the pack as the CLI does and connects to it. */
-async function servePack(): Promise<{ child: ChildProcess; client: AnalyzerClient; stderr: () => string }> {
-    const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [POLICY_DIR] });
-    const child = spawn(process.execPath, [runner, "127.0.0.1:0", "."], { cwd: POLICY_DIR });
+interface ServedPack {
+    /** The copy it runs from. */
+    dir: string;
+    child: ChildProcess;
+    client: AnalyzerClient;
+    stderr: () => string;
+}
+
+/**
+ * The pack copied out of the repository as `pulumi policy publish` uploads it (the folder but its
+ * node_modules), with its dependencies as `npm ci --prefix policy` installs them, or the root's
+ * (same versions, checked above).
+ */
+function copyOutPack(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-pack-copy-"));
+    for (const file of fs.readdirSync(POLICY_DIR).filter((f) => f !== "node_modules")) {
+        fs.cpSync(path.join(POLICY_DIR, file), path.join(dir, file), { recursive: true });
+    }
+    const modules = fs.existsSync(path.join(POLICY_DIR, "node_modules"))
+        ? path.join(POLICY_DIR, "node_modules")
+        : path.join(PROJECT_DIR, "node_modules");
+    fs.symlinkSync(modules, path.join(dir, "node_modules"), "dir");
+    return dir;
+}
+
+/** Starts the pack in `dir` as the CLI does and connects to it. */
+async function servePack(dir: string): Promise<ServedPack> {
+    const runner = require.resolve("@pulumi/pulumi/cmd/run-policy-pack", { paths: [dir] });
+    // Without ts-node's own variables (TS_NODE_TRANSPILE_ONLY would turn the type check off).
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("TS_NODE_")));
+    const child = spawn(process.execPath, [runner, "127.0.0.1:0", "."], { cwd: dir, env });
     let out = "";
     let err = "";
     child.stderr?.on("data", (d) => (err += String(d)));
@@ -306,8 +346,21 @@ async function servePack(): Promise<{ child: ChildProcess; client: AnalyzerClien
         child.on("exit", (code) => reject(new Error(`the pack exited with ${code}:\n${out}\n${err}`)));
     });
     const client = new AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    return { child, client, stderr: () => err };
+    return { dir, child, client, stderr: () => err };
 }
+
+/**
+ * The one pack server of this file (a start type-checks the whole pack, seconds of CPU), started
+ * by the first test that needs it and stopped after them all.
+ */
+let served: Promise<ServedPack> | undefined;
+const servedPack = (): Promise<ServedPack> => (served ??= servePack(copyOutPack()));
+after(async () => {
+    const pack = await served?.catch(() => undefined);
+    pack?.client.close();
+    pack?.child.kill();
+    if (pack !== undefined) fs.rmSync(pack.dir, { recursive: true, force: true });
+});
 
 /** Calls a unary RPC as a promise. */
 function call<Req, Res>(method: (req: Req, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req) {
@@ -340,14 +393,10 @@ const diagnostics = (res: proto.AnalyzeResponse) =>
 
 describe("policy pack: served as pulumi preview --policy-pack policy serves it", function () {
     this.timeout(120000);
-    let pack: Awaited<ReturnType<typeof servePack>>;
+    let pack: ServedPack;
 
     before(async () => {
-        pack = await servePack();
-    });
-    after(() => {
-        pack?.client.close();
-        pack?.child.kill();
+        pack = await servedPack();
     });
 
     it("announces every rule, mandatory, and the bundle rule's config schema", async () => {

@@ -88,9 +88,6 @@ describe("database failover scripts (real sh, psql, and a PostgreSQL primary wit
             pair.close();
         }
     });
-    afterEach(async function () {
-        await pair?.restore();
-    });
 
     /** A registry write on `node`: a storage location row in the fixture database. */
     const write = (node: "primary" | "standby", name: string) =>
@@ -102,18 +99,32 @@ describe("database failover scripts (real sh, psql, and a PostgreSQL primary wit
     const gate = (env: Record<string, string> = {}) =>
         sh(LAG_GATE_SCRIPT, { PRIMARY_URL: pair.url("primary"), STANDBY_URL: pair.url("standby"), ...env });
 
-    beforeEach(async function () {
+    /** Empty fixture tables on both servers: the standby where the primary is (no earlier rows on either). */
+    async function fresh(): Promise<void> {
         await pair.query(
             "primary",
             "TRUNCATE imagestoragelocation, imagestorageplacement, imagestorage, manifestblob, manifest, repository RESTART IDENTITY CASCADE",
             [],
             db,
         );
-        // Each test starts with the standby where the primary is (no earlier rows on either).
         await pair.waitForReplay();
-    });
+    }
+
+    /**
+     * Each test starts fresh, and the pair is put back after it (the standby rebuilt when a test
+     * promoted it). Hooks of the describes that use them; a describe that shares one failover
+     * among its tests has its own (`before`/`after`).
+     */
+    function eachTestFresh(): void {
+        beforeEach(fresh);
+        afterEach(async function () {
+            await pair?.restore();
+        });
+    }
 
     describe("LAG_GATE_SCRIPT", () => {
+        eachTestFresh();
+
         it("passes once the writes have stopped and the standby has replayed them", async () => {
             await write("primary", "usstorage");
             await write("primary", "eustorage");
@@ -301,100 +312,121 @@ describe("database failover scripts (real sh, psql, and a PostgreSQL primary wit
             return { r, out: report<PromoteReport>(r), timelineBefore: tl, replayed };
         }
 
-        it("promotes the standby with the primary stopped; the new primary accepts writes and has the data", async () => {
-            await seedAndReplicate();
-            const { r, out, timelineBefore, replayed } = await failover();
+        // One failover, looked at three ways: a rebuilt standby (pg_basebackup, then its start) is
+        // the costliest step of these tests, and the three need the same loss of the primary.
+        describe("with the primary stopped", () => {
+            let onStandby: ReplicationVerdict;
+            let failed: Awaited<ReturnType<typeof failover>>;
+            let afterFailover: ReplicationVerdict;
+            before(async function () {
+                await fresh();
+                await seedAndReplicate();
+                // It answers on the hot standby too (its transaction is READ ONLY), before the failover.
+                onStandby = await runStatusSql(pair.url("standby", db), "usstorage,eustorage");
+                failed = await failover();
+                afterFailover = await runStatusSql(pair.url("standby", db), "usstorage,eustorage");
+            });
+            after(async function () {
+                await pair?.restore();
+            });
 
-            assert.deepEqual(
-                { ...out, lsn: undefined },
-                {
-                    promoted: true,
-                    alreadyPrimary: false,
-                    replayLsnBeforePromotion: replayed,
-                    lsn: undefined,
-                    timeline: timelineBefore + 1,
-                },
-            );
-            assert.match(out.lsn ?? "", /^[0-9A-F]+\/[0-9A-F]+$/);
-            assert.equal(
-                r.stderr,
-                `promote: promoting the standby (replayed up to ${replayed}), waiting up to 30s\n` +
-                    `promote: the standby is now a primary on timeline ${timelineBefore + 1}; it had replayed up to ${replayed}. ` +
-                    "The old primary is not stopped by this: make sure nothing can write to it before the registry writes here\n",
-            );
-            assert.equal(r.log, "");
+            it("promotes the standby; the new primary accepts writes and has the data", async () => {
+                const { r, out, timelineBefore, replayed } = failed;
+                assert.deepEqual(
+                    { ...out, lsn: undefined },
+                    {
+                        promoted: true,
+                        alreadyPrimary: false,
+                        replayLsnBeforePromotion: replayed,
+                        lsn: undefined,
+                        timeline: timelineBefore + 1,
+                    },
+                );
+                assert.match(out.lsn ?? "", /^[0-9A-F]+\/[0-9A-F]+$/);
+                assert.equal(
+                    r.stderr,
+                    `promote: promoting the standby (replayed up to ${replayed}), waiting up to 30s\n` +
+                        `promote: the standby is now a primary on timeline ${timelineBefore + 1}; it had replayed up to ${replayed}. ` +
+                        "The old primary is not stopped by this: make sure nothing can write to it before the registry writes here\n",
+                );
+                assert.equal(r.log, "");
 
-            const verify = await sh(VERIFY_PRIMARY_SCRIPT, { DATABASE_URL: pair.url("standby", db) });
-            assert.equal(verify.code, 0, verify.stderr);
-            assert.deepEqual(report(verify), { inRecovery: false, transactionReadOnly: false, acceptsWrites: true });
+                const verify = await sh(VERIFY_PRIMARY_SCRIPT, { DATABASE_URL: pair.url("standby", db) });
+                assert.equal(verify.code, 0, verify.stderr);
+                assert.deepEqual(report(verify), {
+                    inRecovery: false,
+                    transactionReadOnly: false,
+                    acceptsWrites: true,
+                });
 
-            await write("standby", "apstorage");
-            assert.deepEqual(await locations("standby"), ["usstorage", "eustorage", "apstorage"]);
+                await write("standby", "apstorage");
+                assert.deepEqual(await locations("standby"), ["usstorage", "eustorage", "apstorage"]);
+            });
+
+            it("is idempotent: a second run finds a primary and does nothing", async () => {
+                const again = await sh(PROMOTE_SCRIPT, { STANDBY_URL: pair.url("standby") });
+                assert.equal(again.code, 0, again.stderr);
+                const second = report<PromoteReport>(again);
+                assert.equal(second.promoted, true);
+                assert.equal(second.alreadyPrimary, true);
+                assert.equal(second.timeline, failed.out.timeline);
+                assert.equal(
+                    again.stderr,
+                    `promote: the server is already a primary (not in recovery, timeline ${failed.out.timeline}): nothing to do\n`,
+                );
+            });
+
+            it("leaves the replication-status SQL answering on the promoted server", () => {
+                const expected: ReplicationVerdict = {
+                    required: ["usstorage", "eustorage"],
+                    missingLocations: [],
+                    blobsInUse: 1,
+                    missingPlacements: { usstorage: 0, eustorage: 0 },
+                    queue: { alive: 0, running: 0, waitingRetry: 0, dead: 0, deadBlocking: 0 },
+                    complete: true,
+                };
+                assert.deepEqual(afterFailover, expected);
+                assert.deepEqual(onStandby, expected);
+            });
         });
 
-        it("is idempotent: a second run finds a primary and does nothing", async () => {
-            const { out } = await failover();
-            const again = await sh(PROMOTE_SCRIPT, { STANDBY_URL: pair.url("standby") });
-            assert.equal(again.code, 0, again.stderr);
-            const second = report<PromoteReport>(again);
-            assert.equal(second.promoted, true);
-            assert.equal(second.alreadyPrimary, true);
-            assert.equal(second.timeline, out.timeline);
-            assert.equal(
-                again.stderr,
-                `promote: the server is already a primary (not in recovery, timeline ${out.timeline}): nothing to do\n`,
-            );
-        });
+        describe("on its own", () => {
+            eachTestFresh();
 
-        it("leaves the replication-status SQL answering on the promoted server", async () => {
-            await seedAndReplicate();
-            // It answers on the hot standby too (its transaction is READ ONLY), before the failover.
-            const onStandby = await runStatusSql(pair.url("standby", db), "usstorage,eustorage");
-            await failover();
-            const verdict: ReplicationVerdict = await runStatusSql(pair.url("standby", db), "usstorage,eustorage");
-            const expected: ReplicationVerdict = {
-                required: ["usstorage", "eustorage"],
-                missingLocations: [],
-                blobsInUse: 1,
-                missingPlacements: { usstorage: 0, eustorage: 0 },
-                queue: { alive: 0, running: 0, waitingRetry: 0, dead: 0, deadBlocking: 0 },
-                complete: true,
-            };
-            assert.deepEqual(verdict, expected);
-            assert.deepEqual(onStandby, expected);
-        });
+            it("exits 2 when the standby cannot be reached", async () => {
+                const r = await sh(PROMOTE_SCRIPT, { STANDBY_URL: CLOSED_URL });
+                assert.equal(r.code, 2, r.stderr);
+                assert.equal(r.stdout, "");
+                assert.match(
+                    r.log,
+                    /^promote: cannot reach the standby \(STANDBY_URL\), so it was not promoted: psql: error: connection to server at "127\.0\.0\.1", port 1 failed/,
+                );
+            });
 
-        it("exits 2 when the standby cannot be reached", async () => {
-            const r = await sh(PROMOTE_SCRIPT, { STANDBY_URL: CLOSED_URL });
-            assert.equal(r.code, 2, r.stderr);
-            assert.equal(r.stdout, "");
-            assert.match(
-                r.log,
-                /^promote: cannot reach the standby \(STANDBY_URL\), so it was not promoted: psql: error: connection to server at "127\.0\.0\.1", port 1 failed/,
-            );
-        });
-
-        // What the scripts do not do: fence the old primary. Promoting while it still runs (a
-        // partition, not a loss) leaves two primaries that both accept writes: split brain. The
-        // runbook stops the old primary (or cuts it off) before the registry is pointed here.
-        it("does not fence the old primary: promoted while it runs, both accept writes", async () => {
-            const r = await sh(PROMOTE_SCRIPT, { STANDBY_URL: pair.url("standby"), WAIT_SECONDS: "30" });
-            assert.equal(r.code, 0, r.stderr);
-            for (const node of ["primary", "standby"] as const) {
-                const verify = await sh(VERIFY_PRIMARY_SCRIPT, { DATABASE_URL: pair.url(node, db) });
-                assert.equal(verify.code, 0, `${node}: ${verify.stderr}`);
-                await write(node, `written-on-${node}`);
-            }
-            assert.deepEqual(await locations("primary"), ["written-on-primary"]);
-            assert.deepEqual(await locations("standby"), ["written-on-standby"]);
-            // Only the lag gate notices that the standby is no standby any more.
-            const g = await gate({ WAIT_SECONDS: "0" });
-            assert.equal(g.code, 1);
-            assert.match(g.log, /not in recovery/);
+            // What the scripts do not do: fence the old primary. Promoting while it still runs (a
+            // partition, not a loss) leaves two primaries that both accept writes: split brain. The
+            // runbook stops the old primary (or cuts it off) before the registry is pointed here.
+            it("does not fence the old primary: promoted while it runs, both accept writes", async () => {
+                const r = await sh(PROMOTE_SCRIPT, { STANDBY_URL: pair.url("standby"), WAIT_SECONDS: "30" });
+                assert.equal(r.code, 0, r.stderr);
+                for (const node of ["primary", "standby"] as const) {
+                    const verify = await sh(VERIFY_PRIMARY_SCRIPT, { DATABASE_URL: pair.url(node, db) });
+                    assert.equal(verify.code, 0, `${node}: ${verify.stderr}`);
+                    await write(node, `written-on-${node}`);
+                }
+                assert.deepEqual(await locations("primary"), ["written-on-primary"]);
+                assert.deepEqual(await locations("standby"), ["written-on-standby"]);
+                // Only the lag gate notices that the standby is no standby any more.
+                const g = await gate({ WAIT_SECONDS: "0" });
+                assert.equal(g.code, 1);
+                assert.match(g.log, /not in recovery/);
+            });
         });
     });
 
     describe("VERIFY_PRIMARY_SCRIPT", () => {
+        eachTestFresh();
+
         it("passes on the primary", async () => {
             const r = await sh(VERIFY_PRIMARY_SCRIPT, { DATABASE_URL: pair.url("primary", db) });
             assert.equal(r.code, 0, r.stderr);
