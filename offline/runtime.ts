@@ -450,6 +450,9 @@ function skipCallsites(): () => void {
             message.prototype.toString = offlineResponseString;
         }
         MONITOR.prototype.readResource = readResourceOffline;
+        // The SDK's own function once, which schedules its exit-time leak report (as its first call does).
+        void SDK_DEBUGGABLE_PROMISE(Promise.resolve(), "offline runs: leak report scheduled");
+        DEBUGGABLE.debuggablePromise = debuggablePromiseOffline;
     }
     return () => {
         if (--runsInFlight === 0 && sdkCallsites !== undefined) {
@@ -457,8 +460,66 @@ function skipCallsites(): () => void {
             for (const [message, toString] of responseStrings) message.prototype.toString = toString;
             responseStrings.clear();
             MONITOR.prototype.readResource = SDK_READ_RESOURCE;
+            DEBUGGABLE.debuggablePromise = SDK_DEBUGGABLE_PROMISE;
+            labelLeakCandidates();
         }
     };
+}
+
+/**
+ * @pulumi/pulumi runtime/debuggable.js, whose `debuggablePromise` the SDK calls through the module
+ * (`debuggable_1.debuggablePromise(…)`) for every RPC and every resource operation, and
+ * runtime/state.js, whose store holds the promises not yet settled (`leakCandidates`).
+ */
+interface DebuggableModule {
+    debuggablePromise<T>(this: void, p: Promise<T>, ctx: unknown): Promise<T>;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const DEBUGGABLE = require("@pulumi/pulumi/runtime/debuggable") as DebuggableModule;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const STATE = require("@pulumi/pulumi/runtime/state") as { getStore(): { leakCandidates: Set<Promise<unknown>> } };
+/** The SDK's own function, put back when no offline run is under way. */
+export const SDK_DEBUGGABLE_PROMISE = DEBUGGABLE.debuggablePromise;
+/** What an offline run's leaked promise says of itself in the SDK's leak report. */
+export const OFFLINE_LEAK_CONTEXT =
+    "offline run: the operation is not recorded offline (run `pulumi preview` for it, or the offline run again with offline/runtime.ts debuggablePromiseOffline removed)";
+
+/**
+ * The SDK's `debuggablePromise` as offline runs call it: the same leak tracking (the promise is a
+ * leak candidate in the store until it settles, and a rejection's error gets `promise`), in the
+ * same chain (`then`, then `catch`), without the three properties the SDK's version defines on
+ * every promise (`_debugId`, `_debugCtx`, and `_debugStackTrace`, a `new Error().stack`, which is
+ * `"Error"` under the offline runs' `Error.stackTraceLimit` of 0). Only the SDK's exit-time leak
+ * report reads them (`promiseDebugString`), and defining them was about a sixth of a program run's
+ * CPU. A promise still pending when the runs end gets them then (`labelLeakCandidates`), with
+ * OFFLINE_LEAK_CONTEXT as its context. test/sdk.test.ts pins the SDK's function and its readers.
+ */
+export function debuggablePromiseOffline<T>(p: Promise<T>, _ctx: unknown): Promise<T> {
+    const candidates = STATE.getStore().leakCandidates;
+    candidates.add(p);
+    return p
+        .then((val) => {
+            candidates.delete(p);
+            return val;
+        })
+        .catch((err: unknown) => {
+            candidates.delete(p);
+            (err as { promise?: unknown }).promise = p;
+            throw err;
+        });
+}
+
+/** Gives each leak candidate that lacks them the properties the SDK's leak report prints. */
+function labelLeakCandidates(): void {
+    for (const p of STATE.getStore().leakCandidates) {
+        if (Object.prototype.hasOwnProperty.call(p, "_debugCtx")) continue;
+        // Non-enumerable and writable, as the SDK defines them.
+        void Object.defineProperties(p, {
+            _debugId: { writable: true, value: -1 },
+            _debugCtx: { writable: true, value: OFFLINE_LEAK_CONTEXT },
+            _debugStackTrace: { writable: true, value: "(not captured offline)" },
+        });
+    }
 }
 
 /**

@@ -30,6 +30,11 @@
  * makes of the state (and serializes the same outputs once): the tests below pin the SDK's method
  * and hold the two to the same answer.
  *
+ * `offline/runtime.ts` `debuggablePromiseOffline` stands in for the SDK's `debuggablePromise`
+ * (runtime/debuggable.js) while offline runs are under way: the same leak tracking, without the
+ * three debug properties only the exit-time leak report reads. The tests below pin the SDK's
+ * function, its callers and readers, and what a leaked promise still reports.
+ *
  * `stacks/deployed.ts` `recordOutputs` reads a StackReference's record outputs at once through
  * `Output.promise()` (internal, as the SDK's own `StackReference.readOutputValue` uses it) instead
  * of one `getOutputDetails` per name; the test below holds it to `getOutputDetails`' answers.
@@ -37,9 +42,19 @@
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { StorageAccount } from "@pulumi/azure-native/storage";
-import { MONITOR, readResourceOffline, RESPONSE_MESSAGES, runProgram, SDK_READ_RESOURCE } from "../offline/runtime";
+import {
+    debuggablePromiseOffline,
+    MONITOR,
+    OFFLINE_LEAK_CONTEXT,
+    readResourceOffline,
+    RESPONSE_MESSAGES,
+    runProgram,
+    SDK_DEBUGGABLE_PROMISE,
+    SDK_READ_RESOURCE,
+} from "../offline/runtime";
 import { recordOutputs } from "../stacks/deployed";
 import { PROJECT, PROJECT_DIR } from "./mocks";
 
@@ -427,5 +442,93 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: a StackReference read without the prot
             SDK_READ_RESOURCE,
             "the SDK's method is back after the runs",
         );
+    });
+});
+
+describe(`@pulumi/pulumi ${CHECKED_WITH}: debuggablePromise offline`, () => {
+    const runtimeDir = path.dirname(require.resolve("@pulumi/pulumi/runtime/debuggable.js"));
+    const source = (file: string) => fs.readFileSync(path.join(runtimeDir, file), "utf8");
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const debuggable = require("@pulumi/pulumi/runtime/debuggable") as {
+        debuggablePromise: typeof SDK_DEBUGGABLE_PROMISE;
+        promiseDebugString(p: Promise<unknown>): string;
+    };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const state = require("@pulumi/pulumi/runtime/state") as { getStore(): { leakCandidates: Set<Promise<unknown>> } };
+    const store = state.getStore();
+
+    it("is the SDK's function as read: three debug properties, a leak candidate until settled, err.promise", () => {
+        const fn = SDK_DEBUGGABLE_PROMISE.toString();
+        for (const step of [
+            /Object\.defineProperty\(p, "_debugId", \{ writable: true, value: promiseId \}\)/,
+            /Object\.defineProperty\(p, "_debugCtx", \{ writable: true, value: ctx \}\)/,
+            /Object\.defineProperty\(p, "_debugStackTrace", \{ writable: true, value: new Error\(\)\.stack \}\)/,
+            /localStore\.leakCandidates\.add\(p\);\s*return p\s*\.then\(\(val\) => \{\s*localStore\.leakCandidates\.delete\(p\);\s*return val;\s*\}\)\s*\.catch\(\(err\) => \{\s*localStore\.leakCandidates\.delete\(p\);\s*err\.promise = p;\s*throw err;\s*\}\)/,
+        ])
+            assert.match(fn, step, "the SDK's debuggablePromise changed");
+    });
+
+    it("is called through its module everywhere, and its properties are read by the leak report only", () => {
+        const files = fs.readdirSync(runtimeDir).filter((f) => f.endsWith(".js"));
+        let calls = 0;
+        for (const file of files) {
+            const text = source(file);
+            const all = text.match(/debuggablePromise\(/g) ?? [];
+            const viaModule = text.match(/debuggable_1\.debuggablePromise\(/g) ?? [];
+            if (file === "debuggable.js") continue;
+            assert.equal(all.length, viaModule.length, `${file} calls debuggablePromise other than through its module`);
+            calls += viaModule.length;
+            assert.doesNotMatch(text, /_debug(Id|Ctx|StackTrace)/, `${file} reads a promise's debug properties`);
+        }
+        assert.ok(calls >= 20, `the SDK calls debuggablePromise (${calls} calls found)`);
+        const reads = source("debuggable.js").match(/p\._debug(Id|Ctx|StackTrace)/g) ?? [];
+        assert.deepEqual(
+            reads,
+            ["p._debugId", "p._debugCtx", "p._debugStackTrace"],
+            "only promiseDebugString reads them",
+        );
+    });
+
+    it("tracks leaks during a run as the SDK does, labels what is left pending, and puts the SDK's function back", async () => {
+        let during: unknown;
+        let settled = false;
+        let rejected: unknown;
+        let pending: Promise<unknown> | undefined;
+        const r = await runProgram({
+            project: PROJECT,
+            stack: "us",
+            config: {},
+            program: async () => {
+                during = debuggable.debuggablePromise;
+                let resolve: (v: number) => void = () => undefined;
+                const p = new Promise<number>((res) => (resolve = res));
+                const tracked = debuggable.debuggablePromise(p, "ctx");
+                settled = store.leakCandidates.has(p);
+                resolve(1);
+                assert.equal(await tracked, 1);
+                settled = settled && !store.leakCandidates.has(p);
+                const failing = Promise.reject(new Error("boom"));
+                rejected = await debuggable.debuggablePromise(failing, "ctx").catch((e: unknown) => e);
+                rejected = [(rejected as { promise?: unknown }).promise === failing, store.leakCandidates.has(failing)];
+                pending = new Promise(() => undefined);
+                void debuggable.debuggablePromise(pending, "never settles");
+                return {};
+            },
+        });
+        assert.deepEqual(r.errors, []);
+        assert.equal(during, debuggablePromiseOffline, "the offline function during the run");
+        assert.equal(settled, true, "a leak candidate until it settled");
+        assert.deepEqual(rejected, [true, false], "a rejection names its promise and is no candidate");
+        assert.equal(debuggable.debuggablePromise, SDK_DEBUGGABLE_PROMISE, "the SDK's function after the run");
+        assert.ok(pending !== undefined && store.leakCandidates.has(pending));
+        assert.equal(
+            debuggable.promiseDebugString(pending),
+            `CONTEXT(-1): ${OFFLINE_LEAK_CONTEXT}\nSTACK_TRACE:\n(not captured offline)`,
+        );
+        assert.ok(
+            process.listeners("exit").some((l) => /leakedPromises\(\)/.test(l.toString())),
+            "the SDK's exit-time leak report is scheduled",
+        );
+        store.leakCandidates.delete(pending); // not this process's leak to report at exit
     });
 });
