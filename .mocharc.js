@@ -6,6 +6,7 @@
 // so no worker is left with a long file at the end while the others are done. A file not listed
 // keeps its place after them, in path order.
 "use strict";
+const { execFileSync } = require("node:child_process");
 const fs = require("node:fs");
 const Module = require("node:module");
 const path = require("node:path");
@@ -44,6 +45,53 @@ function specs() {
         return i === -1 ? LONGEST_FIRST.length : i;
     };
     return all.sort((a, b) => rank(a) - rank(b)).map((f) => path.join("bin", "test", f));
+}
+
+/** Runs a command and returns its standard output, or undefined when it cannot run. */
+function output(file, args) {
+    try {
+        return execFileSync(file, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    } catch {
+        return undefined;
+    }
+}
+
+/** Where `name` resolves on PATH, its links followed; undefined when it does not. */
+function resolved(name) {
+    const found = output("sh", ["-c", `command -v ${name}`]);
+    return found === undefined || found === "" ? undefined : fs.realpathSync(found);
+}
+
+/**
+ * The directories of the programs `psql` and `python3` would run, when what PATH finds first is a
+ * dispatcher script that looks the program up again at every call: Debian's `psql` is
+ * postgresql-common's `pg_wrapper`, a Perl script that picks a client version (about 20 ms of CPU a
+ * call, five times the client's own), and pyenv's `python3` is a shim that asks pyenv for the
+ * version (about 80 ms a call). The tests start psql about 150 times (directly and from the Jobs'
+ * shell scripts) and python3 about 20. Found once here, the same programs go first on PATH for the
+ * workers and everything they start; where PATH already finds the program itself, nothing changes.
+ */
+function directToolDirs() {
+    const dirs = [];
+    const psql = resolved("psql");
+    if (psql !== undefined && psql.endsWith(path.join("postgresql-common", "pg_wrapper"))) {
+        // pg_wrapper runs /usr/lib/postgresql/<major>/bin/psql; --version names the major it picks.
+        const major = /\(PostgreSQL\) (\d+)/.exec(output("psql", ["--version"]) ?? "")?.[1];
+        const dir = major === undefined ? undefined : `/usr/lib/postgresql/${major}/bin`;
+        if (dir !== undefined && fs.existsSync(path.join(dir, "psql"))) dirs.push(dir);
+    }
+    const python = resolved("python3");
+    const executable = output("python3", ["-c", "import sys; print(sys.executable)"]);
+    if (python !== undefined && executable !== undefined && executable !== "") {
+        const dir = path.dirname(executable);
+        if (fs.realpathSync(executable) !== python && fs.existsSync(path.join(dir, "python3"))) dirs.push(dir);
+    }
+    return dirs;
+}
+if (process.env.QUAY_GEOREP_TEST_TOOL_DIRS === undefined) {
+    const dirs = directToolDirs();
+    process.env.QUAY_GEOREP_TEST_TOOL_DIRS = dirs.join(path.delimiter);
+    if (dirs.length > 0) process.env.PATH = [...dirs, process.env.PATH ?? ""].join(path.delimiter);
 }
 
 // Node's on-disk compile cache (as scripts/run.js uses for the npm scripts): the workers, and the
