@@ -158,20 +158,35 @@ function unredact(value: unknown): unknown {
  */
 export function readDeployedRenders(dir: string, project: string): DeployedRenders {
     if (!fs.existsSync(dir)) throw new Error(`--deployed: no folder ${dir}`);
-    const outputs: DeployedRenders["outputs"] = {};
-    const resources: DeployedRenders["resources"] = {};
+    const deployed: DeployedRenders = { outputs: {}, resources: {} };
     for (const stack of fs.readdirSync(dir).sort()) {
-        const name = `${ORGANIZATION}/${project}/${stack}`;
-        const out = path.join(dir, stack, "outputs.json");
-        const res = path.join(dir, stack, "resources.json");
-        if (fs.existsSync(out))
-            outputs[name] = unredact(JSON.parse(fs.readFileSync(out, "utf8"))) as Record<string, unknown>;
-        if (fs.existsSync(res)) {
-            const list = JSON.parse(fs.readFileSync(res, "utf8")) as { urn: string; type: string }[];
-            resources[name] = list.map((r) => ({ urn: r.urn, type: r.type }));
-        }
+        const text = (file: string) => {
+            const at = path.join(dir, stack, file);
+            return fs.existsSync(at) ? fs.readFileSync(at, "utf8") : undefined;
+        };
+        addDeployedStack(deployed, project, stack, text("outputs.json"), text("resources.json"));
     }
-    return { outputs, resources };
+    return deployed;
+}
+
+/**
+ * Adds what one stack's rendered `outputs.json` and `resources.json` (either may be missing) say
+ * was deployed: its outputs, secrets back as secrets, and the URN and type of each resource.
+ */
+export function addDeployedStack(
+    deployed: DeployedRenders,
+    project: string,
+    stack: string,
+    outputsJson: string | undefined,
+    resourcesJson: string | undefined,
+): void {
+    const name = `${ORGANIZATION}/${project}/${stack}`;
+    if (outputsJson !== undefined)
+        deployed.outputs[name] = unredact(JSON.parse(outputsJson)) as Record<string, unknown>;
+    if (resourcesJson !== undefined) {
+        const list = JSON.parse(resourcesJson) as { urn: string; type: string }[];
+        deployed.resources[name] = list.map((r) => ({ urn: r.urn, type: r.type }));
+    }
 }
 
 /** The read-only service key offline renders use (a throwaway RSA key, never deployed). */

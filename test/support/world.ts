@@ -6,11 +6,8 @@
  * every `up` checks that those files give back what the next run is judged by.
  */
 import { strict as assert } from "node:assert";
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
 import { recordFromOutputs } from "../../lib/topology";
-import { readDeployedRenders, renderFiles } from "../../offline/render";
+import { addDeployedStack, DeployedRenders, renderFiles } from "../../offline/render";
 import { ORGANIZATION, plain, RunResult } from "../../offline/runtime";
 import { StackConfig } from "../../offline/stackConfig";
 import { SECRET_KEYS } from "../../config/config";
@@ -57,17 +54,16 @@ export class World {
         if (result.errors.length === 0) {
             this.outputs[fq(stack)] = result.outputs;
             this.resources[fq(stack)] = result.resources.map((r) => ({ urn: r.urn, type: r.type }));
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-deployed-"));
-            fs.mkdirSync(path.join(dir, stack));
-            for (const [name, text] of Object.entries(renderFiles(result)))
-                fs.writeFileSync(path.join(dir, stack, name), text);
-            const read = readDeployedRenders(dir, PROJECT);
+            // The files as `npm run render` writes them, read as `--deployed` reads each stack's
+            // folder (readDeployedRenders → addDeployedStack; test/render.test.ts runs the folders).
+            const files = renderFiles(result);
+            const read: DeployedRenders = { outputs: {}, resources: {} };
+            addDeployedStack(read, PROJECT, stack, files["outputs.json"], files["resources.json"]);
             assert.deepEqual(
                 recordFromOutputs(read.outputs[fq(stack)]),
                 recordFromOutputs(plain(result.outputs) as Record<string, unknown>),
             );
             assert.deepEqual(read.resources[fq(stack)], this.resources[fq(stack)]);
-            fs.rmSync(dir, { recursive: true, force: true });
         }
         return result;
     }
