@@ -423,8 +423,16 @@ interface ResourceCallsites {
     callsites: () => unknown[];
 }
 
-/** How many runs are under way (the patch is made by the first and undone by the last). */
+/**
+ * How many runs are under way: 0 or 1, since `runProgram` refuses to overlap runs (the patches are
+ * made when a run starts and undone when it ends).
+ */
 let runsInFlight = 0;
+
+/** Why `runProgram` refuses a run while another is under way. */
+export const OVERLAPPING_RUNS =
+    "offline runs cannot overlap: the Pulumi SDK keeps one mock monitor, project, stack and config per process " +
+    "(pulumi.runtime.setMocks, setAllConfig), so a second run would take over the first one's; await each run before starting the next";
 let sdkCallsites: ResourceCallsites["callsites"] | undefined;
 
 /**
@@ -695,6 +703,7 @@ function structOrder(value: unknown): unknown {
  * a large part of a mock run's time, and none is ever read. Errors keep their messages.
  */
 export async function runProgram(opts: RunOptions): Promise<RunResult> {
+    if (runsInFlight > 0) throw new Error(OVERLAPPING_RUNS);
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     const restore = skipCallsites();

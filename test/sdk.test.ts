@@ -49,6 +49,7 @@ import {
     debuggablePromiseOffline,
     MONITOR,
     OFFLINE_LEAK_CONTEXT,
+    OVERLAPPING_RUNS,
     readResourceOffline,
     RESPONSE_MESSAGES,
     runProgram,
@@ -225,6 +226,31 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: the call-site capture offline runs ski
             "the SDK's own Resource.callsites formats the stack (this test can see a capture)",
         );
         assert.equal(resourceClass.callsites, original, "the run puts the SDK's method back");
+    });
+});
+
+describe("offline runs: one at a time", () => {
+    it("refuses a run while another is under way, which would take over its mocks and config", async () => {
+        let release: () => void = () => undefined;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        const first = runProgram({
+            project: PROJECT,
+            stack: "us",
+            config: {},
+            program: async () => {
+                await gate;
+                return { done: true };
+            },
+        });
+        await assert.rejects(runProgram({ project: PROJECT, stack: "eu", config: {}, program: () => ({}) }), {
+            message: OVERLAPPING_RUNS,
+        });
+        release();
+        const r = await first;
+        assert.deepEqual(r.errors, []);
+        assert.deepEqual(r.outputs, { done: true }, "the first run is untouched");
+        const next = await runProgram({ project: PROJECT, stack: "eu", config: {}, program: () => ({}) });
+        assert.deepEqual(next.errors, [], "the next run, once the first ended, goes ahead");
     });
 });
 
