@@ -593,7 +593,7 @@ export const SDK_READ_RESOURCE = MONITOR.prototype.readResource;
  * (`Struct.fromJavaScript`) for the response, and the SDK's read (runtime/resource.js
  * `readResource` → rpc.js `deserializeProperties`) converts it straight back with `toJavaScript`:
  * no bytes are ever sent. For a StackReference that state is every output of the stack it reads,
- * which every site stack reads again (at 100 sites, 140 KB of JSON per stack, an eighth of a
+ * which every site stack reads again (at 100 sites, 140 KB of JSON per stack, a sixth of a
  * render's CPU). The response's properties answer `toJavaScript` with what the round trip gives
  * back for JSON: the serialized state, each object's keys sorted (`structOrder`). Every other read
  * goes to the SDK's method.
