@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { parseConfig, PROJECT_KEYS, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config";
+import { deepFreeze, parseConfig, PROJECT_KEYS, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config";
 import { ConfigError, SecretValue } from "./validate";
 
 // The SDK exports this from its JS but marks it @internal in its typings; it reads the same
@@ -31,15 +31,6 @@ const STRUCTURED_KEYS = new Set<string>([
 const PARSED_FILES_KEPT = 8;
 const parsedFiles = new Map<string, unknown>();
 
-/** Freezes a parsed document all the way down: callers share it, so none may change it. */
-function deepFreeze<T>(value: T): T {
-    if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-        for (const member of Object.values(value)) deepFreeze(member);
-        Object.freeze(value);
-    }
-    return value;
-}
-
 /**
  * A config file's text, parsed (and frozen). `pulumi up` runs the program once per process; the
  * offline renderer and the tests run it once per stack in one process, with the same `Pulumi.yaml`
@@ -48,6 +39,7 @@ function deepFreeze<T>(value: T): T {
 function parseConfigFile(text: string): { config?: Record<string, unknown> } | null {
     let doc = parsedFiles.get(text);
     if (doc === undefined) {
+        // Frozen all the way down: callers share the document, so none may change it.
         doc = deepFreeze(parse(text) as unknown);
         parsedFiles.set(text, doc);
         if (parsedFiles.size > PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);

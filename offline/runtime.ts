@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { deepFreeze } from "../config/config";
 
 /** Stands in for any secret value (config secrets, generated passwords) in offline runs. */
 export const SECRET_PLACEHOLDER = "__secret__";
@@ -658,12 +659,6 @@ function stackReferenceState(name: string, outputs: Record<string, unknown>): St
         byName.set(name, state);
     }
     return state;
-}
-
-function deepFreeze(value: unknown): void {
-    if (typeof value !== "object" || value === null || Object.isFrozen(value)) return;
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
 }
 
 /**
