@@ -16,7 +16,16 @@ import { PROJECT_ROOT } from "../lib/projectRoot";
 import { READONLY_KEY_FILE_ENV } from "../lib/serviceKey";
 import { loadManifestSchemas, ManifestSchemas, validateManifests } from "./manifests";
 import { staleStackFolders, writeStackFolder } from "./renderedFolder";
-import { ORGANIZATION, plain, RecordedResource, redacted, RunResult, runProgram, SECRET_PLACEHOLDER } from "./runtime";
+import {
+    ORGANIZATION,
+    plain,
+    RecordedResource,
+    redacted,
+    RunResult,
+    runProgram,
+    SECRET_PLACEHOLDER,
+    withSortedKeys,
+} from "./runtime";
 import { listStacks, ProjectFile, readProject, readStackConfig } from "./stackConfig";
 
 /** The files one stack's rendering consists of. */
@@ -47,17 +56,7 @@ export function bundleSecretOf(result: RunResult): RecordedResource | undefined 
 
 /** Stable JSON: keys sorted at every level. */
 function sortedJson(value: unknown): string {
-    const sort = (v: unknown): unknown =>
-        Array.isArray(v)
-            ? v.map(sort)
-            : v !== null && typeof v === "object"
-              ? Object.fromEntries(
-                    Object.keys(v)
-                        .sort()
-                        .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
-                )
-              : v;
-    return `${JSON.stringify(sort(value), null, 2)}\n`;
+    return `${JSON.stringify(withSortedKeys(value), null, 2)}\n`;
 }
 
 /**

@@ -596,7 +596,7 @@ export const SDK_READ_RESOURCE = MONITOR.prototype.readResource;
  * no bytes are ever sent. For a StackReference that state is every output of the stack it reads,
  * which every site stack reads again (at 100 sites, 140 KB of JSON per stack, a sixth of a
  * render's CPU). The response's properties answer `toJavaScript` with what the round trip gives
- * back for JSON: the serialized state, each object's keys sorted (`structOrder`). Every other read
+ * back for JSON: the serialized state, each object's keys sorted (`withSortedKeys`). Every other read
  * goes to the SDK's method.
  * test/sdk.test.ts pins the SDK's method and that both answer the same.
  */
@@ -672,22 +672,23 @@ function serializedOnce(state: Record<string, unknown>): Promise<Record<string, 
     if (serialized === undefined) {
         serialized = rpcModule
             .serializeProperties("", state)
-            .then((value) => structOrder(value) as Record<string, unknown>);
+            .then((value) => withSortedKeys(value) as Record<string, unknown>);
         serializedStates.set(state, serialized);
     }
     return serialized;
 }
 
 /**
- * A JSON value with each object's keys sorted as a `google.protobuf.Struct` gives them back:
- * `Struct.toJavaScript` walks its fields map with `jspb.Map.forEach`, which sorts the keys
- * before calling back (google-protobuf, `jspb.Map.prototype.forEach`: the keys, then `sort()`).
+ * A copy of a JSON value with each object's keys sorted (`sort()`), at every level: the order a
+ * `google.protobuf.Struct` gives them back (`Struct.toJavaScript` walks its fields map with
+ * `jspb.Map.forEach`, which sorts the keys before calling back: google-protobuf,
+ * `jspb.Map.prototype.forEach`), and the rendered files' stable order.
  */
-function structOrder(value: unknown): unknown {
-    if (Array.isArray(value)) return value.map(structOrder);
+export function withSortedKeys(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(withSortedKeys);
     if (typeof value !== "object" || value === null) return value;
     const keys = Object.keys(value).sort();
-    return Object.fromEntries(keys.map((k) => [k, structOrder((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(keys.map((k) => [k, withSortedKeys((value as Record<string, unknown>)[k])]));
 }
 
 /**
