@@ -12,17 +12,17 @@ import { cidrSlug } from "../../lib/cidr";
 import {
     ADMIN_DATABASE,
     ADMIN_USER,
-    keepOptions,
+    CreatedServerArgs,
+    createdServer,
     PostgresServer,
     readyHost,
-    replicaSource,
     ServerRole,
 } from "./server";
 
 const TYPE = "quay-georep:database:RdsPostgres";
 
 /** Inputs of the RDS server; its region is the AWS provider's (`opts.providers`). */
-export interface RdsPostgresArgs {
+export interface RdsPostgresArgs extends CreatedServerArgs {
     /** The existing VPC the instance and its security group live in. */
     readonly vpcId: pulumi.Input<string>;
     /** At least two subnets of that VPC in different availability zones (the DB subnet group). */
@@ -45,19 +45,8 @@ export interface RdsPostgresArgs {
     readonly backupRetentionDays?: pulumi.Input<number>;
     /** Give the instance a public address (default false); access is still limited to `allowedCidrs`. */
     readonly publiclyAccessible?: pulumi.Input<boolean>;
-    /** `primary` (default), `replica` of `replicaOf`, or a replica since `promoted` to standalone. */
-    readonly role?: ServerRole;
     /** The source instance's ARN (a cross-region replica names its source by ARN); replica and promoted only. */
     readonly replicaOf?: pulumi.Input<string>;
-    /** A primary's master password (default: one generated here); required for a replica, which inherits it. */
-    readonly adminPassword?: pulumi.Input<string>;
-    /** Released (default false): every child unprotected and retained on delete, and no ingress rules. */
-    readonly retain?: boolean;
-    /**
-     * Frozen (default: `retain`): every child keeps its last inputs (`ignoreChanges: ["*"]`), so
-     * nothing is asked of a lost region, and a released server's edited config changes nothing.
-     */
-    readonly frozen?: boolean;
     /** Resources the promotion waits for (the lag gate); only with `role: "promoted"`. */
     readonly promoteAfter?: pulumi.Input<pulumi.Resource>[];
 }
@@ -95,16 +84,7 @@ export class RdsPostgres extends pulumi.ComponentResource implements PostgresSer
      */
     constructor(name: string, args: RdsPostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const role = args.role ?? "primary";
-        const source = replicaSource(
-            `RdsPostgres ${name}`,
-            role,
-            args.replicaOf,
-            "the source instance's ARN",
-            args.adminPassword,
-        );
-        const retain = args.retain ?? false;
-        const keep = (protect?: boolean) => keepOptions(retain, protect, args.frozen ?? retain);
+        const { role, source, retain, keep } = createdServer(`RdsPostgres ${name}`, args, "the source instance's ARN");
         const port = args.port ?? 5432;
         const version = args.version ?? "17";
         const instanceClass = args.instanceClass ?? "db.t4g.medium";

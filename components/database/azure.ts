@@ -11,17 +11,17 @@ import { cidrRange, cidrSlug } from "../../lib/cidr";
 import {
     ADMIN_DATABASE,
     ADMIN_USER,
-    keepOptions,
+    CreatedServerArgs,
+    createdServer,
     PostgresServer,
     readyHost,
-    replicaSource,
     ServerRole,
 } from "./server";
 
 const TYPE = "quay-georep:database:FlexiblePostgres";
 
 /** Inputs of the flexible server; its subscription is the azure-native provider's (`opts.providers`). */
-export interface FlexiblePostgresArgs {
+export interface FlexiblePostgresArgs extends CreatedServerArgs {
     /** Azure location of the server and its resource group, e.g. `westeurope`. */
     readonly location: pulumi.Input<string>;
     /** IPv4 CIDRs given firewall rules; plain: one rule each, named by the CIDR. */
@@ -40,21 +40,10 @@ export interface FlexiblePostgresArgs {
     readonly geoRedundantBackup?: pulumi.Input<boolean>;
     /** A zone-redundant standby (default false; not on the Burstable tier). */
     readonly highAvailability?: pulumi.Input<boolean>;
-    /** `primary` (default), `replica` of `replicaOf`, or a replica since `promoted` to standalone. */
-    readonly role?: ServerRole;
     /** The source server's resource ID; replica and promoted only. */
     readonly replicaOf?: pulumi.Input<string>;
     /** How a `promoted` server was promoted: `Planned` (default: waits for the replica to catch up) or `Forced`. */
     readonly promoteOption?: "Planned" | "Forced";
-    /** A primary's administrator password (default: one generated here); required for a replica, which inherits it. */
-    readonly adminPassword?: pulumi.Input<string>;
-    /** Released (default false): every child unprotected and retained on delete, and no firewall rules. */
-    readonly retain?: boolean;
-    /**
-     * Frozen (default: `retain`): every child keeps its last inputs (`ignoreChanges: ["*"]`), so
-     * nothing is asked of a lost region, and a released server's edited config changes nothing.
-     */
-    readonly frozen?: boolean;
     /** Resources the promotion waits for (the lag gate); only with `role: "promoted"`. */
     readonly promoteAfter?: pulumi.Input<pulumi.Resource>[];
 }
@@ -100,16 +89,11 @@ export class FlexiblePostgres extends pulumi.ComponentResource implements Postgr
     /** Children inherit the `azure-native` and `random` providers from `opts.providers`. */
     constructor(name: string, args: FlexiblePostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super(TYPE, name, {}, opts);
-        const role = args.role ?? "primary";
-        const source = replicaSource(
+        const { role, source, retain, keep } = createdServer(
             `FlexiblePostgres ${name}`,
-            role,
-            args.replicaOf,
+            args,
             "the source server's resource ID",
-            args.adminPassword,
         );
-        const retain = args.retain ?? false;
-        const keep = (protect?: boolean) => keepOptions(retain, protect, args.frozen ?? retain);
         const version = args.version ?? "17";
         const skuName = args.skuName ?? "Standard_D2ds_v5";
         const tier = args.tier ?? "GeneralPurpose";

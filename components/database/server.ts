@@ -58,7 +58,7 @@ export type ServerRole = "primary" | "replica" | "promoted";
  * must hand it on. A missing one is a programming error (config never reaches components), hence a
  * plain Error.
  */
-export function replicaSource(
+function replicaSource(
     component: string,
     role: ServerRole,
     replicaOf: pulumi.Input<string> | undefined,
@@ -81,7 +81,7 @@ export function replicaSource(
  * resets every input to its last value (pulumi/pulumi sdk/go/common/resource/properties_path.go
  * `PropertyPath.reset`, key `"*"`), so an edited config changes nothing there.
  */
-export function keepOptions(
+function keepOptions(
     retain: boolean,
     protect = false,
     frozen = retain,
@@ -89,4 +89,45 @@ export function keepOptions(
     const freeze = frozen ? { ignoreChanges: ["*"] } : {};
     if (retain) return { protect: false, retainOnDelete: true, ...freeze };
     return { ...(protect ? { protect: true } : {}), ...freeze };
+}
+
+/** What the created servers (RdsPostgres, FlexiblePostgres) are told of their place in a switchover. */
+export interface CreatedServerArgs {
+    /** `primary` (default), `replica` of `replicaOf`, or a replica since `promoted` to standalone. */
+    readonly role?: ServerRole;
+    /** The source server (each cloud names it its own way); replica and promoted only. */
+    readonly replicaOf?: pulumi.Input<string>;
+    /** A primary's administrator password (default: one generated here); required for a replica, which inherits it. */
+    readonly adminPassword?: pulumi.Input<string>;
+    /**
+     * Released (default false): every child unprotected and retained on delete, and no ingress
+     * (AWS) or firewall (Azure) rules: the fence.
+     */
+    readonly retain?: boolean;
+    /**
+     * Frozen (default: `retain`): every child keeps its last inputs (`ignoreChanges: ["*"]`), so
+     * nothing is asked of a lost region, and a released server's edited config changes nothing.
+     */
+    readonly frozen?: boolean;
+}
+
+/**
+ * How a created server's component starts: its role, the source it names (`replicaSource`, where
+ * `sourceIs` says what `replicaOf` must be), whether it is released, and the options of each of its
+ * children (`keepOptions`, `keep(true)` where the child holds data).
+ */
+export function createdServer(
+    component: string,
+    args: CreatedServerArgs,
+    sourceIs: string,
+): {
+    role: ServerRole;
+    source: pulumi.Input<string> | undefined;
+    retain: boolean;
+    keep: (protect?: boolean) => ReturnType<typeof keepOptions>;
+} {
+    const role = args.role ?? "primary";
+    const source = replicaSource(component, role, args.replicaOf, sourceIs, args.adminPassword);
+    const retain = args.retain ?? false;
+    return { role, source, retain, keep: (protect) => keepOptions(retain, protect, args.frozen ?? retain) };
 }
