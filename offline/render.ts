@@ -285,6 +285,12 @@ export class HeapBudget {
 export interface RenderIo {
     stdout(text: string): void;
     stderr(text: string): void;
+    /**
+     * Given the stacks rendered (each with the program run its files were made from) once their
+     * folders are written, when the caller wants them: tests judge a render by its runs as well as
+     * its files, without running every stack again.
+     */
+    rendered?(stacks: readonly RenderedStack[]): void;
 }
 
 const PROCESS_IO: RenderIo = {
@@ -324,6 +330,7 @@ export async function main(argv: readonly string[], io: RenderIo = PROCESS_IO): 
         const names = Object.keys(r.files).sort();
         io.stdout(`${summarize(r.stack, r.result, path.relative(process.cwd(), out) || ".", names)}\n\n`);
     }
+    io.rendered?.(outcome.rendered);
     // A stack removed from the project leaves no folder behind (`--stack` renders one: the others stay).
     if (args.stack === undefined) {
         for (const stale of staleStackFolders(out, outcome.stacks))

@@ -77,13 +77,19 @@ function verifyJwt(token: string, jwk: object): boolean {
     return verify("sha256", Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, "base64url"));
 }
 
+/**
+ * Two new keys (`generateServiceKey`, as the program makes them), made once for this file: RSA
+ * key generation takes tens to hundreds of milliseconds of CPU a key, and no test changes a key.
+ */
+let generated: { key: ServiceKey; other: ServiceKey } | undefined;
+const twoKeys = () => (generated ??= { key: generateServiceKey(), other: generateServiceKey() });
+
 describe("service key for read-only mode (lib/serviceKey.ts)", function () {
     let key: ServiceKey;
     let other: ServiceKey;
 
     before(function () {
-        key = generateServiceKey();
-        other = generateServiceKey();
+        ({ key, other } = twoKeys());
     });
 
     it("points Quay at the two bundle files under /conf/stack, with Quay's default service name", function () {
@@ -326,8 +332,7 @@ describe("sql/readonly-service-key.sql (real PostgreSQL + psql)", function () {
     before(async function () {
         db = await TestDatabase.create();
         await db.client.query(readFileSync(SCHEMA_FIXTURE, "utf8"));
-        key = generateServiceKey();
-        other = generateServiceKey();
+        ({ key, other } = twoKeys());
     });
 
     after(async function () {

@@ -13,10 +13,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse, parseDocument } from "yaml";
 import { checkRun } from "../offline/policy";
-import { main, readDeployedRenders, renderStacks } from "../offline/render";
+import { main, RenderedStack } from "../offline/render";
 import { plain, RunResult } from "../offline/runtime";
 import { formatViolation } from "../policy/rules";
-import { PROJECT, PROJECT_DIR } from "./mocks";
+import { PROJECT_DIR } from "./mocks";
 
 /** One entry of resources.json. */
 interface Rendered {
@@ -149,22 +149,25 @@ function readStack(out: string, stack: string): StackFiles {
 }
 
 /**
- * `npm run render -- --dir <dir> --out <dir>/<name> [--deployed <previous>]`, in this process, and
- * the same render's program runs (renderStacks with the same deployed state), which must register
- * the very resources the files list.
+ * `npm run render -- --dir <dir> --out <dir>/<name> [--deployed <previous>]`, in this process, with
+ * the program runs its files were made from (`RenderIo.rendered`), which must register the very
+ * resources the files list.
  */
 async function render(dir: string, name: string, deployed?: Step): Promise<Step> {
     const out = path.join(dir, name);
     let stdout = "";
     let stderr = "";
+    let rendered: readonly RenderedStack[] = [];
     const args = ["--dir", dir, "--out", out, ...(deployed ? ["--deployed", deployed.out] : [])];
-    const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+    const code = await main(args, {
+        stdout: (t) => void (stdout += t),
+        stderr: (t) => void (stderr += t),
+        rendered: (stacks) => void (rendered = stacks),
+    });
     assert.equal(code, 0, `render ${name} failed:\n${stderr}`);
     assert.doesNotMatch(stderr, /not rendered/);
-    const again = await renderStacks(dir, undefined, deployed ? readDeployedRenders(deployed.out, PROJECT) : undefined);
-    assert.deepEqual(again.failed, []);
     const runOf = (stack: string) => {
-        const r = again.rendered.find((x) => x.stack === stack);
+        const r = rendered.find((x) => x.stack === stack);
         assert.ok(r, `no ${stack} in the render`);
         return r.result;
     };

@@ -21,6 +21,34 @@ export function fq(stack: string): string {
     return `${ORGANIZATION}/${PROJECT}/${stack}`;
 }
 
+/** Run results already checked by {@link checkRenderedRoundTrip}, with the stacks they were checked as. */
+const roundTripped = new WeakMap<RunResult, Set<string>>();
+
+/**
+ * Checks that a successful run, written as `npm run render` writes it and read back as `--deployed`
+ * reads each stack's folder (readDeployedRenders → addDeployedStack; test/render.test.ts runs the
+ * folders), gives back what the next run is judged by: its outputs' record and its resources' URNs
+ * and types. The check depends on the result and the stack alone, and run results are shared and
+ * read-only (test/mocks.ts `runStack`), so each result is checked once per stack name.
+ */
+function checkRenderedRoundTrip(stack: string, result: RunResult): void {
+    let stacks = roundTripped.get(result);
+    if (stacks?.has(stack)) return;
+    const files = renderFiles(result);
+    const read: DeployedRenders = { outputs: {}, resources: {} };
+    addDeployedStack(read, PROJECT, stack, files["outputs.json"], files["resources.json"]);
+    assert.deepEqual(
+        recordFromOutputs(read.outputs[fq(stack)]),
+        recordFromOutputs(plain(result.outputs) as Record<string, unknown>),
+    );
+    assert.deepEqual(
+        read.resources[fq(stack)],
+        result.resources.map((r) => ({ urn: r.urn, type: r.type })),
+    );
+    if (stacks === undefined) roundTripped.set(result, (stacks = new Set()));
+    stacks.add(stack);
+}
+
 export class World {
     /** Last deployed outputs, by fully qualified stack name. */
     readonly outputs: Record<string, Record<string, unknown>> = {};
@@ -54,16 +82,7 @@ export class World {
         if (result.errors.length === 0) {
             this.outputs[fq(stack)] = result.outputs;
             this.resources[fq(stack)] = result.resources.map((r) => ({ urn: r.urn, type: r.type }));
-            // The files as `npm run render` writes them, read as `--deployed` reads each stack's
-            // folder (readDeployedRenders → addDeployedStack; test/render.test.ts runs the folders).
-            const files = renderFiles(result);
-            const read: DeployedRenders = { outputs: {}, resources: {} };
-            addDeployedStack(read, PROJECT, stack, files["outputs.json"], files["resources.json"]);
-            assert.deepEqual(
-                recordFromOutputs(read.outputs[fq(stack)]),
-                recordFromOutputs(plain(result.outputs) as Record<string, unknown>),
-            );
-            assert.deepEqual(read.resources[fq(stack)], this.resources[fq(stack)]);
+            checkRenderedRoundTrip(stack, result);
         }
         return result;
     }
