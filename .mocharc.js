@@ -5,6 +5,10 @@
 // longest start first (most of them wait on PostgreSQL, psql, sh or python3 rather than compute),
 // so no worker is left with a long file at the end while the others are done. A file not listed
 // keeps its place after them, in path order.
+//
+// `npm test` (scripts/test.js) runs two groups at once, named by QUAY_GEOREP_TEST_GROUP: "workers"
+// (every file but OWN_PROCESS, in two workers) and "own" (the OWN_PROCESS files, in one process of
+// their own). Without the variable (`npx mocha`), every file runs in three workers, as one run.
 "use strict";
 const { execFileSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -33,6 +37,26 @@ const LONGEST_FIRST = [
     "cloudInit",
 ];
 
+/**
+ * Files npm test runs in a mocha process of their own, beside the two workers: they wait far more
+ * than they compute, and loading nothing of the Pulumi SDK they cost a process of their own little.
+ * standbyScripts waits on a PostgreSQL primary and standby (starts, stops, promotions,
+ * pg_basebackup): about 7 s, of which half a second is its own CPU.
+ */
+const OWN_PROCESS = ["standbyScripts"];
+
+/** Which group this run is (scripts/test.js sets it), or undefined for every file as one run. */
+const GROUP = process.env.QUAY_GEOREP_TEST_GROUP;
+if (GROUP !== undefined && GROUP !== "workers" && GROUP !== "own") {
+    throw new Error(`QUAY_GEOREP_TEST_GROUP must be "workers" or "own", got "${GROUP}"`);
+}
+
+/** Whether a compiled test file belongs to this run's group. */
+function inGroup(file) {
+    if (GROUP === undefined) return true;
+    return OWN_PROCESS.includes(path.basename(file, ".test.js")) === (GROUP === "own");
+}
+
 /** Every compiled test file, longest first. */
 function specs() {
     if (!fs.existsSync(TESTS)) return ["bin/test/**/*.test.js"]; // not built: mocha says no file matches
@@ -44,7 +68,10 @@ function specs() {
         const i = LONGEST_FIRST.indexOf(path.basename(f, ".test.js"));
         return i === -1 ? LONGEST_FIRST.length : i;
     };
-    return all.sort((a, b) => rank(a) - rank(b)).map((f) => path.join("bin", "test", f));
+    return all
+        .sort((a, b) => rank(a) - rank(b))
+        .map((f) => path.join("bin", "test", f))
+        .filter(inGroup);
 }
 
 /** Runs a command and returns its standard output, or undefined when it cannot run. */
@@ -103,13 +130,19 @@ if (typeof Module.enableCompileCache === "function") Module.enableCompileCache(p
 
 module.exports = {
     spec: specs(),
-    parallel: true,
-    // One more worker than cores: the first file (the failover scripts on a PostgreSQL pair) mostly
-    // waits for its servers, and the other two workers share the cores meanwhile.
-    jobs: 3,
-    // A larger young generation: the program's runs allocate much short-lived data (Outputs,
-    // promises), which then dies in it instead of being copied into the old generation.
-    "node-option": ["max-semi-space-size=64"],
+    // The own-process group runs in mocha's process (it runs no program: no worker, no V8 option).
+    ...(GROUP === "own"
+        ? { parallel: false }
+        : {
+              parallel: true,
+              // As one run (no group), one more worker than cores: the failover scripts mostly wait
+              // for their PostgreSQL servers, and the other two workers share the cores meanwhile.
+              // Under npm test they run beside the workers instead, and two workers fill the cores.
+              jobs: GROUP === "workers" ? 2 : 3,
+              // A larger young generation: the program's runs allocate much short-lived data
+              // (Outputs, promises), which then dies in it instead of being copied into the old generation.
+              "node-option": ["max-semi-space-size=64"],
+          }),
     timeout: 20000,
     reporter: "./test/support/reporter.js",
 };

@@ -1,0 +1,99 @@
+/**
+ * How `npm test` splits the suite (scripts/test.js, .mocharc.js): two groups that together run
+ * every test file once, the own-process group in mocha's own process, the rest in two workers; the
+ * own-process files load nothing of the Pulumi SDK (what makes a process of their own cheap).
+ */
+import { strict as assert } from "node:assert";
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PROJECT_DIR } from "./mocks";
+
+interface MochaConfig {
+    spec: string[];
+    parallel: boolean;
+    jobs?: number;
+    "node-option"?: string[];
+}
+
+/** .mocharc.js as mocha loads it for a group (undefined: no group), in a process of its own. */
+function config(group: string | undefined): MochaConfig {
+    const env = { ...process.env };
+    delete env.QUAY_GEOREP_TEST_GROUP;
+    if (group !== undefined) env.QUAY_GEOREP_TEST_GROUP = group;
+    const out = execFileSync(
+        process.execPath,
+        [
+            "-e",
+            `process.stdout.write(JSON.stringify(require(${JSON.stringify(path.join(PROJECT_DIR, ".mocharc.js"))})))`,
+        ],
+        { cwd: PROJECT_DIR, env, encoding: "utf8" },
+    );
+    return JSON.parse(out) as MochaConfig;
+}
+
+/** The compiled modules of this project a compiled file requires, transitively (package names for the rest). */
+function requiredFrom(file: string, seen = new Set<string>()): Set<string> {
+    if (seen.has(file)) return seen;
+    seen.add(file);
+    const text = fs.readFileSync(file, "utf8");
+    for (const [, spec] of text.matchAll(/require\("([^"]+)"\)/g)) {
+        if (spec.startsWith(".")) {
+            const target = path.resolve(path.dirname(file), spec);
+            const js = [target, `${target}.js`, path.join(target, "index.js")].find(
+                (f) => fs.existsSync(f) && fs.statSync(f).isFile(),
+            );
+            if (js !== undefined) requiredFrom(js, seen);
+        } else {
+            seen.add(spec);
+        }
+    }
+    return seen;
+}
+
+describe("npm test's two groups (scripts/test.js, .mocharc.js)", () => {
+    const all = config(undefined);
+    const workers = config("workers");
+    const own = config("own");
+
+    it("runs every test file once: the own-process files in mocha's process, the rest in two workers", () => {
+        assert.ok(all.spec.length > 30, `found ${all.spec.length} test files`);
+        assert.deepEqual([...workers.spec, ...own.spec].sort(), [...all.spec].sort());
+        assert.deepEqual(
+            own.spec.filter((f) => workers.spec.includes(f)),
+            [],
+        );
+        assert.deepEqual(own.spec, [path.join("bin", "test", "standbyScripts.test.js")]);
+        assert.equal(own.parallel, false);
+        assert.equal(workers.parallel, true);
+        assert.equal(workers.jobs, 2);
+        // As one run (`npx mocha`): three workers.
+        assert.equal(all.parallel, true);
+        assert.equal(all.jobs, 3);
+    });
+
+    it("keeps the own-process files free of the Pulumi SDK", () => {
+        for (const file of own.spec) {
+            const required = [...requiredFrom(path.join(PROJECT_DIR, file))];
+            assert.ok(
+                required.some((r) => r.endsWith(path.join("test", "support", "standby.js"))),
+                "the scan follows the file's imports",
+            );
+            assert.deepEqual(
+                required.filter((r) => r.startsWith("@pulumi/")),
+                [],
+                `${file} loads the Pulumi SDK: move it back among the workers' files`,
+            );
+        }
+    });
+
+    it("refuses a group it does not know, naming the variable", () => {
+        const r = spawnSync(process.execPath, ["-e", `require("./.mocharc.js")`], {
+            cwd: PROJECT_DIR,
+            env: { ...process.env, QUAY_GEOREP_TEST_GROUP: "own-process" },
+            encoding: "utf8",
+        });
+        assert.notEqual(r.status, 0);
+        assert.match(r.stderr, /QUAY_GEOREP_TEST_GROUP must be "workers" or "own", got "own-process"/);
+    });
+});
