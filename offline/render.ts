@@ -21,6 +21,7 @@ import {
     plain,
     RecordedResource,
     redacted,
+    RunOptions,
     RunResult,
     runProgram,
     SECRET_PLACEHOLDER,
@@ -195,13 +196,15 @@ export const OFFLINE_READONLY_KEY = path.join(PROJECT_ROOT, "offline", "readonly
  * Renders the requested stacks (all by default), shared stack first, each reading what the stacks
  * before it in this run produced (the deploy order) and otherwise what `deployed` says was
  * deployed. Throws nothing for a stack's failure: errors are in the results. `project` is `dir`'s
- * Pulumi.yaml, read once here when not given.
+ * Pulumi.yaml, read once here when not given. `run` runs the program for one stack: `runProgram`,
+ * or a test's memoized runs (the program is deterministic and run results are read-only).
  */
 export async function renderStacks(
     dir: string,
     only?: string,
     deployed: DeployedRenders = { outputs: {}, resources: {} },
     project: ProjectFile = readProject(dir),
+    run: (opts: RunOptions) => Promise<RunResult> = runProgram,
 ): Promise<{
     /** Every stack of the project (each `Pulumi.<stack>.yaml`), sorted. */
     stacks: readonly string[];
@@ -228,7 +231,7 @@ export async function renderStacks(
     for (const stack of order) {
         if (only !== undefined && stack !== only && stack !== sharedStack) continue;
         const cfg = stack === first.stack ? first : readStackConfig(dir, stack, project);
-        const result = await runProgram({
+        const result = await run({
             ...cfg,
             stackOutputs: { ...stackOutputs },
             stackResources: deployed.resources,
@@ -291,6 +294,8 @@ export interface RenderIo {
      * its files, without running every stack again.
      */
     rendered?(stacks: readonly RenderedStack[]): void;
+    /** Runs the program for one stack: `runProgram` unless given (tests give their memoized runs). */
+    run?: (opts: RunOptions) => Promise<RunResult>;
 }
 
 const PROCESS_IO: RenderIo = {
@@ -320,7 +325,7 @@ export async function main(argv: readonly string[], io: RenderIo = PROCESS_IO): 
         out = path.resolve(args.out ?? path.join(dir, "rendered"));
         const project = readProject(dir);
         const deployed = args.deployed ? readDeployedRenders(path.resolve(args.deployed), project.name) : undefined;
-        outcome = await renderStacks(dir, args.stack, deployed, project);
+        outcome = await renderStacks(dir, args.stack, deployed, project, io.run);
     } catch (err) {
         io.stderr(`${(err as Error).message}\n${USAGE}\n`);
         return 2;

@@ -18,6 +18,7 @@ import {
     one,
     ofType,
     PROJECT,
+    runMemoized,
     runPair,
     runStack,
     withConfig,
@@ -463,7 +464,11 @@ describe("entry point: example stacks", () => {
         const out = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-entrypoint-"));
         // The renderer's CLI, in this process (test/render.test.ts runs it as a process once).
         let stderr = "";
-        const code = await render(["--out", out], { stdout: () => undefined, stderr: (t) => void (stderr += t) });
+        const code = await render(["--out", out], {
+            stdout: () => undefined,
+            stderr: (t) => void (stderr += t),
+            run: runMemoized,
+        });
         assert.equal(code, 0, stderr);
         const resources = JSON.parse(fs.readFileSync(path.join(out, "us", "resources.json"), "utf8")) as {
             type: string;

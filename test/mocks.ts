@@ -12,7 +12,7 @@ import { parse, stringify } from "yaml";
 import { bundleSecretOf } from "../offline/render";
 import { PROJECT_KEYS } from "../config/config";
 import { PROJECT_ROOT } from "../lib/projectRoot";
-import { ORGANIZATION, plain, RecordedResource, RunResult, runProgram } from "../offline/runtime";
+import { ORGANIZATION, plain, RecordedResource, RunOptions, RunResult, runProgram } from "../offline/runtime";
 import { readStackConfig, StackConfig } from "../offline/stackConfig";
 
 /** The repository root (where Pulumi.yaml is), also when the tests run compiled from bin/test/. */
@@ -125,11 +125,25 @@ const runs = new Map<string, Promise<RunResult>>();
  */
 export function runStack(
     cfg: StackConfig,
-    stackOutputs: Record<string, Record<string, unknown>> = {},
-    stackResources: Record<string, { urn: string; type: string }[]> = {},
+    stackOutputs: NonNullable<RunOptions["stackOutputs"]> = {},
+    stackResources: NonNullable<RunOptions["stackResources"]> = {},
 ): Promise<RunResult> {
     const key = JSON.stringify([cfg, stackOutputs, stackResources]);
     return remember(runs, key, 32, () => runProgram({ ...cfg, stackOutputs, stackResources }));
+}
+
+/**
+ * `runProgram` through {@link runStack}'s memo, for the renderer (`renderStacks`'s and `RenderIo`'s
+ * `run`): a render of the example then shares its runs with every other test of the worker that
+ * runs the same stack with the same config and deployed state. A component program is run afresh.
+ */
+export function runMemoized(opts: RunOptions): Promise<RunResult> {
+    if (opts.program !== undefined || opts.projectFile === undefined) return runProgram(opts);
+    // The stack's config as readStackConfig gives it, its keys in the same order (the memo's key is JSON).
+    const cfg = Object.fromEntries(
+        Object.entries(opts).filter(([k]) => k !== "stackOutputs" && k !== "stackResources"),
+    ) as unknown as StackConfig;
+    return runStack(cfg, { ...opts.stackOutputs }, { ...opts.stackResources });
 }
 
 /** The fully qualified name a StackReference uses for a stack of this project. */

@@ -14,7 +14,7 @@ import { loadManifestSchemas } from "../offline/manifests";
 import { HeapBudget, main, manifestErrors, renderFiles, renderStacks } from "../offline/render";
 import { staleStackFolders, writeStackFolder } from "../offline/renderedFolder";
 import { RecordedResource, runProgram, SECRET_PLACEHOLDER } from "../offline/runtime";
-import { PROJECT_DIR } from "./mocks";
+import { PROJECT_DIR, runMemoized } from "./mocks";
 
 /** What one run of the renderer CLI returned and printed. */
 interface CliResult {
@@ -37,13 +37,19 @@ function cliProcess(args: string[]): Promise<CliResult> {
 }
 
 /**
- * The renderer CLI in this process: its `main`, with what it prints captured. The process around
- * it (arguments in, exit code out) is tested once, with {@link cliProcess}.
+ * The renderer CLI in this process: its `main`, with what it prints captured, running the program
+ * through the tests' memo (the example's runs are the same in every test; "is deterministic" below
+ * runs them afresh). The process around it (arguments in, exit code out) is tested once, with
+ * {@link cliProcess}.
  */
 async function cli(args: string[]): Promise<CliResult> {
     let stdout = "";
     let stderr = "";
-    const code = await main(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t) });
+    const code = await main(args, {
+        stdout: (t) => void (stdout += t),
+        stderr: (t) => void (stderr += t),
+        run: runMemoized,
+    });
     return { code, stdout, stderr };
 }
 
@@ -60,7 +66,7 @@ function tempProject(edit?: (file: string, text: string) => string): string {
 describe("offline renderer", () => {
     let first: Awaited<ReturnType<typeof renderStacks>>;
     before(async () => {
-        first = await renderStacks(PROJECT_DIR);
+        first = await renderStacks(PROJECT_DIR, undefined, undefined, undefined, runMemoized);
     });
 
     it("renders every example stack, shared stack first, with no failures", () => {
@@ -196,7 +202,7 @@ describe("offline renderer", () => {
     });
 
     it("is deterministic: a second run writes the same bytes", async () => {
-        const second = await renderStacks(PROJECT_DIR);
+        const second = await renderStacks(PROJECT_DIR); // runProgram itself, not the memo
         for (let i = 0; i < first.rendered.length; i++)
             assert.deepEqual(second.rendered[i].files, first.rendered[i].files);
     });

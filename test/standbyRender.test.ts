@@ -16,7 +16,7 @@ import { checkRun } from "../offline/policy";
 import { main, RenderedStack } from "../offline/render";
 import { plain, RunResult } from "../offline/runtime";
 import { formatViolation } from "../policy/rules";
-import { PROJECT_DIR } from "./mocks";
+import { PROJECT_DIR, runMemoized } from "./mocks";
 
 /** One entry of resources.json. */
 interface Rendered {
@@ -163,6 +163,7 @@ async function render(dir: string, name: string, deployed?: Step): Promise<Step>
         stdout: (t) => void (stdout += t),
         stderr: (t) => void (stderr += t),
         rendered: (stacks) => void (rendered = stacks),
+        run: runMemoized,
     });
     assert.equal(code, 0, `render ${name} failed:\n${stderr}`);
     assert.doesNotMatch(stderr, /not rendered/);

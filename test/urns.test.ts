@@ -13,7 +13,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { renderStacks } from "../offline/render";
-import { PROJECT_DIR } from "./mocks";
+import { PROJECT_DIR, runMemoized } from "./mocks";
 
 /** The example stacks' URNs before the refactor, by stack. */
 const SNAPSHOT = path.join(PROJECT_DIR, "test", "fixtures", "example-urns.json");
@@ -182,7 +182,7 @@ describe("URNs of the example stacks", () => {
 
     before(async function () {
         this.timeout(120000);
-        const { rendered, failed } = await renderStacks(PROJECT_DIR);
+        const { rendered, failed } = await renderStacks(PROJECT_DIR, undefined, undefined, undefined, runMemoized);
         assert.deepEqual(failed, []);
         listed = Object.fromEntries(rendered.map((r) => [r.stack, JSON.parse(r.files["resources.json"]) as Listed[]]));
     });
