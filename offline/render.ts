@@ -284,7 +284,10 @@ export class HeapBudget {
     }
 }
 
-/** Where the CLI writes: standard output and standard error (the tests capture them). */
+/**
+ * What the CLI is given from outside: where it writes (standard output and standard error; the
+ * tests capture them) and, for tests, a way to see what it rendered and to run the program.
+ */
 export interface RenderIo {
     stdout(text: string): void;
     stderr(text: string): void;

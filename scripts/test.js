@@ -41,25 +41,31 @@ function runGroup(group, args, { hold }) {
         child.stdout.on("data", (d) => held.push(d));
         child.stderr.on("data", (d) => held.push(d));
     }
+    /** Reads the run's totals (undefined when its reporter never wrote them) and removes their folder. */
+    const totals = () => {
+        try {
+            return JSON.parse(fs.readFileSync(summary, "utf8"));
+        } catch {
+            return undefined; // mocha ended before its reporter did (it could not load a file, say)
+        } finally {
+            fs.rmSync(path.dirname(summary), { recursive: true, force: true });
+        }
+    };
     return {
         child,
         done: new Promise((resolve) => {
-            child.on("error", (err) => resolve({ group, code: 1, output: `could not start mocha: ${err.message}\n` }));
-            child.on("close", (code, signal) => {
-                let totals;
-                try {
-                    totals = JSON.parse(fs.readFileSync(summary, "utf8"));
-                } catch {
-                    totals = undefined; // mocha ended before its reporter did (it could not load a file, say)
-                }
-                fs.rmSync(path.dirname(summary), { recursive: true, force: true });
+            // A child that cannot start emits "error" and may not emit "close": either settles the run once.
+            child.once("error", (err) =>
+                resolve({ group, code: 1, output: `could not start mocha: ${err.message}\n`, totals: totals() }),
+            );
+            child.once("close", (code, signal) =>
                 resolve({
                     group,
                     code: code ?? (signal ? 1 : 0),
                     output: Buffer.concat(held).toString("utf8"),
-                    totals,
-                });
-            });
+                    totals: totals(),
+                }),
+            );
         }),
     };
 }
