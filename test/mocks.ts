@@ -9,9 +9,10 @@
  * change at a time, and finders over the recorded resources.
  */
 import { parse, stringify } from "yaml";
-import { bundleSecretOf } from "../offline/render";
+import { bundleSecretOf, OFFLINE_READONLY_KEY } from "../offline/render";
 import { PROJECT_KEYS } from "../config/config";
 import { PROJECT_ROOT } from "../lib/projectRoot";
+import { READONLY_KEY_FILE_ENV } from "../lib/serviceKey";
 import { ORGANIZATION, plain, RecordedResource, RunOptions, RunResult, runProgram } from "../offline/runtime";
 import { readStackConfig, StackConfig } from "../offline/stackConfig";
 
@@ -115,6 +116,12 @@ function editParsed(text: string, changes: readonly [string, unknown][]): string
 export function exampleSites(): Record<string, unknown>[] {
     return JSON.parse(exampleConfig("us").config[`${PROJECT}:sites`]) as Record<string, unknown>[];
 }
+
+// Program runs in the tests read the offline renderer's fixed read-only service key, as `npm run
+// render` does (offline/render.ts renderStacks sets the same variable): a run that goes read-only
+// is then the same whatever ran before it in the worker, as the memo below assumes. The key's
+// generation is tested on its own (test/standbyProgram.test.ts, stacks/switchover.ts readonlyKey).
+process.env[READONLY_KEY_FILE_ENV] ??= OFFLINE_READONLY_KEY;
 
 const runs = new Map<string, Promise<RunResult>>();
 

@@ -7,13 +7,19 @@
  * URLs, from the record, secret; and what a failover may ask of the lost region.
  */
 import { strict as assert } from "node:assert";
+import { createPrivateKey } from "node:crypto";
 import * as fs from "node:fs";
 import { parse } from "yaml";
 import { isSecretInput, INVOKE_RESULTS, plain, RecordedResource, RunResult, runProgram } from "../offline/runtime";
 import { checkRun } from "../offline/policy";
 import { formatViolation } from "../policy/rules";
 import { hexDigest } from "../lib/names";
-import { generateServiceKey, quayJwkJson, serviceKeyFrom } from "../lib/serviceKey";
+import { generateServiceKey, quayJwkJson, READONLY_KEY_FILE_ENV, serviceKeyFrom } from "../lib/serviceKey";
+import type { StandbyPlan } from "../lib/standby";
+import { OFFLINE_READONLY_KEY } from "../offline/render";
+import { SecretValue } from "../config/validate";
+import type { DeployedState } from "../stacks/deployed";
+import { readonlyKey } from "../stacks/switchover";
 import { PROJECT_DIR, bundleSecret, exampleConfig, exampleSites, inputsOf, one, ofType, TYPES } from "./mocks";
 import { plainSecrets } from "./support/infra";
 import { requireSchemas, validateQuayConfig } from "./support/schemas";
@@ -694,6 +700,55 @@ describe("standby program: the read-only bundle, its key, and the switchover Job
         // The record is plain data: hosts and IDs, never a password.
         assert.ok(!JSON.stringify(r2.outputs.standby).includes("__secret__"));
         assert.deepEqual(checkRun(r2).map(formatViolation), []);
+    });
+});
+
+describe("standby program: which read-only key a run uses (stacks/switchover.ts readonlyKey)", () => {
+    // Program runs in the tests read the offline key file (test/mocks.ts); here the variable is
+    // set and unset around each call, as `pulumi up` finds it.
+    const withKeyFile = <T>(file: string | undefined, fn: () => T): T => {
+        const before = process.env[READONLY_KEY_FILE_ENV];
+        if (file === undefined) delete process.env[READONLY_KEY_FILE_ENV];
+        else process.env[READONLY_KEY_FILE_ENV] = file;
+        try {
+            return fn();
+        } finally {
+            if (before === undefined) delete process.env[READONLY_KEY_FILE_ENV];
+            else process.env[READONLY_KEY_FILE_ENV] = before;
+        }
+    };
+    const plan = (readonly: boolean) => ({ readonly }) as StandbyPlan;
+    const nothingDeployed = {} as DeployedState;
+    const offline = serviceKeyFrom(fs.readFileSync(OFFLINE_READONLY_KEY, "utf8"));
+
+    it("makes a new 2048-bit RSA key when the registry goes read-only with no key deployed and no key file", () => {
+        const a = withKeyFile(undefined, () => readonlyKey(plan(true), nothingDeployed));
+        const b = withKeyFile(undefined, () => readonlyKey(plan(true), nothingDeployed));
+        assert.ok(a !== undefined && b !== undefined);
+        assert.notEqual(a.kid, b.kid, "each run without a key makes its own");
+        assert.notEqual(a.kid, offline.kid);
+        assert.equal(createPrivateKey(a.privateKeyPem).asymmetricKeyDetails?.modulusLength, 2048);
+        assert.deepEqual(serviceKeyFrom(a.privateKeyPem), a);
+    });
+
+    it("reads the key file when one is named, and the last bundle's key before either", () => {
+        assert.deepEqual(
+            withKeyFile(OFFLINE_READONLY_KEY, () => readonlyKey(plan(true), nothingDeployed)),
+            offline,
+        );
+        const last = generateServiceKey();
+        const deployed = { lastServiceKeyPem: new SecretValue(last.privateKeyPem) } as DeployedState;
+        assert.deepEqual(
+            withKeyFile(OFFLINE_READONLY_KEY, () => readonlyKey(plan(true), deployed)),
+            last,
+        );
+    });
+
+    it("has no key while the registry is not read-only", () => {
+        assert.equal(
+            withKeyFile(undefined, () => readonlyKey(plan(false), nothingDeployed)),
+            undefined,
+        );
     });
 });
 
