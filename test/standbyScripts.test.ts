@@ -85,7 +85,7 @@ describe("database failover scripts (real sh, psql, and a PostgreSQL primary wit
         try {
             if (db !== undefined) await pair.dropDatabase(db);
         } finally {
-            pair.close();
+            await pair.close();
         }
     });
 

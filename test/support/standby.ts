@@ -75,8 +75,27 @@ function unusable(layout: PairLayout | undefined): string | undefined {
     return `the standby pair under ${layout.dir} belongs to ${layout.owner}: run the tests as ${layout.owner} or root, or re-run the setup with PG_PAIR_OWNER=<your user>`;
 }
 
+/**
+ * Whether a query failed because its connection is gone (the server restarted or ended the session)
+ * rather than because of the statement: no SQLSTATE, or one of class 08 (connection exception) or
+ * 57P (operator intervention: admin or crash shutdown, cannot connect now).
+ */
+function connectionLost(err: unknown): boolean {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) return true;
+    return code.startsWith("08") || code.startsWith("57P");
+}
+
 /** The pair, once its lock is held and both servers are in their roles. */
 export class StandbyPair {
+    /**
+     * Open connections, by node and database. A statement reuses its node's connection to its
+     * database (a connection costs a backend and a SCRAM exchange, about 5 ms of CPU, and the tests
+     * run about a hundred statements); the pair forgets them when it stops a server or drops a
+     * database, and a statement whose connection is gone runs once more on a new one.
+     */
+    private readonly clients = new Map<string, Promise<Client>>();
+
     private constructor(
         private readonly layout: PairLayout,
         readonly settings: PgSettings,
@@ -108,15 +127,19 @@ export class StandbyPair {
             await pair.restore();
             await pair.dropLeftoverDatabases();
         } catch (err) {
-            pair.unlock();
+            await pair.close();
             throw new Error(`the standby pair is not usable (${(err as Error).message}); run ${SETUP} to repair it`);
         }
         return pair;
     }
 
-    /** Releases the lock (call in `after`). */
-    close(): void {
-        this.unlock();
+    /** Closes the pair's connections and releases the lock (call in `after`). */
+    async close(): Promise<void> {
+        try {
+            await this.forget(() => true);
+        } finally {
+            this.unlock();
+        }
     }
 
     /** A libpq URL for one server, as the Jobs get it. */
@@ -124,27 +147,66 @@ export class StandbyPair {
         return databaseUrl(database, { ...this.settings, host: this.layout[node].host, port: this.layout[node].port });
     }
 
-    /** Runs one statement on a fresh connection (servers restart between tests). */
+    /**
+     * Runs one statement on the node's connection to `database`, opened on first use; once more on a
+     * new connection when that one is gone (its server restarted, or ended the session).
+     */
     async query<R extends Record<string, unknown> = Record<string, unknown>>(
         node: Node,
         sql: string,
         params: unknown[] = [],
         database = "postgres",
     ): Promise<R[]> {
-        const client = new Client({
-            host: this.layout[node].host,
-            port: this.layout[node].port,
-            user: this.settings.user,
-            password: this.settings.password,
-            database,
-            connectionTimeoutMillis: 5000,
-        });
-        await client.connect();
-        try {
-            return (await client.query<R>(sql, params)).rows;
-        } finally {
-            await client.end();
+        const key = `${node}/${database}`;
+        for (let attempt = 1; ; attempt++) {
+            const client = await this.client(node, database);
+            try {
+                return (await client.query<R>(sql, params)).rows;
+            } catch (err) {
+                if (attempt > 1 || !connectionLost(err)) throw err;
+                await this.forget((k) => k === key);
+            }
         }
+    }
+
+    /** The node's open connection to `database`, or a new one (not kept when it cannot connect). */
+    private client(node: Node, database: string): Promise<Client> {
+        const key = `${node}/${database}`;
+        let client = this.clients.get(key);
+        if (client === undefined) {
+            const c = new Client({
+                host: this.layout[node].host,
+                port: this.layout[node].port,
+                user: this.settings.user,
+                password: this.settings.password,
+                database,
+                connectionTimeoutMillis: 5000,
+            });
+            // An idle connection the server ends emits "error": forget it (the next statement reconnects).
+            c.on("error", () => {
+                if (this.clients.get(key) === client) this.clients.delete(key);
+            });
+            client = c.connect().then(() => c);
+            this.clients.set(key, client);
+            client.catch(() => {
+                if (this.clients.get(key) === client) this.clients.delete(key);
+            });
+        }
+        return client;
+    }
+
+    /** Closes and forgets the open connections whose `node/database` key matches. */
+    private async forget(matches: (key: string) => boolean): Promise<void> {
+        const gone = [...this.clients].filter(([key]) => matches(key));
+        for (const [key] of gone) this.clients.delete(key);
+        await Promise.all(
+            gone.map(([, client]) =>
+                client.then(
+                    (c) => c.end().catch(() => undefined),
+                    () => undefined,
+                ),
+            ),
+        );
     }
 
     /** Creates a database on the primary from the Quay fixture schema; returns its name. */
@@ -155,13 +217,15 @@ export class StandbyPair {
         return name;
     }
 
-    /** Drops a database on the primary (the standby follows). */
+    /** Drops a database on the primary (the standby follows); the pair's connections to it first. */
     async dropDatabase(name: string): Promise<void> {
+        await this.forget((key) => key.endsWith(`/${name}`));
         await this.query("primary", `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
     }
 
     /** Stops a server: `fast` as in a planned shutdown, `immediate` as when its region is lost. */
     async stop(node: Node, mode: "fast" | "immediate" = "fast"): Promise<void> {
+        await this.forget((key) => key.startsWith(`${node}/`));
         if (!(await this.running(node))) return;
         this.check(await this.pgCtl(node, ["-m", mode, "-w", "-t", "60", "stop"]), `stop the ${node}`);
     }
