@@ -21,7 +21,6 @@ import {
     plain,
     RecordedResource,
     redacted,
-    RunOptions,
     RunResult,
     runProgram,
     SECRET_PLACEHOLDER,
@@ -204,7 +203,7 @@ export async function renderStacks(
     only?: string,
     deployed: DeployedRenders = { outputs: {}, resources: {} },
     project: ProjectFile = readProject(dir),
-    run: (opts: RunOptions) => Promise<RunResult> = runProgram,
+    run: typeof runProgram = runProgram,
 ): Promise<{
     /** Every stack of the project (each `Pulumi.<stack>.yaml`), sorted. */
     stacks: readonly string[];
@@ -298,7 +297,7 @@ export interface RenderIo {
      */
     rendered?(stacks: readonly RenderedStack[]): void;
     /** Runs the program for one stack: `runProgram` unless given (tests give their memoized runs). */
-    run?: (opts: RunOptions) => Promise<RunResult>;
+    run?: typeof runProgram;
 }
 
 const PROCESS_IO: RenderIo = {

@@ -150,7 +150,7 @@ export function runMemoized(opts: RunOptions): Promise<RunResult> {
     const cfg = Object.fromEntries(
         Object.entries(opts).filter(([k]) => k !== "stackOutputs" && k !== "stackResources"),
     ) as unknown as StackConfig;
-    return runStack(cfg, { ...opts.stackOutputs }, { ...opts.stackResources });
+    return runStack(cfg, opts.stackOutputs, opts.stackResources);
 }
 
 /** The fully qualified name a StackReference uses for a stack of this project. */
