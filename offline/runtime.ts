@@ -459,6 +459,7 @@ function skipCallsites(): () => void {
             message.prototype.toString = offlineResponseString;
         }
         MONITOR.prototype.readResource = readResourceOffline;
+        STRUCT.fromJavaScript = offlineStruct;
         // The SDK's own function once, which schedules its exit-time leak report (as its first call does).
         void SDK_DEBUGGABLE_PROMISE(Promise.resolve(), "offline runs: leak report scheduled");
         DEBUGGABLE.debuggablePromise = debuggablePromiseOffline;
@@ -469,6 +470,7 @@ function skipCallsites(): () => void {
             for (const [message, toString] of responseStrings) message.prototype.toString = toString;
             responseStrings.clear();
             MONITOR.prototype.readResource = SDK_READ_RESOURCE;
+            STRUCT.fromJavaScript = SDK_STRUCT_FROM_JAVASCRIPT;
             DEBUGGABLE.debuggablePromise = SDK_DEBUGGABLE_PROMISE;
             labelLeakCandidates();
         }
@@ -629,6 +631,87 @@ export async function readResourceOffline(
     } catch (err) {
         callback(err, undefined);
     }
+}
+
+/**
+ * `google.protobuf.Struct` as the SDK's RPCs build it (google-protobuf struct_pb.js, the copy
+ * @pulumi/pulumi requires): runtime/resource.js wraps every resource's serialized inputs in one for
+ * the RegisterResource request (`req.setObject(gstruct.Struct.fromJavaScript(…))`), the mock
+ * monitor unwraps it (`deserializeProperties(req.getObject())` → `toJavaScript`), wraps the state
+ * it answers in another, and the SDK unwraps that (`resolveOutputs` → `deserializeProperties`);
+ * invokes do the same with their arguments and results. Offline no byte is ever sent, and building
+ * a message of one `Value` per leaf to read it back at once was about a tenth of a program run's
+ * CPU (docs/benchmark.md). While runs are under way `Struct.fromJavaScript` is `offlineStruct`.
+ */
+interface StructMessage {
+    toJavaScript(): Record<string, unknown>;
+    getFieldsMap(noLazyCreate?: boolean): unknown;
+}
+interface StructClass {
+    new (): StructMessage;
+    fromJavaScript(this: void, value: Record<string, unknown>): StructMessage;
+}
+const STRUCT_PB = require.resolve("google-protobuf/google/protobuf/struct_pb", {
+    paths: [path.dirname(require.resolve("@pulumi/pulumi/runtime/resource.js"))],
+});
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const STRUCT = (require(STRUCT_PB) as { Struct: StructClass }).Struct;
+/** The SDK's own function, put back when no offline run is under way. */
+export const SDK_STRUCT_FROM_JAVASCRIPT = STRUCT.fromJavaScript;
+
+/**
+ * What `Struct.fromJavaScript(value).toJavaScript()` gives, without the message: strings, numbers,
+ * booleans and null as they are, arrays element by element, objects with the keys a `for…in` visits
+ * (inherited enumerable ones too, as struct_pb.js's loop does) in `sort()` order (`toJavaScript`
+ * walks a `jspb.Map`, whose `forEach` sorts its keys). Anything else fails as the SDK's does
+ * (`Value.fromJavaScript`: "Unexpected struct type.").
+ */
+export function structValue(value: unknown): unknown {
+    switch (typeof value) {
+        case "string":
+        case "number":
+        case "boolean":
+            return value;
+        case "object": {
+            if (value === null) return null;
+            if (Array.isArray(value)) return value.map(structValue);
+            const keys: string[] = [];
+            for (const key in value) keys.push(key);
+            keys.sort();
+            const out: Record<string, unknown> = {};
+            for (const key of keys) out[key] = structValue((value as Record<string, unknown>)[key]);
+            return out;
+        }
+        default:
+            throw new Error("Unexpected struct type.");
+    }
+}
+
+/** A copy of a JSON value, keys in the same order. */
+function copyJson(value: unknown): unknown {
+    if (typeof value !== "object" || value === null) return value;
+    if (Array.isArray(value)) return value.map(copyJson);
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) out[key] = copyJson((value as Record<string, unknown>)[key]);
+    return out;
+}
+
+/**
+ * `Struct.fromJavaScript` as offline runs answer it: a `Struct` message (an instance of the class,
+ * for whatever checks or stores it) whose `toJavaScript` gives what the SDK's round trip gives
+ * (`structValue`, converted at once, so a bad value fails where the SDK's would and a later change
+ * to `obj` is not seen), a new copy at every call, as the SDK's builds one. Its fields are built only if
+ * something asks for them (`getFieldsMap`, which protobuf's `toObject` and `serializeBinary` and the
+ * SDK's getResource invoke read): then they are the SDK's own message's.
+ */
+export function offlineStruct(obj: Record<string, unknown>): StructMessage {
+    const value = structValue(obj) as Record<string, unknown>;
+    const struct = new STRUCT();
+    struct.toJavaScript = () => copyJson(value) as Record<string, unknown>;
+    let fields: StructMessage | undefined;
+    struct.getFieldsMap = (noLazyCreate?: boolean) =>
+        (fields ??= SDK_STRUCT_FROM_JAVASCRIPT(value)).getFieldsMap(noLazyCreate);
+    return struct;
 }
 
 /** What a StackReference reads: the stack's name, its outputs and which of them are secret. */

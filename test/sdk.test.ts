@@ -30,6 +30,11 @@
  * makes of the state (and serializes the same outputs once): the tests below pin the SDK's method
  * and hold the two to the same answer.
  *
+ * `offline/runtime.ts` `offlineStruct` stands in for `google.protobuf.Struct.fromJavaScript` while
+ * offline runs are under way: the SDK wraps every resource's inputs, the mock monitor's answer and
+ * every invoke's arguments and result in a Struct only to unwrap it at once. The tests below pin
+ * where the SDK does that, and hold the offline Struct to the SDK's answers.
+ *
  * `offline/runtime.ts` `debuggablePromiseOffline` stands in for the SDK's `debuggablePromise`
  * (runtime/debuggable.js) while offline runs are under way: the same leak tracking, without the
  * three debug properties only the exit-time leak report reads. The tests below pin the SDK's
@@ -50,11 +55,14 @@ import {
     MONITOR,
     OFFLINE_LEAK_CONTEXT,
     OVERLAPPING_RUNS,
+    offlineStruct,
     readResourceOffline,
     RESPONSE_MESSAGES,
     runProgram,
     SDK_DEBUGGABLE_PROMISE,
     SDK_READ_RESOURCE,
+    SDK_STRUCT_FROM_JAVASCRIPT,
+    structValue,
 } from "../offline/runtime";
 import { recordOutputs } from "../stacks/deployed";
 import { PROJECT, PROJECT_DIR } from "./mocks";
@@ -468,6 +476,120 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: a StackReference read without the prot
             SDK_READ_RESOURCE,
             "the SDK's method is back after the runs",
         );
+    });
+});
+
+describe(`@pulumi/pulumi ${CHECKED_WITH}: Structs offline, without the protobuf messages`, () => {
+    const runtimeDir = path.dirname(require.resolve("@pulumi/pulumi/runtime/resource.js"));
+    /** The struct_pb module the SDK's runtime requires. */
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const structModule = require(
+        require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [runtimeDir] }),
+    ) as {
+        Struct: {
+            fromJavaScript(
+                this: void,
+                v: unknown,
+            ): {
+                toJavaScript(): unknown;
+                serializeBinary(): Uint8Array;
+                toObject(): unknown;
+            };
+        };
+    };
+    /** Every kind of value a Struct holds, keys out of order (integer-like ones too), nested. */
+    const inherited = Object.assign(Object.create({ inheritedKey: "seen by for…in" }) as object, { own: 1 });
+    const VALUES: Record<string, unknown>[] = [
+        {},
+        { b: 1, a: "x", c: true, d: null, e: false, f: 0 },
+        { "10": "ten", "2": "two", z: { y: [3, { x: 2, w: [] }], v: {} }, é: "unicode", "": "empty key" },
+        { numbers: [-0, 0.1, 1e-300, 1e300, Number.NaN, Number.POSITIVE_INFINITY, -5] },
+        { nested: [[[]], [null, "a", [true]], { k: [{ b: 2, a: 1 }] }] },
+        { inherited },
+    ];
+    /** Keys in order at every level, and the values (NaN and -0 too). */
+    const shape = (v: unknown): unknown =>
+        Array.isArray(v)
+            ? v.map(shape)
+            : typeof v === "object" && v !== null
+              ? Object.entries(v).map(([k, x]) => [k, shape(x)])
+              : typeof v === "number"
+                ? Object.is(v, -0)
+                    ? "-0"
+                    : String(v)
+                : v;
+
+    it("are how the SDK wraps a resource's inputs and the mock monitor's answer, and unwraps them", () => {
+        const read = (file: string) => fs.readFileSync(path.join(runtimeDir, file), "utf8");
+        assert.match(
+            read("resource.js"),
+            /req\.setObject\(gstruct\.Struct\.fromJavaScript\(resop\.serializedProps\)\)/,
+        );
+        assert.match(
+            read("resource.js"),
+            /const gstruct = __importStar\(require\("google-protobuf\/google\/protobuf\/struct_pb"\)\)/,
+        );
+        const mocks = read("mocks.js");
+        assert.match(mocks, /inputs: rpc_1\.deserializeProperties\(req\.getObject\(\)\)/);
+        assert.match(mocks, /response\.setObject\(structproto\.Struct\.fromJavaScript\(serializedState\)\)/);
+        assert.match(
+            read("rpc.js"),
+            /function deserializeProperties\(outputsStruct, keepUnknowns\) \{\s*const props = \{\};\s*const outputs = outputsStruct\.toJavaScript\(\);/,
+        );
+        assert.equal(structModule.Struct.fromJavaScript, SDK_STRUCT_FROM_JAVASCRIPT, "no offline run is under way");
+    });
+
+    it("give what the SDK's Struct gives back: values, key order, bytes, and the same errors", () => {
+        for (const value of VALUES) {
+            const sdk = SDK_STRUCT_FROM_JAVASCRIPT(value) as unknown as ReturnType<
+                typeof structModule.Struct.fromJavaScript
+            >;
+            const offline = offlineStruct(value) as unknown as typeof sdk;
+            assert.ok(offline instanceof (structModule.Struct as unknown as new () => object), "a Struct message");
+            assert.deepEqual(shape(offline.toJavaScript()), shape(sdk.toJavaScript()));
+            assert.deepEqual(shape(structValue(value)), shape(sdk.toJavaScript()));
+            // What reads the fields (protobuf's own serializer and toObject) sees the SDK's message.
+            assert.deepEqual(Buffer.from(offline.serializeBinary()), Buffer.from(sdk.serializeBinary()));
+            assert.deepEqual(offline.toObject(), sdk.toObject());
+        }
+        for (const bad of [{ u: undefined }, { f: () => 1 }, { s: Symbol("s") }, { n: [1n] }]) {
+            assert.throws(() => SDK_STRUCT_FROM_JAVASCRIPT(bad), /^Error: Unexpected struct type\.$/);
+            assert.throws(() => offlineStruct(bad), /^Error: Unexpected struct type\.$/);
+        }
+    });
+
+    it("hold the value as it was given, and answer each read with a copy of their own", () => {
+        const given = { a: { b: [1] } };
+        const struct = offlineStruct(given);
+        given.a.b.push(2);
+        const first = struct.toJavaScript() as { a: { b: number[] } };
+        assert.deepEqual(first, { a: { b: [1] } });
+        first.a.b.push(3);
+        assert.deepEqual(struct.toJavaScript(), { a: { b: [1] } });
+    });
+
+    class Thing extends pulumi.CustomResource {
+        constructor(name: string, props: pulumi.Inputs) {
+            super("test:index:Thing", name, props);
+        }
+    }
+
+    it("stand in for the SDK's during a run only", async () => {
+        let during: unknown;
+        const r = await runProgram({
+            project: PROJECT,
+            stack: "us",
+            config: {},
+            program: () => {
+                during = structModule.Struct.fromJavaScript;
+                const thing = new Thing("thing", { b: 2, a: [1, { y: 1, x: null }] });
+                return { out: thing.urn };
+            },
+        });
+        assert.deepEqual(r.errors, []);
+        assert.equal(during, offlineStruct);
+        assert.deepEqual(r.resources.find((x) => x.name === "thing")?.inputs, { a: [1, { x: null, y: 1 }], b: 2 });
+        assert.equal(structModule.Struct.fromJavaScript, SDK_STRUCT_FROM_JAVASCRIPT, "the SDK's is back after the run");
     });
 });
 
