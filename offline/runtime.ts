@@ -447,6 +447,10 @@ let sdkCallsites: ResourceCallsites["callsites"] | undefined;
  * method is replaced by one returning no frames (`stackTrace` then returns `[]` and the request
  * carries no position). It is private in the SDK's typings: test/sdk.test.ts pins that resources
  * still go through it, and that an offline run then formats no stack at all.
+ *
+ * The other stand-ins for SDK work nothing offline reads go in and out with it: the response
+ * strings (`RESPONSE_MESSAGES`), `readResourceOffline`, `offlineStruct` and
+ * `debuggablePromiseOffline`. It returns the function that puts the SDK's own back.
  */
 function skipCallsites(): () => void {
     const resource = pulumi.Resource as unknown as ResourceCallsites;
@@ -700,9 +704,11 @@ function copyJson(value: unknown): unknown {
  * `Struct.fromJavaScript` as offline runs answer it: a `Struct` message (an instance of the class,
  * for whatever checks or stores it) whose `toJavaScript` gives what the SDK's round trip gives
  * (`structValue`, converted at once, so a bad value fails where the SDK's would and a later change
- * to `obj` is not seen), a new copy at every call, as the SDK's builds one. Its fields are built only if
- * something asks for them (`getFieldsMap`, which protobuf's `toObject` and `serializeBinary` and the
- * SDK's getResource invoke read): then they are the SDK's own message's.
+ * to `obj` is not seen), a new copy at every call, as the SDK's builds one. Its fields are built
+ * only if something asks for them (`getFieldsMap`, which protobuf's `toObject` and
+ * `serializeBinary` and the SDK's getResource invoke read): then they are the SDK's own message's.
+ * Its internal array stays empty: a copy made from that array (jspb's `cloneMessage`) would have no
+ * fields, and neither the SDK's runtime nor this project makes one.
  */
 export function offlineStruct(obj: Record<string, unknown>): StructMessage {
     const value = structValue(obj) as Record<string, unknown>;
