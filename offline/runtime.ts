@@ -691,15 +691,6 @@ export function structValue(value: unknown): unknown {
     }
 }
 
-/** A copy of a JSON value, keys in the same order. */
-function copyJson(value: unknown): unknown {
-    if (typeof value !== "object" || value === null) return value;
-    if (Array.isArray(value)) return value.map(copyJson);
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) out[key] = copyJson((value as Record<string, unknown>)[key]);
-    return out;
-}
-
 /**
  * `Struct.fromJavaScript` as offline runs answer it: a `Struct` message (an instance of the class,
  * for whatever checks or stores it) whose `toJavaScript` gives what the SDK's round trip gives
@@ -713,7 +704,8 @@ function copyJson(value: unknown): unknown {
 export function offlineStruct(obj: Record<string, unknown>): StructMessage {
     const value = structValue(obj) as Record<string, unknown>;
     const struct = new STRUCT();
-    struct.toJavaScript = () => copyJson(value) as Record<string, unknown>;
+    // A copy for every read: `value`'s keys are sorted already, so the copy keeps their order.
+    struct.toJavaScript = () => withSortedKeys(value) as Record<string, unknown>;
     let fields: StructMessage | undefined;
     struct.getFieldsMap = (noLazyCreate?: boolean) =>
         (fields ??= SDK_STRUCT_FROM_JAVASCRIPT(value)).getFieldsMap(noLazyCreate);
