@@ -377,6 +377,21 @@ function canonical(value: unknown): string {
     return JSON.stringify(sort(value)) ?? "undefined";
 }
 
+/** {@link canonicalFrozen}'s answers, by frozen object. */
+const canonicalOf = new WeakMap<object, string>();
+
+/**
+ * `canonical`, kept for an object {@link deepFreeze} froze (nothing in it can change, so neither
+ * can its JSON): `Pulumi.yaml`'s values reach every stack's run as the same frozen objects
+ * (config/load.ts `parseConfigFile`), and a project's `sites` grows with its sites.
+ */
+function canonicalFrozen(value: unknown): string {
+    if (value === null || typeof value !== "object" || !deeplyFrozen.has(value)) return canonical(value);
+    let text = canonicalOf.get(value);
+    if (text === undefined) canonicalOf.set(value, (text = canonical(value)));
+    return text;
+}
+
 /**
  * Refuses a project-level key whose value differs from `Pulumi.yaml`'s: a stack file (or an
  * environment) that overrides `sites` would run one cluster with another topology, and every
@@ -389,7 +404,7 @@ function checkProjectKeys(
     problems: Problems,
 ): void {
     for (const key of PROJECT_KEYS) {
-        if (canonical(raw[key]) === canonical(project[key])) continue;
+        if (canonical(raw[key]) === canonicalFrozen(project[key])) continue;
         problems.add(
             key,
             raw[key] instanceof SecretValue ? "<secret>" : raw[key],
@@ -792,9 +807,14 @@ function stringList(reader: ObjectReader | undefined, key: string): string[] | u
 
 /** Freezes plain objects and arrays recursively (secrets freeze themselves). */
 export function deepFreeze<T>(value: T): T {
-    if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    if (value !== null && typeof value === "object" && !deeplyFrozen.has(value)) {
+        // Marked first, so a cycle ends; nothing reads the mark before the outer call returns.
+        deeplyFrozen.add(value);
         Object.freeze(value);
         for (const child of Object.values(value as object)) deepFreeze(child);
     }
     return value;
 }
+
+/** Objects {@link deepFreeze} froze with everything under them: nothing in them can change. */
+const deeplyFrozen = new WeakSet<object>();

@@ -41,9 +41,12 @@ function parseConfigFile(text: string): { config?: Record<string, unknown> } | n
     if (doc === undefined) {
         // Frozen all the way down: callers share the document, so none may change it.
         doc = deepFreeze(parse(text) as unknown);
-        parsedFiles.set(text, doc);
-        if (parsedFiles.size > PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);
+        if (parsedFiles.size >= PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);
+    } else {
+        parsedFiles.delete(text);
     }
+    // Least recently used first: a render of many stacks reads `Pulumi.yaml` in every run.
+    parsedFiles.set(text, doc);
     return doc as { config?: Record<string, unknown> } | null;
 }
 
@@ -129,6 +132,29 @@ function leaves(value: unknown, path: string): { path: string; secure: boolean }
     return value === undefined || value === null ? [] : [{ path, secure: false }];
 }
 
+/** {@link secureInProjectFile}'s answers, by parsed (frozen, shared) document, then project name. */
+const secureInProjectOf = new WeakMap<object, Map<string, readonly string[]>>();
+
+/**
+ * Paths of the `secure:` values in a parsed `Pulumi.yaml`, declarations' `.value` left out. Walked
+ * once per document: every stack of a render reads the same file, and it grows with the sites.
+ */
+function secureInProjectFile(project: string, doc: { config?: Record<string, unknown> }): readonly string[] {
+    const byProject = secureInProjectOf.get(doc) ?? new Map<string, readonly string[]>();
+    secureInProjectOf.set(doc, byProject);
+    let paths = byProject.get(project);
+    if (paths === undefined) {
+        const bare = (key: string) => (key.startsWith(`${project}:`) ? key.slice(project.length + 1) : key);
+        paths = Object.entries(doc.config ?? {}).flatMap(([key, decl]) =>
+            leaves(decl, bare(key))
+                .filter((l) => l.secure)
+                .map((l) => l.path.replace(/\.value(?=\.|\[|$)/, "")),
+        );
+        byProject.set(project, paths);
+    }
+    return paths;
+}
+
 /**
  * Where secrets are written wrongly, from the config files' text: a `secure:` value in `Pulumi.yaml`
  * (a project file has no secrets provider to decrypt it), and a plain-text leaf under a secret key in
@@ -142,12 +168,10 @@ export function secretPlacement(
     stackText: string | undefined,
 ): { secureInProject: string[]; plaintextLeaves: string[] } {
     const bare = (key: string) => (key.startsWith(`${project}:`) ? key.slice(project.length + 1) : key);
-    const projectConfig = (projectText ? parseConfigFile(projectText) : null)?.config;
-    const secureInProject = Object.entries(projectConfig ?? {}).flatMap(([key, decl]) =>
-        leaves(decl, bare(key))
-            .filter((l) => l.secure)
-            .map((l) => l.path.replace(/\.value(?=\.|\[|$)/, "")),
-    );
+    const projectDoc = projectText ? parseConfigFile(projectText) : null;
+    // A document that is not a map (an empty file, a stray scalar) has no config.
+    const secureInProject =
+        projectDoc !== null && typeof projectDoc === "object" ? [...secureInProjectFile(project, projectDoc)] : [];
     const stackConfig = (stackText ? parseConfigFile(stackText) : null)?.config;
     const plaintextLeaves = Object.entries(stackConfig ?? {})
         .filter(([key]) => key.startsWith(`${project}:`) && SECRET_KEYS.includes(bare(key)))

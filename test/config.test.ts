@@ -5,8 +5,8 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as util from "node:util";
-import { ConfigError, KNOWN_KEYS, parseConfig, QuayGeorepConfig } from "../config/config";
-import { readRawConfig, secretPlacement } from "../config/load";
+import { ConfigError, deepFreeze, KNOWN_KEYS, parseConfig, QuayGeorepConfig } from "../config/config";
+import { projectValues, readRawConfig, secretPlacement } from "../config/load";
 import { SecretValue } from "../config/validate";
 import { PROJECT } from "./mocks";
 
@@ -511,6 +511,99 @@ config:
                 return true;
             },
         );
+    });
+});
+
+describe("config: Pulumi.yaml, read by every stack of a render", () => {
+    /** A project file with the fixture's values (at 100 sites, 17 KB that every stack's run reads). */
+    const projectText = () =>
+        `name: ${PROJECT}\nconfig:\n${Object.entries(fixture())
+            .filter(([k]) => !SECRETS.includes(k) && k !== "tlsCertificate")
+            // An object in project config is a declaration: a structured value is its `value`.
+            .map(([k, v]) => `  ${PROJECT}:${k}: ${JSON.stringify(typeof v === "object" ? { value: v } : v)}`)
+            .join("\n")}\n`;
+    const stackText = (i: number) => `config:\n  ${PROJECT}:namespace: ns-${i}\n`;
+
+    /** The fixture as the CLI passes it, with project values from `text` (each project key as written there). */
+    function runStack(text: string, sites: unknown, stack = "eu"): readonly string[] {
+        const flat: Record<string, string> = {};
+        for (const [k, v] of Object.entries({ ...fixture(), sites }))
+            flat[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+        const { raw } = readRawConfig(PROJECT, flat, (full) => SECRETS.some((k) => full === `${PROJECT}:${k}`));
+        try {
+            parseConfig(raw, { project: PROJECT, stack, projectValues: projectValues(PROJECT, text) });
+            return [];
+        } catch (err) {
+            if (err instanceof ConfigError) return err.problems;
+            throw err;
+        }
+    }
+
+    it("parses Pulumi.yaml once while many stack files are read after it", () => {
+        const text = projectText();
+        const first = projectValues(PROJECT, text).sites;
+        // Each stack's run reads Pulumi.yaml and its own file; a cache that drops the oldest
+        // entry, read or not, parsed Pulumi.yaml again after every eighth stack.
+        for (let i = 0; i < 20; i++) {
+            secretPlacement(PROJECT, text, stackText(i));
+            assert.equal(projectValues(PROJECT, text).sites, first, `re-parsed after ${i + 1} stack files`);
+        }
+        assert.ok(Object.isFrozen(first), "the shared parse is frozen: no run can change it for the next");
+    });
+
+    it("refuses a stack's override of a project key in every run, with Pulumi.yaml's values kept between runs", () => {
+        const text = projectText();
+        const moved = SITES.map((s) => (s.name === "eustorage" ? { ...s, region: "northeurope" } : s));
+        const override = (p: readonly string[]) =>
+            p.filter(
+                (m) => m.startsWith("sites: ") && m.includes('is set for stack "eu" but differs from Pulumi.yaml'),
+            );
+        assert.deepEqual(runStack(text, SITES), []);
+        assert.equal(override(runStack(text, moved)).length, 1);
+        assert.deepEqual(runStack(text, SITES), []);
+        // Keys in another order are the same value.
+        const reordered = SITES.map((s) => Object.fromEntries(Object.entries(s).reverse()));
+        assert.deepEqual(runStack(text, reordered), []);
+        assert.equal(override(runStack(text, moved)).length, 1);
+    });
+
+    it("compares a project value that is not deeply frozen afresh in every run", () => {
+        const sites = SITES.map((s) => ({ ...s }));
+        const values = Object.freeze({ ...fixture(), sites }); // frozen on top only: its sites can change
+        const check = () => {
+            const flat: Record<string, string> = {};
+            for (const [k, v] of Object.entries(fixture()))
+                flat[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+            const { raw } = readRawConfig(PROJECT, flat, (full) => SECRETS.some((k) => full === `${PROJECT}:${k}`));
+            try {
+                parseConfig(raw, { project: PROJECT, stack: "eu", projectValues: values });
+                return [];
+            } catch (err) {
+                return (err as ConfigError).problems.filter((m) => m.startsWith("sites: "));
+            }
+        };
+        assert.deepEqual(check(), []);
+        sites[1].region = "northeurope";
+        assert.equal(check().length, 1);
+    });
+
+    it("deepFreeze freezes what is under an object frozen on top only, and ends on a cycle", () => {
+        const inner = { a: 1 };
+        const outer = Object.freeze({ inner });
+        deepFreeze(outer);
+        assert.ok(Object.isFrozen(inner));
+        const cyclic: Record<string, unknown> = { name: "x" };
+        cyclic.self = cyclic;
+        assert.equal(deepFreeze(cyclic), cyclic);
+        assert.ok(Object.isFrozen(cyclic));
+    });
+
+    it("gives each caller its own list of secure: paths in Pulumi.yaml", () => {
+        const text = `name: ${PROJECT}\nconfig:\n  ${PROJECT}:redisPassword:\n    secure: v1:abc\n`;
+        const first = secretPlacement(PROJECT, text, undefined);
+        first.secureInProject.push("changed by a caller");
+        assert.deepEqual(secretPlacement(PROJECT, text, undefined).secureInProject, ["redisPassword"]);
+        assert.deepEqual(secretPlacement("other", text, undefined).secureInProject, [`${PROJECT}:redisPassword`]);
     });
 });
 
