@@ -78,21 +78,25 @@ interface PromisedOutput<T> {
  * public way, but each call walks the whole of the referenced outputs (@pulumi/pulumi
  * stackReference.js `getOutput`: `all([output(name), this.outputs])`, and each Output made on the
  * way walks its value again in `containsUnknowns`). At 100 sites the shared stack's outputs are
- * 140 KB, and eleven such reads per reference were a fifth of a site stack's run. The semantics
- * are `getOutputDetails(name).value`'s: an output named in `secretOutputNames` reads as absent.
- * Without that list (`isSecretOutputName` then falls back to the secretness of all outputs), or
- * with unknown outputs, the per-name reads are used. test/sdk.test.ts pins `promise()`.
+ * 140 KB, and eleven such reads per reference were a fifth of a site stack's run. The two Outputs'
+ * values are awaited as they are (`Output.promise()`, as the SDK's own `readOutputValue` awaits
+ * its Output): combining them with `all` would copy the whole of the outputs first (output.js
+ * `outputRec`, a new `Set` per object on the way), which at 100 sites was a tenth of a site
+ * stack's run. The semantics are `getOutputDetails(name).value`'s: an output named in
+ * `secretOutputNames` reads as absent. Without that list (`isSecretOutputName` then falls back to
+ * the secretness of all outputs), or with unknown outputs (`promise()` then gives undefined, as
+ * `getPromisedValue` does for a value that contains an unknown), the per-name reads are used.
+ * Each read of a StackReference is a new copy of the outputs (the SDK's `deserializeProperties`),
+ * so each run has its own. test/sdk.test.ts pins `promise()`.
  */
 export async function recordOutputs(ref: pulumi.StackReference): Promise<Record<string, unknown>> {
-    const picked = pulumi
-        .all([ref.outputs, ref.secretOutputNames])
-        .apply(([outputs, secret]) =>
-            Array.isArray(secret)
-                ? Object.fromEntries(RECORD_OUTPUTS.filter((k) => !secret.includes(k)).map((k) => [k, outputs[k]]))
-                : undefined,
-        );
-    const value = await (picked as unknown as PromisedOutput<Record<string, unknown> | undefined>).promise();
-    if (value !== undefined) return value;
+    const [outputs, secret] = await Promise.all([
+        (ref.outputs as unknown as PromisedOutput<Record<string, unknown>>).promise(),
+        (ref.secretOutputNames as unknown as PromisedOutput<string[]>).promise(),
+    ]);
+    if (outputs !== undefined && Array.isArray(secret)) {
+        return Object.fromEntries(RECORD_OUTPUTS.filter((k) => !secret.includes(k)).map((k) => [k, outputs[k]]));
+    }
     const details = await Promise.all(RECORD_OUTPUTS.map((k) => ref.getOutputDetails(k)));
     return Object.fromEntries(RECORD_OUTPUTS.map((k, i) => [k, details[i].value]));
 }

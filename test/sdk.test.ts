@@ -65,6 +65,7 @@ import {
     structValue,
 } from "../offline/runtime";
 import { recordOutputs } from "../stacks/deployed";
+import { bundleOutput } from "../stacks/site";
 import { PROJECT, PROJECT_DIR } from "./mocks";
 
 /** The SDK version these internals were read in (`node_modules/@pulumi/pulumi/runtime/config.js`). */
@@ -297,6 +298,61 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: a StackReference's outputs read at onc
         assert.deepEqual(atOnce.sites, [{ name: "eustorage" }]);
         assert.equal(atOnce.sharedStack, undefined, "a secret output reads as absent");
         assert.ok(!("unrelated" in atOnce), "only the record's outputs");
+    });
+
+    /** An Output's value, secretness and resources, as the SDK resolves them. */
+    async function resolved(o: pulumi.Output<unknown>) {
+        const internal = o as unknown as {
+            promise(withUnknowns?: boolean): Promise<unknown>;
+            isSecret: Promise<boolean>;
+            allResources(): Promise<Set<pulumi.Resource>>;
+        };
+        const [value, secret, resources] = await Promise.all([
+            internal.promise(),
+            internal.isSecret,
+            internal.allResources(),
+        ]);
+        return { value, secret, resources: [...resources] };
+    }
+
+    it("reads the shared stack's bundle as getOutput does: same value and resources, always secret", async () => {
+        const bundle = { "config.yaml": "SERVER_HOSTNAME: quay.example.com\n", "ssl.key": "KEY" };
+        for (const stored of [{ secret: bundle }, bundle]) {
+            let ours: Awaited<ReturnType<typeof resolved>> | undefined;
+            let sdk: Awaited<ReturnType<typeof resolved>> | undefined;
+            const r = await runProgram({
+                project: PROJECT,
+                stack: "eu",
+                config: {},
+                stackOutputs: {
+                    [`organization/${PROJECT}/us`]: { role: "shared", bundle: stored, big: { a: [1, 2] } },
+                },
+                program: async () => {
+                    const ref = new pulumi.StackReference("us-ref", { name: `organization/${PROJECT}/us` });
+                    [ours, sdk] = await Promise.all([resolved(bundleOutput(ref)), resolved(ref.getOutput("bundle"))]);
+                    return {};
+                },
+            });
+            assert.deepEqual(r.errors, []);
+            assert.deepEqual(ours?.value, bundle);
+            assert.deepEqual(ours?.value, sdk?.value);
+            assert.deepEqual(ours?.resources, sdk?.resources, "the same resources: the StackReference");
+            assert.equal(ours?.resources.length, 1);
+            assert.equal(ours?.secret, true, "secret, stored as a secret or not");
+            assert.equal(sdk?.secret, stored === bundle ? false : true, "the SDK's follows secretOutputNames");
+        }
+    });
+
+    it("falls back to reading name by name when the outputs hold an unknown, as in a preview", async () => {
+        const ref = {
+            outputs: pulumi.output({ role: "site", site: pulumi.output(pulumi.unknown) }),
+            secretOutputNames: pulumi.output([]),
+            getOutputDetails: async (name: string) => ({
+                value: name === "role" ? "from getOutputDetails" : undefined,
+            }),
+        } as unknown as pulumi.StackReference;
+        const read = await recordOutputs(ref);
+        assert.equal(read.role, "from getOutputDetails");
     });
 });
 
