@@ -347,9 +347,8 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: a StackReference's outputs read at onc
         const ref = {
             outputs: pulumi.output({ role: "site", site: pulumi.output(pulumi.unknown) }),
             secretOutputNames: pulumi.output([]),
-            getOutputDetails: async (name: string) => ({
-                value: name === "role" ? "from getOutputDetails" : undefined,
-            }),
+            getOutputDetails: (name: string) =>
+                Promise.resolve({ value: name === "role" ? "from getOutputDetails" : undefined }),
         } as unknown as pulumi.StackReference;
         const read = await recordOutputs(ref);
         assert.equal(read.role, "from getOutputDetails");
