@@ -305,8 +305,16 @@ export function aliasUrn(alias: string | AliasSpec, owner: AliasOwner): string {
 export function isTypeHistoryAlias(alias: string | AliasSpec, owner: { type: string; custom: boolean }): boolean {
     if (typeof alias === "string" || !owner.custom) return false;
     const keys = Object.keys(alias);
-    const pkg = (token: string) => token.split(":")[0];
-    return keys.length === 1 && typeof alias.type === "string" && pkg(alias.type) === pkg(owner.type);
+    return keys.length === 1 && typeof alias.type === "string" && packageOf(alias.type) === packageOf(owner.type);
+}
+
+/**
+ * A type token's package (`aws` of `aws:s3/bucket:Bucket`; the whole token when it has no colon),
+ * without the array `split` makes: an azure-native resource brings dozens of aliases to check.
+ */
+function packageOf(token: string): string {
+    const colon = token.indexOf(":");
+    return colon === -1 ? token : token.slice(0, colon);
 }
 
 /**

@@ -52,6 +52,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { StorageAccount } from "@pulumi/azure-native/storage";
 import {
     debuggablePromiseOffline,
+    isTypeHistoryAlias,
     MONITOR,
     OFFLINE_LEAK_CONTEXT,
     OVERLAPPING_RUNS,
@@ -356,6 +357,19 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: a StackReference's outputs read at onc
 });
 
 describe(`@pulumi/pulumi ${CHECKED_WITH}: type-history aliases offline`, () => {
+    it("are specs naming only an earlier type of the same package, on a custom resource", () => {
+        const bucket = { type: "aws:s3/bucket:Bucket", custom: true };
+        assert.equal(isTypeHistoryAlias({ type: "aws:s3/bucketV2:BucketV2" }, bucket), true);
+        assert.equal(isTypeHistoryAlias({ type: "awsx:s3:Bucket" }, bucket), false, "another package");
+        assert.equal(isTypeHistoryAlias({ type: "aws" }, bucket), true, "a token without a colon is its package");
+        assert.equal(isTypeHistoryAlias({ type: "aws:s3/bucketV2:BucketV2", name: "b" }, bucket), false);
+        assert.equal(isTypeHistoryAlias({ type: "aws:s3/bucketV2:BucketV2" }, { ...bucket, custom: false }), false);
+        assert.equal(isTypeHistoryAlias("urn:pulumi:us::p::aws:s3/bucketV2:BucketV2::b", bucket), false);
+        const account = { type: "azure-native:storage:StorageAccount", custom: true };
+        assert.equal(isTypeHistoryAlias({ type: "azure:storage/account:Account" }, account), false);
+        assert.equal(isTypeHistoryAlias({ type: "azure-native:storage/v20230101:StorageAccount" }, account), true);
+    });
+
     it("are dropped before the SDK collapses aliases; the program's own alias stays, collapsed and recorded", async () => {
         let account: StorageAccount | undefined;
         const r = await runProgram({
