@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { deepFreeze, parseConfig, PROJECT_KEYS, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config";
+import { freezeShared, parseConfig, PROJECT_KEYS, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config";
 import { ConfigError, SecretValue } from "./validate";
 
 // The SDK exports this from its JS but marks it @internal in its typings; it reads the same
@@ -40,7 +40,7 @@ function parseConfigFile(text: string): { config?: Record<string, unknown> } | n
     let doc = parsedFiles.get(text);
     if (doc === undefined) {
         // Frozen all the way down: callers share the document, so none may change it.
-        doc = deepFreeze(parse(text) as unknown);
+        doc = freezeShared(parse(text) as unknown);
         if (parsedFiles.size >= PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);
     } else {
         parsedFiles.delete(text);

@@ -5,7 +5,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as util from "node:util";
-import { ConfigError, deepFreeze, KNOWN_KEYS, parseConfig, QuayGeorepConfig } from "../config/config";
+import { ConfigError, freezeShared, KNOWN_KEYS, parseConfig, QuayGeorepConfig } from "../config/config";
 import { projectValues, readRawConfig, secretPlacement } from "../config/load";
 import { SecretValue } from "../config/validate";
 import { PROJECT } from "./mocks";
@@ -587,14 +587,14 @@ describe("config: Pulumi.yaml, read by every stack of a render", () => {
         assert.equal(check().length, 1);
     });
 
-    it("deepFreeze freezes what is under an object frozen on top only, and ends on a cycle", () => {
+    it("freezeShared freezes what is under an object frozen on top only, and ends on a cycle", () => {
         const inner = { a: 1 };
         const outer = Object.freeze({ inner });
-        deepFreeze(outer);
+        freezeShared(outer);
         assert.ok(Object.isFrozen(inner));
         const cyclic: Record<string, unknown> = { name: "x" };
         cyclic.self = cyclic;
-        assert.equal(deepFreeze(cyclic), cyclic);
+        assert.equal(freezeShared(cyclic), cyclic);
         assert.ok(Object.isFrozen(cyclic));
     });
 
