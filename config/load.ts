@@ -99,6 +99,11 @@ export function readRawConfig(
     return { raw, plaintextKeys, foreignKeys };
 }
 
+/** A config key without the project's namespace (`quay-georep:sites` → `sites`); another namespace's key as it is. */
+function bareKey(project: string, key: string): string {
+    return key.startsWith(`${project}:`) ? key.slice(project.length + 1) : key;
+}
+
 /**
  * The project-level values of namespace `project` as `Pulumi.yaml` declares them (bare keys): a
  * plain value, or a declaration's `value` (or `default`). Pure, given the file's text.
@@ -107,7 +112,7 @@ export function projectValues(project: string, text: string): Record<string, unk
     const doc = parseConfigFile(text);
     const values: Record<string, unknown> = {};
     for (const [fullKey, decl] of Object.entries(doc?.config ?? {})) {
-        const key = fullKey.startsWith(`${project}:`) ? fullKey.slice(project.length + 1) : fullKey;
+        const key = bareKey(project, fullKey);
         if (key.includes(":")) continue; // another namespace (a provider's)
         const declared = decl !== null && typeof decl === "object" && !Array.isArray(decl);
         if (!declared) values[key] = decl;
@@ -144,9 +149,8 @@ function secureInProjectFile(project: string, doc: { config?: Record<string, unk
     secureInProjectOf.set(doc, byProject);
     let paths = byProject.get(project);
     if (paths === undefined) {
-        const bare = (key: string) => (key.startsWith(`${project}:`) ? key.slice(project.length + 1) : key);
         paths = Object.entries(doc.config ?? {}).flatMap(([key, decl]) =>
-            leaves(decl, bare(key))
+            leaves(decl, bareKey(project, key))
                 .filter((l) => l.secure)
                 .map((l) => l.path.replace(/\.value(?=\.|\[|$)/, "")),
         );
@@ -167,15 +171,16 @@ export function secretPlacement(
     projectText: string | undefined,
     stackText: string | undefined,
 ): { secureInProject: string[]; plaintextLeaves: string[] } {
-    const bare = (key: string) => (key.startsWith(`${project}:`) ? key.slice(project.length + 1) : key);
     const projectDoc = projectText ? parseConfigFile(projectText) : null;
     // A document that is not a map (an empty file, a stray scalar) has no config.
     const secureInProject =
         projectDoc !== null && typeof projectDoc === "object" ? [...secureInProjectFile(project, projectDoc)] : [];
     const stackConfig = (stackText ? parseConfigFile(stackText) : null)?.config;
     const plaintextLeaves = Object.entries(stackConfig ?? {})
-        .filter(([key]) => key.startsWith(`${project}:`) && SECRET_KEYS.includes(bare(key)))
-        .flatMap(([key, value]) => (isSecure(value) || typeof value !== "object" ? [] : leaves(value, bare(key))))
+        .filter(([key]) => key.startsWith(`${project}:`) && SECRET_KEYS.includes(bareKey(project, key)))
+        .flatMap(([key, value]) =>
+            isSecure(value) || typeof value !== "object" ? [] : leaves(value, bareKey(project, key)),
+        )
         .filter((l) => !l.secure)
         .map((l) => l.path);
     return { secureInProject, plaintextLeaves };
