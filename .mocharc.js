@@ -128,8 +128,12 @@ const compileCache = path.join(__dirname, "node_modules", ".cache", "quay-georep
 process.env.NODE_COMPILE_CACHE ??= compileCache;
 if (typeof Module.enableCompileCache === "function") Module.enableCompileCache(process.env.NODE_COMPILE_CACHE);
 
+/** test/support/scratch.ts's root hook (removes the tests' scratch folders after each file), once built. */
+const SCRATCH_HOOKS = path.join(TESTS, "support", "scratch.js");
+
 module.exports = {
     spec: specs(),
+    require: fs.existsSync(SCRATCH_HOOKS) ? [SCRATCH_HOOKS] : [],
     // The own-process group runs in mocha's process (it runs no program: no worker, no V8 option).
     ...(GROUP === "own"
         ? { parallel: false }

@@ -5,7 +5,6 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { main as render } from "../offline/render";
 import { RecordedResource, RunResult } from "../offline/runtime";
@@ -23,6 +22,7 @@ import {
     runStack,
     withConfig,
 } from "./mocks";
+import { scratchDir } from "./support/scratch";
 
 const T = {
     component53: "quay-georep:entrypoint:Route53EntryPoint",
@@ -461,7 +461,7 @@ describe("entry point: example stacks", () => {
     });
 
     it("renders the Route 53 entry point in rendered/us/resources.json (npm run render)", async () => {
-        const out = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-entrypoint-"));
+        const out = scratchDir("entrypoint");
         // The renderer's CLI, in this process (test/render.test.ts runs it as a process once).
         let stderr = "";
         const code = await render(["--out", out], {

@@ -5,7 +5,6 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import {
     BACKFILL_SCRIPT,
@@ -16,6 +15,7 @@ import {
     VERIFY_REMOVAL_SCRIPT,
 } from "../lib/jobScripts";
 import { ExecResult, REPO_ROOT, run, STATUS_SQL, TestDatabase } from "./support/postgres";
+import { scratchDir } from "./support/scratch";
 
 const PRECHECK_SQL = path.join(REPO_ROOT, "sql", "removal-precheck.sql");
 
@@ -26,7 +26,7 @@ function sh(script: string, env: Record<string, string>): Promise<ExecResult> {
 
 /** A termination-log file per call, read back after the script ran. */
 function terminationLog(): { path: string; read: () => string } {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "georep-term-")), "termination-log");
+    const file = path.join(scratchDir("termination-log"), "termination-log");
     return { path: file, read: () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "") };
 }
 
@@ -35,7 +35,7 @@ function terminationLog(): { path: string; read: () => string } {
  * as `util.removelocation` it also reads its stdin (the answer to the y/n prompt).
  */
 function fakePython(output: string, code = 0): { dir: string; stdinFile: string } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "georep-python-"));
+    const dir = scratchDir("fake-python");
     const stdinFile = path.join(dir, "stdin");
     fs.writeFileSync(path.join(dir, "output"), output);
     fs.writeFileSync(
@@ -52,7 +52,7 @@ function fakePython(output: string, code = 0): { dir: string; stdinFile: string 
  * location" line and exit 0 when the row is gone), and records each run in `runs`.
  */
 function fakeRemovelocation(databaseUrl: string): { dir: string; runs: () => string[] } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "georep-quay-"));
+    const dir = scratchDir("fake-quay");
     const runs = path.join(dir, "runs");
     const sql = (text: string) => `printf "${text}\\n" | psql "$DB" -X -qtA -v ON_ERROR_STOP=1 -v loc="$3"`;
     fs.writeFileSync(
@@ -82,7 +82,7 @@ function fakeRemovelocation(databaseUrl: string): { dir: string; runs: () => str
 
 /** A fresh emptyDir for one removal Job pod: the state file the precheck writes. */
 function podStateFile(): { path: string; read: () => string | undefined } {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "georep-work-")), "location-state");
+    const file = path.join(scratchDir("pod-work"), "location-state");
     return { path: file, read: () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined) };
 }
 

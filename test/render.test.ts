@@ -5,7 +5,6 @@
 import { strict as assert } from "node:assert";
 import { execFile } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -15,6 +14,7 @@ import { HeapBudget, main, manifestErrors, renderFiles, renderStacks } from "../
 import { staleStackFolders, writeStackFolder } from "../offline/renderedFolder";
 import { RecordedResource, runProgram, SECRET_PLACEHOLDER } from "../offline/runtime";
 import { PROJECT_DIR, runMemoized } from "./mocks";
+import { scratchDir } from "./support/scratch";
 
 /** What one run of the renderer CLI returned and printed. */
 interface CliResult {
@@ -55,7 +55,7 @@ async function cli(args: string[]): Promise<CliResult> {
 
 /** A copy of the project's config files in a temp dir, with one file rewritten. */
 function tempProject(edit?: (file: string, text: string) => string): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-render-"));
+    const dir = scratchDir("render");
     for (const f of fs.readdirSync(PROJECT_DIR).filter((n) => /^Pulumi(\..+)?\.yaml$/.test(n))) {
         const text = fs.readFileSync(path.join(PROJECT_DIR, f), "utf8");
         fs.writeFileSync(path.join(dir, f), edit ? edit(f, text) : text);
@@ -208,7 +208,7 @@ describe("offline renderer", () => {
     });
 
     it("renders one stack with --stack, writing only that stack", async () => {
-        const out = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-out-"));
+        const out = scratchDir("out");
         const r = await cli(["--stack", "eu", "--out", out]);
         assert.equal(r.code, 0, r.stderr);
         assert.deepEqual(fs.readdirSync(out), ["eu"]);
@@ -246,7 +246,7 @@ describe("offline renderer", () => {
     });
 
     it("with --deployed, renders the lifecycle step a change triggers: a removed site drains first", async () => {
-        const base = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-base-"));
+        const base = scratchDir("base");
         assert.equal((await cli(["--out", base])).code, 0);
         const dir = tempProject((f, text) => {
             if (f !== "Pulumi.yaml") return text;
@@ -305,7 +305,7 @@ describe("offline renderer", () => {
     });
 
     it("rewrites only the files whose bytes change, and removes what no longer belongs", () => {
-        const out = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-write-"));
+        const out = scratchDir("write");
         const target = path.join(out, "us");
         const files = { "config.yaml": "a: 1\n", "outputs.json": "{}\n", "resources.json": "[]\n" };
         assert.deepEqual(writeStackFolder(target, files), {
@@ -333,7 +333,7 @@ describe("offline renderer", () => {
     });
 
     it("removes the folder of a stack the project no longer has, and only a folder the renderer wrote", () => {
-        const out = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-stale-"));
+        const out = scratchDir("stale");
         writeStackFolder(path.join(out, "us"), { "resources.json": "[]\n" });
         writeStackFolder(path.join(out, "ap"), { "resources.json": "[]\n", "outputs.json": "{}\n" });
         writeStackFolder(path.join(out, "notes"), { "resources.json": "[]\n", "README.md": "mine\n" });
@@ -345,7 +345,7 @@ describe("offline renderer", () => {
     });
 
     it("leaves an unchanged render untouched and drops a removed stack's folder (npm run render twice)", async () => {
-        const out = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-rerender-"));
+        const out = scratchDir("rerender");
         assert.equal((await cli(["--out", out])).code, 0);
         writeStackFolder(path.join(out, "ap"), { "resources.json": "[]\n" });
         const stamp = new Date(0);

@@ -5,9 +5,9 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { FakeComment, jobsOf, loadWorkflow, runGithubScript, stepsUsing, withOf } from "./support/workflows";
+import { scratchDir } from "./support/scratch";
 
 const SCRIPT = String(
     withOf(stepsUsing(jobsOf(loadWorkflow("render-diff-comment.yml")).comment, "actions/github-script")[0]).script,
@@ -25,7 +25,7 @@ const DIFF = `diff -ruN base/us/config.yaml head/us/config.yaml
 
 /** An artifact folder as pull-request.yml uploads it. */
 function artifact(files: Record<string, string>): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "render-diff-"));
+    const dir = scratchDir("render-diff");
     const all = { "pr-number": "42\n", "base-outcome": "success\n", "head-outcome": "success\n", ...files };
     for (const [name, text] of Object.entries(all)) fs.writeFileSync(path.join(dir, name), text);
     return dir;

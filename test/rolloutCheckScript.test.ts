@@ -8,9 +8,9 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import { AddressInfo } from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import { BUNDLE_HASH_ENV, registryDeployments, ROLLOUT_CHECK_SCRIPT, rolloutCheckEnv } from "../lib/rolloutCheck";
+import { scratchDir } from "./support/scratch";
 
 const NS = "quay-ns";
 const OLD = "1".repeat(64);
@@ -146,7 +146,7 @@ interface CheckResult {
 
 /** Runs the script with `python3 -c`, as the Job container does, with a token file and a termination log. */
 function check(env: Record<string, string | undefined>): Promise<CheckResult> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "georep-rollout-"));
+    const dir = scratchDir("rollout-check");
     fs.writeFileSync(path.join(dir, "token"), TOKEN);
     const childEnv: NodeJS.ProcessEnv = { ...process.env };
     for (const key of CONTRACT) delete childEnv[key];

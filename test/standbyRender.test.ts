@@ -9,7 +9,6 @@
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { parse, parseDocument } from "yaml";
 import { checkRun } from "../offline/policy";
@@ -17,6 +16,7 @@ import { main, RenderedStack } from "../offline/render";
 import { plain, RunResult } from "../offline/runtime";
 import { formatViolation } from "../policy/rules";
 import { PROJECT_DIR, runMemoized } from "./mocks";
+import { scratchDir } from "./support/scratch";
 
 /** One entry of resources.json. */
 interface Rendered {
@@ -121,7 +121,7 @@ const NOTES = {
 
 /** A copy of the project's Pulumi*.yaml in a temp dir. */
 function tempProject(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-standby-render-"));
+    const dir = scratchDir("standby-render");
     for (const f of fs.readdirSync(PROJECT_DIR).filter((n) => /^Pulumi(\..+)?\.yaml$/.test(n)))
         fs.copyFileSync(path.join(PROJECT_DIR, f), path.join(dir, f));
     return dir;

@@ -8,9 +8,11 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_DIR } from "./mocks";
+import { removeScratchDirs, scratchDir } from "./support/scratch";
 
 interface MochaConfig {
     spec: string[];
+    require: string[];
     parallel: boolean;
     jobs?: number;
     "node-option"?: string[];
@@ -87,6 +89,12 @@ describe("npm test's two groups (scripts/test.js, .mocharc.js)", () => {
         }
     });
 
+    it("loads the scratch folders' removal hook (test/support/scratch.ts) in every group", () => {
+        const hook = path.join(PROJECT_DIR, "bin", "test", "support", "scratch.js");
+        for (const [name, group] of Object.entries({ all, workers, own }))
+            assert.deepEqual(group.require, [hook], name);
+    });
+
     it("refuses a group it does not know, naming the variable", () => {
         const r = spawnSync(process.execPath, ["-e", `require("./.mocharc.js")`], {
             cwd: PROJECT_DIR,
@@ -95,5 +103,67 @@ describe("npm test's two groups (scripts/test.js, .mocharc.js)", () => {
         });
         assert.notEqual(r.status, 0);
         assert.match(r.stderr, /QUAY_GEOREP_TEST_GROUP must be "workers" or "own", got "own-process"/);
+    });
+});
+
+describe("the tests' scratch folders (test/support/scratch.ts)", () => {
+    const SCRATCH = path.join(PROJECT_DIR, "bin", "test", "support", "scratch.js");
+    const MOCHA = require.resolve("mocha/bin/mocha.js", { paths: [PROJECT_DIR] });
+
+    it("removes a file's folders after its tests, in the parallel workers, before the worker's next file", () => {
+        const dir = scratchDir("scratch-test");
+        const record = path.join(dir, "made");
+        // Four spec files in two workers: some worker runs two or more of them, one after the other.
+        // Each test first counts the folders its own worker's earlier files made that still exist,
+        // then makes one and records it with the worker's pid.
+        const files = ["a", "b", "c", "d"].map((name) => {
+            const file = path.join(dir, `${name}.spec.js`);
+            fs.writeFileSync(
+                file,
+                `const fs = require("node:fs");
+const { scratchDir } = require(${JSON.stringify(SCRATCH)});
+it(${JSON.stringify(name)}, () => {
+    const record = ${JSON.stringify(record)};
+    const mine = (fs.existsSync(record) ? fs.readFileSync(record, "utf8") : "").split("\\n")
+        .filter((l) => l.startsWith("made " + process.pid + " ")).map((l) => l.split(" ")[2]);
+    fs.appendFileSync(record, "earlier " + process.pid + " " + mine.length + " " + mine.filter((d) => fs.existsSync(d)).length + "\\n");
+    fs.appendFileSync(record, "made " + process.pid + " " + scratchDir("scratch-probe") + "\\n");
+});
+`,
+            );
+            return file;
+        });
+        const r = spawnSync(
+            process.execPath,
+            [MOCHA, "--no-config", "--parallel", "--jobs", "2", "--require", SCRATCH, "--reporter", "dot", ...files],
+            { cwd: PROJECT_DIR, encoding: "utf8" },
+        );
+        assert.equal(r.status, 0, r.stdout + r.stderr);
+        const lines = fs.readFileSync(record, "utf8").split("\n").filter(Boolean);
+        const earlier = lines.filter((l) => l.startsWith("earlier ")).map((l) => l.split(" ").slice(2).map(Number));
+        const made = lines.filter((l) => l.startsWith("made ")).map((l) => l.split(" ")[2]);
+        assert.equal(made.length, 4, lines.join("\n"));
+        assert.ok(
+            earlier.some(([count]) => count > 0),
+            `no worker ran two files, nothing was checked:\n${lines.join("\n")}`,
+        );
+        assert.deepEqual(
+            earlier.filter(([, left]) => left > 0),
+            [],
+            `an earlier file's folder outlived it:\n${lines.join("\n")}`,
+        );
+        for (const d of made) {
+            assert.match(path.basename(d), /^quay-georep-scratch-probe-/);
+            assert.equal(fs.existsSync(d), false, `${d} left behind`);
+        }
+    });
+
+    it("removes what it made when asked, and only that", () => {
+        const a = scratchDir("scratch-a");
+        fs.writeFileSync(path.join(a, "file"), "x");
+        const pending = removeScratchDirs();
+        assert.ok(pending.includes(a));
+        assert.equal(fs.existsSync(a), false);
+        assert.deepEqual(removeScratchDirs(), []);
     });
 });
