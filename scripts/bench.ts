@@ -330,6 +330,13 @@ export function formatReport(r: BenchResult): string {
             `≤ ${TARGETS.cpuPerSiteMs} ms`,
             (v) => v <= TARGETS.cpuPerSiteMs,
         ),
+        // The same cost as a share of the floor's CPU in the same repetition: loading the SDK is what
+        // the machine's speed changes most visibly, so this travels between machines where ms do not.
+        targetRow(
+            "  the same, per floor CPU",
+            marginal(large, small, { large: SIZES[2], small: SIZES[0] }, "cpu").map((v, i) => v / floor[i].cpu),
+            (v) => `${fixed(v * 100, 1)}%`,
+        ),
         targetRow(`wall per added site`, marginal(large, small, { large: SIZES[2], small: SIZES[0] }, "wall"), ms),
         ...(r.samples.has(`shared ${SHARED_ONLY[1]}`)
             ? [

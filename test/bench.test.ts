@@ -172,6 +172,11 @@ describe("bench report", () => {
             line(report, "CPU per added site"),
             "  CPU per added site (t100 − t2)/98       40 ms (35 ms–45 ms)       ≤ 40 ms     PASS",
         );
+        // 45 and 35 ms against a floor of 1000 ms of CPU in each repetition.
+        assert.equal(
+            line(report, "the same, per floor CPU"),
+            "    the same, per floor CPU               4.0% (3.5%–4.5%)          —",
+        );
         assert.equal(
             line(report, "peak RSS at 100 sites"),
             "  peak RSS at 100 sites (largest sample)  399 MiB (350–399)         < 400 MiB   PASS",
