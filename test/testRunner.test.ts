@@ -161,9 +161,17 @@ it(${JSON.stringify(name)}, () => {
     it("removes what it made when asked, and only that", () => {
         const a = scratchDir("scratch-a");
         fs.writeFileSync(path.join(a, "file"), "x");
-        const pending = removeScratchDirs();
-        assert.ok(pending.includes(a));
-        assert.equal(fs.existsSync(a), false);
-        assert.deepEqual(removeScratchDirs(), []);
+        // A folder beside it, made by someone else with the same prefix.
+        const other = fs.mkdtempSync(path.join(path.dirname(a), "quay-georep-scratch-a-"));
+        try {
+            const pending = removeScratchDirs();
+            assert.ok(pending.includes(a));
+            assert.ok(!pending.includes(other));
+            assert.equal(fs.existsSync(a), false);
+            assert.equal(fs.existsSync(other), true);
+            assert.deepEqual(removeScratchDirs(), []);
+        } finally {
+            fs.rmSync(other, { recursive: true, force: true });
+        }
     });
 });
