@@ -488,6 +488,5 @@ describe("entry point: example stacks", () => {
             unknown
         >;
         assert.equal(outputs.entryPointDnsName, "quay.example.com");
-        fs.rmSync(out, { recursive: true, force: true });
     });
 });

@@ -329,7 +329,6 @@ describe("offline renderer", () => {
         assert.equal(after.mtimeMs, 0);
         assert.deepEqual(fs.readdirSync(target).sort(), ["config.yaml", "outputs.json", "resources.json"]);
         assert.equal(fs.readFileSync(path.join(target, "outputs.json"), "utf8"), '{"role":"shared"}\n');
-        fs.rmSync(out, { recursive: true, force: true });
     });
 
     it("removes the folder of a stack the project no longer has, and only a folder the renderer wrote", () => {
@@ -341,7 +340,6 @@ describe("offline renderer", () => {
         fs.writeFileSync(path.join(out, "ap.txt"), "a file, not a stack folder\n");
         assert.deepEqual(staleStackFolders(out, ["eu", "us"]), ["ap"]);
         assert.deepEqual(staleStackFolders(path.join(out, "missing"), ["us"]), []);
-        fs.rmSync(out, { recursive: true, force: true });
     });
 
     it("leaves an unchanged render untouched and drops a removed stack's folder (npm run render twice)", async () => {
@@ -360,7 +358,6 @@ describe("offline renderer", () => {
                 assert.equal(fs.statSync(path.join(out, stack, f)).mtimeMs, 0, `${stack}/${f} was rewritten`);
             }
         }
-        fs.rmSync(out, { recursive: true, force: true });
     });
 });
 

@@ -9,7 +9,6 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import * as os from "node:os";
 import * as path from "node:path";
 import {
     FETCHED_SCHEMAS_DIR,
@@ -22,6 +21,7 @@ import {
 } from "../offline/manifests";
 import { fetchSchemas, upstreamUrl } from "../scripts/fetch-schemas";
 import { PROJECT_DIR } from "./mocks";
+import { scratchDir } from "./support/scratch";
 import {
     REFERENCE_SKIP_MESSAGE,
     referenceDir,
@@ -350,19 +350,10 @@ function sha256Of(bytes: Buffer | string): string {
     return createHash("sha256").update(bytes).digest("hex");
 }
 
-const temporaryDirs: string[] = [];
-
-/** A fresh empty folder, removed after the test. */
-function tempDir(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-schemas-"));
-    temporaryDirs.push(dir);
-    return dir;
-}
-
 /** A writable copy of the schemas the lookup found (the originals may be read-only), without `omit`. */
 function copyOfSchemas(omit?: string): string {
     const from = referenceDir() as string;
-    const to = tempDir();
+    const to = scratchDir("schemas");
     for (const { file } of UPSTREAM_SCHEMAS.filter((s) => s.file !== omit)) {
         fs.mkdirSync(path.dirname(path.join(to, file)), { recursive: true });
         fs.writeFileSync(path.join(to, file), fs.readFileSync(path.join(from, file)));
@@ -423,10 +414,6 @@ async function serve(files: ReadonlyMap<string, Buffer>): Promise<Server> {
 }
 
 describe("upstream schemas", function () {
-    afterEach(function () {
-        for (const dir of temporaryDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-    });
-
     describe("lookup", function () {
         it("looks in $QUAY_GEOREP_SCHEMAS alone when set, else in .schemas, then ../shared/reference", function () {
             assert.equal(FETCHED_SCHEMAS_DIR, path.join(PROJECT_DIR, ".schemas"));
@@ -445,7 +432,7 @@ describe("upstream schemas", function () {
             const partial = copyOfSchemas("olm/operators.coreos.com_operatorgroups.yaml");
             assert.equal(findSchemaDir([partial, first, second]), first);
             assert.equal(findSchemaDir([second, first]), second);
-            assert.equal(findSchemaDir([partial, tempDir()]), undefined);
+            assert.equal(findSchemaDir([partial, scratchDir("schemas")]), undefined);
         });
 
         it("refuses a schema file that is not the pinned upstream file", function () {
@@ -462,7 +449,7 @@ describe("upstream schemas", function () {
         });
 
         it("fails instead of skipping under CI=true, saying where it looked and what to run", function () {
-            const empty = tempDir();
+            const empty = scratchDir("schemas");
             assert.equal(referenceDir({ QUAY_GEOREP_SCHEMAS: empty }), undefined);
             assert.throws(() => referenceDir({ QUAY_GEOREP_SCHEMAS: empty, CI: "true" }), {
                 message:
@@ -486,7 +473,7 @@ describe("upstream schemas", function () {
                 },
             } as unknown as Mocha.Context;
             try {
-                process.env.QUAY_GEOREP_SCHEMAS = tempDir();
+                process.env.QUAY_GEOREP_SCHEMAS = scratchDir("schemas");
                 delete process.env.CI;
                 const printed: unknown[] = [];
                 const log = console.log;
@@ -526,7 +513,7 @@ describe("upstream schemas", function () {
             requireSchemas(this);
             const { files, schemas } = upstreamFromCopy();
             server = await serve(files);
-            const out = path.join(tempDir(), ".schemas");
+            const out = path.join(scratchDir("schemas"), ".schemas");
 
             const written = await fetchSchemas({ out, baseUrl: server.baseUrl, schemas });
 
@@ -571,7 +558,7 @@ describe("upstream schemas", function () {
             const tampered = Buffer.concat([files.get(key) as Buffer, Buffer.from("# edited\n")]);
             files.set(key, tampered);
             server = await serve(files);
-            const out = path.join(tempDir(), ".schemas");
+            const out = path.join(scratchDir("schemas"), ".schemas");
 
             await assert.rejects(fetchSchemas({ out, baseUrl: server.baseUrl, schemas }), {
                 message:
@@ -589,7 +576,7 @@ describe("upstream schemas", function () {
                 "/operator-framework/api/3048ccdc52d1858783800c6d40305357aff66c8c/crds/operators.coreos.com_subscriptions.yaml";
             files.delete(key);
             server = await serve(files);
-            const out = path.join(tempDir(), ".schemas");
+            const out = path.join(scratchDir("schemas"), ".schemas");
 
             await assert.rejects(fetchSchemas({ out, baseUrl: server.baseUrl, schemas }), {
                 message: `${server.baseUrl}${key}: HTTP 404 Not Found; nothing written to ${out}`,
@@ -601,7 +588,7 @@ describe("upstream schemas", function () {
             requireSchemas(this);
             const { files } = upstreamFromCopy();
             server = await serve(files);
-            const out = path.join(tempDir(), ".schemas");
+            const out = path.join(scratchDir("schemas"), ".schemas");
             const key = "/quay/quay/ffba0c70e2d8d522290a4fbbaa704dbf2fc37f34/util/config/schema.py";
 
             // The real pins: the stand-in module is not upstream's schema.py, so it is refused before python3 runs.

@@ -190,18 +190,13 @@ async function render(dir: string, name: string, deployed?: Step): Promise<Step>
 }
 
 let baseline: Promise<Step> | undefined;
-let baselineDir: string | undefined;
 /** r0: the example as it is (standby.active false), rendered with nothing deployed; shared by both scenarios. */
 function renderBaseline(): Promise<Step> {
     baseline ??= (async () => {
-        baselineDir = tempProject();
-        return render(baselineDir, "r0");
+        return render(tempProject(), "r0");
     })();
     return baseline;
 }
-after(() => {
-    if (baselineDir !== undefined) fs.rmSync(baselineDir, { recursive: true, force: true });
-});
 
 /** Exactly one rendered resource with this name (and type). */
 function named(files: StackFiles, name: string, type?: string): Rendered {
@@ -292,7 +287,6 @@ describe("standby: a switchover driven through npm run render -- --deployed show
         r3 = await render(dir, "r3", r2);
         r4 = await render(dir, "r4", r3);
     });
-    after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("r0 (nothing deployed, standby.active false): the primary at home serves, a replica of it waits in eu-west-1", () => {
         assert.deepEqual(standbyOf(r0), {
@@ -652,7 +646,6 @@ describe("standby: a failover driven through npm run render -- --deployed", func
         f3 = await render(dir, "f3", f2);
         f4 = await render(dir, "f4", f3);
     });
-    after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     const records = (step: Step) =>
         ofType(step.us, T.record)
