@@ -10,6 +10,9 @@ import * as path from "node:path";
 import { PROJECT_DIR } from "./mocks";
 import { removeScratchDirs, scratchDir } from "./support/scratch";
 
+/** The compiled test/support/scratch.ts: the root hook .mocharc.js loads, and what the probes require. */
+const SCRATCH = path.join(PROJECT_DIR, "bin", "test", "support", "scratch.js");
+
 interface MochaConfig {
     spec: string[];
     require: string[];
@@ -90,9 +93,8 @@ describe("npm test's two groups (scripts/test.js, .mocharc.js)", () => {
     });
 
     it("loads the scratch folders' removal hook (test/support/scratch.ts) in every group", () => {
-        const hook = path.join(PROJECT_DIR, "bin", "test", "support", "scratch.js");
         for (const [name, group] of Object.entries({ all, workers, own }))
-            assert.deepEqual(group.require, [hook], name);
+            assert.deepEqual(group.require, [SCRATCH], name);
     });
 
     it("refuses a group it does not know, naming the variable", () => {
@@ -107,7 +109,6 @@ describe("npm test's two groups (scripts/test.js, .mocharc.js)", () => {
 });
 
 describe("the tests' scratch folders (test/support/scratch.ts)", () => {
-    const SCRATCH = path.join(PROJECT_DIR, "bin", "test", "support", "scratch.js");
     const MOCHA = require.resolve("mocha/bin/mocha.js", { paths: [PROJECT_DIR] });
 
     it("removes a file's folders after its tests, in the parallel workers, before the worker's next file", () => {
