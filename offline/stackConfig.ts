@@ -59,7 +59,7 @@ function fullKey(project: string, key: string): string {
 /** The project file, read and parsed. */
 export interface ProjectFile {
     readonly name: string;
-    readonly config: Record<string, unknown>;
+    readonly config: Readonly<Record<string, unknown>>;
     /** Its text, as the program reads it from the project root. */
     readonly text: string;
 }
@@ -80,31 +80,54 @@ export function listStacks(dir: string): string[] {
         .sort();
 }
 
+/** A config value as the CLI hands it over: a string, secrets replaced; and whether it held one. */
+function configEntry(raw: unknown): { text: string; secret: boolean } {
+    const { value, secret } = replaceSecure(raw);
+    return { text: toConfigString(value), secret };
+}
+
+/** {@link projectEntries}' answers, by project file (a render reads it once and passes it to every stack). */
+const projectEntriesOf = new WeakMap<ProjectFile, ReadonlyMap<string, { text: string; secret: boolean }>>();
+
+/**
+ * The project-level values as every stack of `project` starts from, by full key, in the file's
+ * order. Made once per project file: `Pulumi.yaml` holds the topology (`sites`, `storage.buckets`,
+ * ...), which grows with the sites, and every stack of a render merges it.
+ */
+function projectEntries(project: ProjectFile): ReadonlyMap<string, { text: string; secret: boolean }> {
+    let entries = projectEntriesOf.get(project);
+    if (entries === undefined) {
+        const made = new Map<string, { text: string; secret: boolean }>();
+        for (const [key, decl] of Object.entries(project.config)) {
+            // A map in project config is a declaration: { value } sets a value, { default } a default.
+            if (isObject(decl) && !("secure" in decl)) {
+                if ("value" in decl) made.set(fullKey(project.name, key), configEntry(decl.value));
+                else if ("default" in decl) made.set(fullKey(project.name, key), configEntry(decl.default));
+            } else {
+                made.set(fullKey(project.name, key), configEntry(decl));
+            }
+        }
+        projectEntriesOf.set(project, (entries = made));
+    }
+    return entries;
+}
+
 /** Merges project and stack config for one stack; `project` is `dir`'s Pulumi.yaml, read when not given. */
 export function readStackConfig(dir: string, stack: string, project: ProjectFile = readProject(dir)): StackConfig {
     const config: Record<string, string> = {};
     const secretKeys = new Set<string>();
-    const set = (key: string, raw: unknown) => {
-        const { value, secret } = replaceSecure(raw);
-        config[key] = toConfigString(value);
+    const set = (key: string, { text, secret }: { text: string; secret: boolean }) => {
+        config[key] = text;
         if (secret) secretKeys.add(key);
         else secretKeys.delete(key);
     };
-    for (const [key, decl] of Object.entries(project.config)) {
-        // A map in project config is a declaration: { value } sets a value, { default } a default.
-        if (isObject(decl) && !("secure" in decl)) {
-            if ("value" in decl) set(fullKey(project.name, key), decl.value);
-            else if ("default" in decl) set(fullKey(project.name, key), decl.default);
-        } else {
-            set(fullKey(project.name, key), decl);
-        }
-    }
+    for (const [key, entry] of projectEntries(project)) set(key, entry);
     const file = ["yaml", "yml"].map((ext) => path.join(dir, `Pulumi.${stack}.${ext}`)).find((f) => fs.existsSync(f));
     if (file === undefined) throw new Error(`no Pulumi.${stack}.yaml in ${dir}`);
     const stackFile = fs.readFileSync(file, "utf8");
     const doc = parse(stackFile) as Record<string, unknown> | null;
     const stackConfig = isObject(doc?.config) ? doc.config : {};
-    for (const [key, value] of Object.entries(stackConfig)) set(key, value);
+    for (const [key, value] of Object.entries(stackConfig)) set(key, configEntry(value));
     return {
         project: project.name,
         stack,
