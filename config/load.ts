@@ -34,9 +34,10 @@ const parsedFiles = new Map<string, unknown>();
 /**
  * A config file's text, parsed (and frozen). `pulumi up` runs the program once per process; the
  * offline renderer and the tests run it once per stack in one process, with the same `Pulumi.yaml`
- * each time, which is then parsed once instead of twice per run.
+ * each time, which is then parsed once instead of twice per run. The renderer reads the files with
+ * it too (offline/stackConfig.ts), just before the program reads the same texts.
  */
-function parseConfigFile(text: string): { config?: Record<string, unknown> } | null {
+export function parseConfigFile(text: string): { config?: Record<string, unknown> } | null {
     let doc = parsedFiles.get(text);
     if (doc === undefined) {
         // Frozen all the way down: callers share the document, so none may change it.

@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { parseConfigFile } from "../config/load";
 import { SECRET_PLACEHOLDER } from "./runtime";
 
 /** Config as the CLI hands it to the program. */
@@ -67,7 +67,7 @@ export interface ProjectFile {
 /** Reads the project file (once per render: pass it on to {@link readStackConfig}). */
 export function readProject(dir: string): ProjectFile {
     const text = fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8");
-    const doc = parse(text) as Record<string, unknown>;
+    const doc = parseConfigFile(text) as Record<string, unknown>;
     return { name: String(doc.name), config: isObject(doc.config) ? doc.config : {}, text };
 }
 
@@ -125,7 +125,7 @@ export function readStackConfig(dir: string, stack: string, project: ProjectFile
     const file = ["yaml", "yml"].map((ext) => path.join(dir, `Pulumi.${stack}.${ext}`)).find((f) => fs.existsSync(f));
     if (file === undefined) throw new Error(`no Pulumi.${stack}.yaml in ${dir}`);
     const stackFile = fs.readFileSync(file, "utf8");
-    const doc = parse(stackFile) as Record<string, unknown> | null;
+    const doc = parseConfigFile(stackFile) as Record<string, unknown> | null;
     const stackConfig = isObject(doc?.config) ? doc.config : {};
     for (const [key, value] of Object.entries(stackConfig)) set(key, configEntry(value));
     return {
