@@ -382,8 +382,9 @@ const canonicalOf = new WeakMap<object, string>();
 
 /**
  * `canonical`, kept for an object {@link freezeShared} froze (nothing in it can change, so neither
- * can its JSON): `Pulumi.yaml`'s values reach every stack's run as the same frozen objects
- * (config/load.ts `parseConfigFile`), and a project's `sites` grows with its sites.
+ * can its JSON): `Pulumi.yaml`'s values, and the stack's structured values as the CLI passes them,
+ * reach every stack's run as the same frozen objects (config/load.ts `parseConfigFile` and
+ * `parseValueText`), and a project's `sites` grows with its sites.
  */
 function canonicalFrozen(value: unknown): string {
     if (value === null || typeof value !== "object" || !deeplyFrozen.has(value)) return canonical(value);
@@ -404,7 +405,7 @@ function checkProjectKeys(
     problems: Problems,
 ): void {
     for (const key of PROJECT_KEYS) {
-        if (canonical(raw[key]) === canonicalFrozen(project[key])) continue;
+        if (canonicalFrozen(raw[key]) === canonicalFrozen(project[key])) continue;
         problems.add(
             key,
             raw[key] instanceof SecretValue ? "<secret>" : raw[key],

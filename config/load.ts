@@ -51,6 +51,30 @@ export function parseConfigFile(text: string): { config?: Record<string, unknown
     return doc as { config?: Record<string, unknown> } | null;
 }
 
+/** How many structured values' parses {@link parseValueText} keeps. */
+const PARSED_VALUES_KEPT = 32;
+const parsedValues = new Map<string, unknown>();
+
+/**
+ * A structured config value's JSON text (as the CLI passes it), parsed and frozen, kept by text:
+ * the offline renderer and the tests run the program once per stack in one process, and every
+ * stack gets the same text for each project-level key (`sites` grows with the sites). The same
+ * frozen value then reaches every run, and `parseConfig` compares it with `Pulumi.yaml`'s once
+ * (config.ts `canonicalFrozen`). Throws what `JSON.parse` throws.
+ */
+function parseValueText(text: string): unknown {
+    let value = parsedValues.get(text);
+    if (value === undefined && !parsedValues.has(text)) {
+        value = freezeShared(JSON.parse(text) as unknown);
+        if (parsedValues.size >= PARSED_VALUES_KEPT) parsedValues.delete(parsedValues.keys().next().value as string);
+    } else {
+        parsedValues.delete(text);
+    }
+    // Least recently used first, as parseConfigFile's.
+    parsedValues.set(text, value);
+    return value;
+}
+
 /** Wraps every string leaf of a secret value so it cannot be printed by accident. */
 function wrapSecret(value: unknown): unknown {
     if (typeof value === "string") return new SecretValue(value);
@@ -87,7 +111,7 @@ export function readRawConfig(
         let value: unknown = text;
         if (STRUCTURED_KEYS.has(key)) {
             try {
-                value = JSON.parse(text);
+                value = parseValueText(text);
             } catch {
                 value = text; // the parser reports the wrong type with the key's name
             }

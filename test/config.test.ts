@@ -551,6 +551,24 @@ describe("config: Pulumi.yaml, read by every stack of a render", () => {
         assert.ok(Object.isFrozen(first), "the shared parse is frozen: no run can change it for the next");
     });
 
+    it("parses a structured value's text once for every stack that is given it, frozen; secrets stay each run's own", () => {
+        const flat = (sites: unknown): Record<string, string> => ({
+            [`${PROJECT}:sites`]: JSON.stringify(sites),
+            [`${PROJECT}:storageCredentials`]: JSON.stringify({ usstorage: { accessKey: "a", secretKey: "s" } }),
+        });
+        const read = (sites: unknown) => readRawConfig(PROJECT, flat(sites), () => false).raw;
+        const [a, b] = [read(SITES), read(SITES)];
+        assert.equal(a.sites, b.sites, "the same text gives the same parse");
+        assert.ok(Object.isFrozen(a.sites) && Object.isFrozen((a.sites as object[])[0]), "frozen all the way down");
+        assert.deepEqual(a.sites, SITES);
+        const moved = read(SITES.map((s) => ({ ...s, region: "northeurope" })));
+        assert.notEqual(moved.sites, a.sites);
+        assert.notDeepEqual(moved.sites, a.sites);
+        // A secret key's value is wrapped afresh (SecretValue leaves) in each run, not shared.
+        assert.notEqual(a.storageCredentials, b.storageCredentials);
+        assert.ok(!Object.isFrozen(a.storageCredentials));
+    });
+
     it("refuses a stack's override of a project key in every run, with Pulumi.yaml's values kept between runs", () => {
         const text = projectText();
         const moved = SITES.map((s) => (s.name === "eustorage" ? { ...s, region: "northeurope" } : s));
