@@ -21,7 +21,9 @@
  * Samples are interleaved (floor, ts-node, example, 2, 12, 100, shared 2, shared 100, floor, …)
  * after one discarded warm-up of each kind; ratios and the marginal cost are medians of
  * per-repetition values. The report gives each target with PASS or FAIL; it asserts nothing and
- * exits 0 whatever the numbers.
+ * exits 0 whatever the numbers. Its header gives the load averages and, on Linux, the whole
+ * machine's busy and stolen CPU over the run (`/proc/stat`): on a virtual machine whose hypervisor
+ * gives its cores to other guests (steal), every sample is slowed, unevenly, by what it lost.
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -232,6 +234,37 @@ export function parseTime(text: string): { cpu: number; peakMiB: number } {
     return { cpu: Math.round((Number(m[2]) + Number(m[3])) * 1000), peakMiB: Number(m[4]) / 1024 };
 }
 
+/**
+ * The machine's CPU time so far, from the text of Linux's `/proc/stat`: its first line, `cpu`, sums
+ * every core's time in USER_HZ ticks (proc(5): `sysconf(_SC_CLK_TCK)` a second, 100 on most
+ * architectures), in the columns user, nice, system, idle, iowait, irq, softirq, steal. Steal is the
+ * time the hypervisor ran another guest while this machine wanted to run; busy is every column but
+ * idle, iowait and steal. Undefined when the text has no such line (another kernel, no steal column).
+ */
+export function machineCpu(statText: string, ticksPerSecond: number): { busy: number; steal: number } | undefined {
+    const line = statText.split("\n").find((l) => l.startsWith("cpu "));
+    const ticks = line?.trim().split(/\s+/).slice(1).map(Number);
+    if (ticks === undefined || ticks.length < 8 || ticks.some((t) => !Number.isFinite(t))) return undefined;
+    const [user, nice, system, , , irq, softirq, steal] = ticks;
+    return { busy: (user + nice + system + irq + softirq) / ticksPerSecond, steal: steal / ticksPerSecond };
+}
+
+/** USER_HZ, as `getconf CLK_TCK` gives it; 100 (proc(5)'s "most architectures") when it cannot run. */
+function clockTicks(): number {
+    const out = spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" });
+    const ticks = Number(out.stdout?.trim());
+    return out.status === 0 && Number.isInteger(ticks) && ticks > 0 ? ticks : 100;
+}
+
+/** Reads {@link machineCpu} from `/proc/stat`; undefined where there is none. */
+function readMachineCpu(ticksPerSecond: number): { busy: number; steal: number } | undefined {
+    try {
+        return machineCpu(fs.readFileSync("/proc/stat", "utf8"), ticksPerSecond);
+    } catch {
+        return undefined;
+    }
+}
+
 /** What the report is made of. */
 export interface BenchResult {
     readonly date: string;
@@ -241,6 +274,11 @@ export interface BenchResult {
     readonly command: string;
     /** 1-, 5- and 15-minute load averages before and after. */
     readonly load: { readonly before: readonly number[]; readonly after: readonly number[] };
+    /**
+     * The whole machine's CPU over the run (`/proc/stat`, seconds, every core): busy, and stolen by
+     * the hypervisor for other guests; with the run's wall time. Undefined where it cannot be read.
+     */
+    readonly machine?: { readonly busy: number; readonly steal: number; readonly wall: number };
     readonly floorModules: number;
     /** Label → samples, in report order; must hold `floor`, `example` and `sites <n>` for each size. */
     readonly samples: ReadonlyMap<string, readonly Sample[]>;
@@ -303,6 +341,10 @@ export function formatReport(r: BenchResult): string {
         `each sample is a fresh child process under ${TIME}: wall = spawn to exit, CPU = user + system of the`,
         `child and its descendants, peak = the largest RSS among them; load average (1/5/15 min) before`,
         `${r.load.before.map((v) => fixed(v)).join(" ")}, after ${r.load.after.map((v) => fixed(v)).join(" ")} (other work on the machine skews wall times)`,
+        r.machine === undefined
+            ? "steal time: not read (no /proc/stat)"
+            : `the machine over the run (/proc/stat, all cores): ${fixed(r.machine.busy, 1)} s busy, ${fixed(r.machine.steal, 1)} s stolen by ` +
+              `the hypervisor for other guests, in ${fixed(r.machine.wall, 1)} s of wall (steal slows every sample unevenly)`,
         ``,
         `  ${"".padEnd(46)}${head("wall (s)", 21)}   ${head("CPU (s)", 21)}   ${head("peak RSS (MiB)", 21)}`,
         `  ${"".padEnd(46)}${sub}   ${sub}   ${sub}`,
@@ -446,6 +488,9 @@ async function main(argv: string[]): Promise<number> {
         return 2;
     }
     const before = os.loadavg();
+    const ticks = clockTicks();
+    const machineBefore = readMachineCpu(ticks);
+    const started = process.hrtime.bigint();
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-bench-"));
     try {
         const script = renderScript();
@@ -503,6 +548,7 @@ async function main(argv: string[]): Promise<number> {
         }
         process.stderr.write("\n");
         const cpu = os.cpus();
+        const machineAfter = readMachineCpu(ticks);
         const report = formatReport({
             date: new Date().toISOString().slice(0, 10),
             node: spawnSync("node", ["--version"], { env: scriptEnv(), encoding: "utf8" }).stdout.trim(),
@@ -510,6 +556,14 @@ async function main(argv: string[]): Promise<number> {
             reps,
             command: script.command,
             load: { before, after: os.loadavg() },
+            machine:
+                machineBefore === undefined || machineAfter === undefined
+                    ? undefined
+                    : {
+                          busy: machineAfter.busy - machineBefore.busy,
+                          steal: machineAfter.steal - machineBefore.steal,
+                          wall: Number(process.hrtime.bigint() - started) / 1e9,
+                      },
             floorModules: floorModules.length,
             samples,
             notes: [

@@ -15,6 +15,7 @@ import {
     BenchResult,
     benchSites,
     formatReport,
+    machineCpu,
     marginal,
     parseTime,
     ProjectTexts,
@@ -119,6 +120,18 @@ describe("bench arithmetic", () => {
         assert.deepEqual(marginal(t100, t2, { large: 100, small: 2 }, "cpu"), [40]);
     });
 
+    it("reads the machine's busy and stolen CPU from /proc/stat's first line, in USER_HZ ticks", () => {
+        // user nice system idle iowait irq softirq steal guest guest_nice, as Linux 6 writes them.
+        const stat =
+            "cpu  953079 10 126729 5684983 7935 0 4635 89284 0 0\ncpu0 467949 0 62934 2850692 5130 0 1621 45330 0 0\n";
+        assert.deepEqual(machineCpu(stat, 100), { busy: 10844.53, steal: 892.84 });
+        assert.deepEqual(machineCpu(stat, 1000), { busy: 1084.453, steal: 89.284 });
+        // No aggregate line, or one without a steal column (Linux before 2.6.11): not read.
+        assert.equal(machineCpu("cpu0 1 2 3 4 5 6 7 8\n", 100), undefined);
+        assert.equal(machineCpu("cpu  1 2 3 4 5 6 7\n", 100), undefined);
+        assert.equal(machineCpu("", 100), undefined);
+    });
+
     it("reads GNU time's elapsed, user, system and max RSS (KiB)", () => {
         assert.deepEqual(parseTime("2.08 3.00 0.13 262144\n"), { cpu: 3130, peakMiB: 256 });
         assert.deepEqual(parseTime("Command exited with non-zero status 1\n0.10 0.05 0.01 1024"), {
@@ -206,6 +219,13 @@ describe("bench report", () => {
         );
         assert.equal(report[1], "render command (package.json scripts.render): node bin/offline/render.js");
         assert.match(report[4], /^0\.50 0\.60 0\.70, after 1\.00 1\.10 1\.20/);
+        assert.equal(report[5], "steal time: not read (no /proc/stat)");
+        const stolen = formatReport({ ...result(300), machine: { busy: 120.25, steal: 33.5, wall: 80 } }).split("\n");
+        assert.equal(
+            stolen[5],
+            "the machine over the run (/proc/stat, all cores): 120.3 s busy, 33.5 s stolen by the hypervisor for " +
+                "other guests, in 80.0 s of wall (steal slows every sample unevenly)",
+        );
         assert.ok(
             line(report.join("\n"), "floor (load 21 Pulumi modules, exit)")?.endsWith(
                 "1.00   1.00   1.00       300    300    300",
