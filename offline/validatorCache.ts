@@ -5,12 +5,15 @@
  * ("standalone code", ajv/dist/standalone); the module is stored under
  * `node_modules/.cache/quay-georep/` by a hash of everything it was made from (the caller's inputs,
  * e.g. the schema file's pinned SHA-256 and the code that translates it, plus this file and the ajv
- * version) and loaded with `require` from then on. A cache that cannot be written only costs the
- * compile: the validators are then the ones just compiled.
+ * version) and loaded from then on (`loadValidatorModule`), with V8's code for it kept beside it. A
+ * cache that cannot be written only costs the compile: the validators are then the ones just
+ * compiled.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
+import { createRequire } from "node:module";
 import * as path from "node:path";
+import * as vm from "node:vm";
 import type Ajv from "ajv";
 import type { ValidateFunction } from "ajv";
 import { PROJECT_ROOT } from "../lib/projectRoot";
@@ -52,8 +55,9 @@ export function cachedValidators(
 ): Readonly<Record<string, ValidateFunction>> {
     const file = validatorCacheFile(name, inputs);
     if (fs.existsSync(file)) {
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        return require(file) as Record<string, ValidateFunction>;
+        let validators = loadedModules.get(file);
+        if (validators === undefined) loadedModules.set(file, (validators = loadValidatorModule(file).validators));
+        return validators;
     }
     const { ajv, schemas } = make();
     // standaloneCode exports validators by schema id: each schema gets one.
@@ -69,11 +73,89 @@ export function cachedValidators(
         const code = standaloneCode(ajv, ids);
         fs.mkdirSync(VALIDATOR_CACHE_DIR, { recursive: true });
         // Written whole, then renamed: a concurrent run (a parallel test worker) never reads half a file.
-        const tmp = `${file}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, code);
-        fs.renameSync(tmp, file);
+        writeWhole(file, code);
     } catch {
         // A read-only node_modules: the validators just compiled still serve this run.
     }
     return validators;
+}
+
+/** Writes a file whole, then renames it into place: a concurrent run (a parallel test worker) never reads half a file. */
+function writeWhole(file: string, data: string | Buffer): void {
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, data);
+    fs.renameSync(tmp, file);
+}
+
+/** Validator modules this process has loaded, by file, as `require` would keep them. */
+const loadedModules = new Map<string, Readonly<Record<string, ValidateFunction>>>();
+
+/** How a load used V8's code cache (see {@link loadValidatorModule}). */
+export type CodeCacheUse = "used" | "created" | "rejected, made again" | "not written";
+
+/**
+ * The file V8's code for `file` is kept in, for this Node and these flags: V8 refuses code made by
+ * another version, or under other flags, so a render (`--expose-gc`) and a test worker keep one each
+ * instead of overwriting each other's.
+ */
+export function codeCacheFile(file: string): string {
+    const runtime = JSON.stringify([process.version, process.arch, process.execArgv, process.env.NODE_OPTIONS ?? ""]);
+    return `${file}.${createHash("sha256").update(runtime).digest("hex").slice(0, 16)}.v8`;
+}
+
+/** A CommonJS module's function, as Node wraps a file's source (lib/internal/modules/cjs/loader.js, `wrapper`). */
+type ModuleFunction = (
+    exports: object,
+    require: NodeJS.Require,
+    module: { exports: object },
+    filename: string,
+    dirname: string,
+) => void;
+
+/**
+ * Loads a validator module as `require` would (its `require`, `module`, `exports`, `__filename` and
+ * `__dirname`), with V8's code for it from {@link codeCacheFile} when there is one. A validator is a
+ * function of hundreds of kilobytes (ajv inlines a CRD's whole schema), and V8 compiles a function
+ * when it is first called, not when its file is loaded. Loaded with `require` under Node's compile
+ * cache (`module.enableCompileCache`, as the render script runs), the QuayRegistry and Subscription
+ * validators still took 40-60 ms of CPU at their first call, and under 0.1 ms at the second; the
+ * example render's load and first validation of its 111 objects went from 91-111 ms to 36-60 ms of
+ * CPU with this (docs/benchmark.md). Code made after the functions ran holds them compiled (Node's
+ * `vm` docs, `script.createCachedData()`: "cacheWithAdd contains fully compiled function add()").
+ * So when there is no cache, or V8 refuses it (V8 checks the data's header against its own version,
+ * its flags and the source, and compiles as if there were none when they differ or the file is not
+ * V8's; the file is only ever replaced whole, so it is never half written), each validator is
+ * called once on `{}` (its `errors` put back as they were), which compiles it, and the code is
+ * written. `codeCache` says which of these happened.
+ */
+export function loadValidatorModule(file: string): {
+    validators: Readonly<Record<string, ValidateFunction>>;
+    codeCache: CodeCacheUse;
+} {
+    const source = fs.readFileSync(file, "utf8");
+    const cacheFile = codeCacheFile(file);
+    let cachedData: Buffer | undefined;
+    try {
+        cachedData = fs.readFileSync(cacheFile);
+    } catch {
+        // none yet
+    }
+    const wrapped = `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
+    const script = new vm.Script(wrapped, { filename: file, cachedData });
+    const module = { exports: {} as Record<string, ValidateFunction> };
+    const run = script.runInThisContext() as ModuleFunction;
+    run.call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
+    const validators = module.exports;
+    if (cachedData !== undefined && !script.cachedDataRejected) return { validators, codeCache: "used" };
+    for (const validate of Object.values(validators)) {
+        const errors = validate.errors;
+        validate({});
+        validate.errors = errors;
+    }
+    try {
+        writeWhole(cacheFile, script.createCachedData());
+    } catch {
+        return { validators, codeCache: "not written" };
+    }
+    return { validators, codeCache: cachedData === undefined ? "created" : "rejected, made again" };
 }
