@@ -72,12 +72,61 @@ export function cachedValidators(
         const { default: standaloneCode } = require("ajv/dist/standalone") as typeof import("ajv/dist/standalone");
         const code = standaloneCode(ajv, ids);
         fs.mkdirSync(VALIDATOR_CACHE_DIR, { recursive: true });
-        // Written whole, then renamed: a concurrent run (a parallel test worker) never reads half a file.
         writeWhole(file, code);
+        pruneValidatorCache(VALIDATOR_CACHE_DIR, name, file);
     } catch {
         // A read-only node_modules: the validators just compiled still serve this run.
     }
     return validators;
+}
+
+/** How old another module of the same name must be before {@link pruneValidatorCache} removes it. */
+export const PRUNE_AFTER_MS = 60 * 60 * 1000;
+
+/**
+ * Removes what a new module of `name` (`keep`) replaces in `dir`: the modules of that name made from
+ * other inputs (an earlier version of the code that makes them, or of a pinned schema), with their
+ * V8 code files, once they are `maxAgeMs` old (a process of an earlier build that is still running
+ * has loaded its module by then: the renderer loads them as it starts); V8 code files whose module
+ * is gone; and files left half written by a process that died (`.tmp`) as old. Without this, every
+ * edit of offline/manifests.ts left about 2.5 MB behind. Returns the names removed; a file that
+ * cannot be removed stays, silently.
+ */
+export function pruneValidatorCache(
+    dir: string,
+    name: string,
+    keep: string,
+    now = Date.now(),
+    maxAgeMs = PRUNE_AFTER_MS,
+): string[] {
+    const prefix = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const moduleFile = new RegExp(`^${prefix}-[0-9a-f]{32}\\.js$`);
+    const codeFile = new RegExp(`^(${prefix}-[0-9a-f]{32}\\.js)\\.[0-9a-f]{16}\\.v8$`);
+    const entries = fs.readdirSync(dir);
+    const old = (entry: string) => {
+        try {
+            return fs.statSync(path.join(dir, entry)).mtimeMs < now - maxAgeMs;
+        } catch {
+            return false; // gone already
+        }
+    };
+    const removed: string[] = [];
+    const remove = (entry: string) => {
+        try {
+            fs.rmSync(path.join(dir, entry));
+            removed.push(entry);
+        } catch {
+            // another process removed it, or it cannot be removed
+        }
+    };
+    const stale = new Set(entries.filter((e) => moduleFile.test(e) && e !== path.basename(keep) && old(e)));
+    for (const entry of stale) remove(entry);
+    for (const entry of entries) {
+        const of = codeFile.exec(entry)?.[1];
+        if (of !== undefined && (stale.has(of) || !entries.includes(of))) remove(entry);
+        else if (entry.startsWith(`${name}-`) && entry.endsWith(".tmp") && old(entry)) remove(entry);
+    }
+    return removed.sort();
 }
 
 /** Writes a file whole, then renames it into place: a concurrent run (a parallel test worker) never reads half a file. */

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv from "ajv";
 import standaloneCode from "ajv/dist/standalone";
-import { codeCacheFile, loadValidatorModule } from "../offline/validatorCache";
+import { codeCacheFile, loadValidatorModule, PRUNE_AFTER_MS, pruneValidatorCache } from "../offline/validatorCache";
 import { PROJECT_DIR } from "./mocks";
 import { scratchDir } from "./support/scratch";
 
@@ -130,5 +130,45 @@ describe("validator modules: loaded with V8's code for them", () => {
             if (before === undefined) delete process.env.NODE_OPTIONS;
             else process.env.NODE_OPTIONS = before;
         }
+    });
+
+    it("removes what a new module replaces: other builds' modules once an hour old, orphaned code, dead writes", () => {
+        const dir = scratchDir("validator-prune");
+        const h = (c: string) => c.repeat(32);
+        const code = "0123456789abcdef";
+        const now = Date.now();
+        const files: Record<string, number> = {
+            [`crd-${h("a")}.js`]: now, // the new one
+            [`crd-${h("a")}.js.${code}.v8`]: now,
+            [`crd-${h("b")}.js`]: now - 2 * PRUNE_AFTER_MS, // an earlier build's, old
+            [`crd-${h("b")}.js.${code}.v8`]: now,
+            [`crd-${h("c")}.js`]: now - PRUNE_AFTER_MS / 6, // another build's, recent: may still be loading
+            [`crd-${h("c")}.js.${code}.v8`]: now,
+            [`crd-${h("d")}.js.${code}.v8`]: now, // its module is gone
+            [`crd-${h("e")}.js.123.tmp`]: now - 2 * PRUNE_AFTER_MS, // a writer that died
+            [`crd-${h("f")}.js.456.tmp`]: now, // a writer still writing
+            [`other-${h("b")}.js`]: now - 2 * PRUNE_AFTER_MS, // another name's
+            README: now - 2 * PRUNE_AFTER_MS,
+        };
+        for (const [name, mtime] of Object.entries(files)) {
+            fs.writeFileSync(path.join(dir, name), "x");
+            fs.utimesSync(path.join(dir, name), new Date(mtime), new Date(mtime));
+        }
+        const removed = pruneValidatorCache(dir, "crd", path.join(dir, `crd-${h("a")}.js`), now);
+        assert.deepEqual(removed, [
+            `crd-${h("b")}.js`,
+            `crd-${h("b")}.js.${code}.v8`,
+            `crd-${h("d")}.js.${code}.v8`,
+            `crd-${h("e")}.js.123.tmp`,
+        ]);
+        assert.deepEqual(
+            fs.readdirSync(dir).sort(),
+            Object.keys(files)
+                .filter((f) => !removed.includes(f))
+                .sort(),
+        );
+        // The one kept is never removed, however old.
+        fs.utimesSync(path.join(dir, `crd-${h("a")}.js`), new Date(0), new Date(0));
+        assert.deepEqual(pruneValidatorCache(dir, "crd", path.join(dir, `crd-${h("a")}.js`), now), []);
     });
 });
