@@ -7,6 +7,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { freezeShared, parseConfig, PROJECT_KEYS, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config";
+import { remember } from "../lib/remember";
 import { ConfigError, SecretValue } from "./validate";
 
 // The SDK exports this from its JS but marks it @internal in its typings; it reads the same
@@ -34,21 +35,15 @@ const parsedFiles = new Map<string, unknown>();
 /**
  * A config file's text, parsed (and frozen). `pulumi up` runs the program once per process; the
  * offline renderer and the tests run it once per stack in one process, with the same `Pulumi.yaml`
- * each time, which is then parsed once instead of twice per run. The renderer reads the files with
- * it too (offline/stackConfig.ts), just before the program reads the same texts.
+ * each time, which is then parsed once instead of twice per run (least recently used goes first: a
+ * render of many stacks reads `Pulumi.yaml` in every run). The renderer reads the files with it too
+ * (offline/stackConfig.ts), just before the program reads the same texts.
  */
 export function parseConfigFile(text: string): { config?: Record<string, unknown> } | null {
-    let doc = parsedFiles.get(text);
-    if (doc === undefined) {
-        // Frozen all the way down: callers share the document, so none may change it.
-        doc = freezeShared(parse(text) as unknown);
-        if (parsedFiles.size >= PARSED_FILES_KEPT) parsedFiles.delete(parsedFiles.keys().next().value as string);
-    } else {
-        parsedFiles.delete(text);
-    }
-    // Least recently used first: a render of many stacks reads `Pulumi.yaml` in every run.
-    parsedFiles.set(text, doc);
-    return doc as { config?: Record<string, unknown> } | null;
+    // Frozen all the way down: callers share the document, so none may change it.
+    return remember(parsedFiles, text, PARSED_FILES_KEPT, () => freezeShared(parse(text) as unknown)) as {
+        config?: Record<string, unknown>;
+    } | null;
 }
 
 /** How many structured values' parses {@link parseValueText} keeps. */
@@ -63,16 +58,7 @@ const parsedValues = new Map<string, unknown>();
  * (config.ts `canonicalFrozen`). Throws what `JSON.parse` throws.
  */
 function parseValueText(text: string): unknown {
-    let value = parsedValues.get(text);
-    if (value === undefined && !parsedValues.has(text)) {
-        value = freezeShared(JSON.parse(text) as unknown);
-        if (parsedValues.size >= PARSED_VALUES_KEPT) parsedValues.delete(parsedValues.keys().next().value as string);
-    } else {
-        parsedValues.delete(text);
-    }
-    // Least recently used first, as parseConfigFile's.
-    parsedValues.set(text, value);
-    return value;
+    return remember(parsedValues, text, PARSED_VALUES_KEPT, () => freezeShared(JSON.parse(text) as unknown));
 }
 
 /** Wraps every string leaf of a secret value so it cannot be printed by accident. */

@@ -12,6 +12,7 @@ import { parse, stringify } from "yaml";
 import { bundleSecretOf, OFFLINE_READONLY_KEY } from "../offline/render";
 import { PROJECT_KEYS } from "../config/config";
 import { PROJECT_ROOT } from "../lib/projectRoot";
+import { remember } from "../lib/remember";
 import { READONLY_KEY_FILE_ENV } from "../lib/serviceKey";
 import { ORGANIZATION, plain, RecordedResource, RunOptions, RunResult, runProgram } from "../offline/runtime";
 import { readStackConfig, StackConfig } from "../offline/stackConfig";
@@ -19,23 +20,6 @@ import { readStackConfig, StackConfig } from "../offline/stackConfig";
 /** The repository root (where Pulumi.yaml is), also when the tests run compiled from bin/test/. */
 export const PROJECT_DIR = PROJECT_ROOT;
 export const PROJECT = "quay-georep";
-
-/**
- * Remembers `make(key)` under `key` in `cache`, which keeps the `max` most recently used entries:
- * enough for the runs and files a test file comes back to, without keeping every run of the suite
- * alive (each is about 2 MB, and a worker's garbage collector walks whatever is kept).
- */
-export function remember<T>(cache: Map<string, T>, key: string, max: number, make: () => T): T {
-    let value = cache.get(key);
-    if (value === undefined) {
-        value = make();
-    } else {
-        cache.delete(key); // re-inserted below: the most recently used entry comes last
-    }
-    cache.set(key, value);
-    if (cache.size > max) cache.delete(cache.keys().next().value as string);
-    return value;
-}
 
 const exampleConfigs = new Map<string, StackConfig>();
 
@@ -128,7 +112,9 @@ const runs = new Map<string, Promise<RunResult>>();
 /**
  * Runs the program for one stack. Runs are memoized by their inputs: the program is deterministic
  * and results are read-only, and many tests look at the same few runs. The 32 most recently used
- * runs are kept (see {@link remember}).
+ * runs are kept (lib/remember.ts): enough for the runs a test file comes back to, without keeping
+ * every run of the suite alive (each is about 2 MB, and a worker's garbage collector walks whatever
+ * is kept).
  */
 export function runStack(
     cfg: StackConfig,

@@ -9,7 +9,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { engineUrn, evaluateProgram, PROGRAM, RunOptions, RunResult, runProgram } from "../../offline/runtime";
 import type { StackConfig } from "../../offline/stackConfig";
-import { assertClean, PROJECT, remember } from "../mocks";
+import { remember } from "../../lib/remember";
+import { assertClean, PROJECT } from "../mocks";
 
 /** The stack output the dependencies travel in (left out of the run's outputs). */
 const KEY = "__dependencies";
