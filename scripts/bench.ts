@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --reps N]`: how far `npm run render` is from its floor, and what each site adds.
+ * `npm run bench [-- --reps N] [--suite]`: how far `npm run render` is from its floor, what each site
+ * adds and, with `--suite`, how long the test suite takes.
  *
  * One run measures every kind below, each sample a fresh child process run the way `npm run render`
  * runs: the command of package.json's `scripts.render` (read at each run, so a compiled renderer is
@@ -18,6 +19,11 @@
  *            site: a real project of N sites has N stacks and `npm run render` renders them all.
  *   shared N the same project, shared stack only (`--stack`), for 2 and 100 sites: the part of a
  *            site's cost that lands in the shared stack (entry point, buckets, bundle).
+ *   suite    with `--suite` only: the README's test command, package.json's `scripts.test` (`npm
+ *            test` minus npm's start-up), run the same way. Its wall time is the issue's suite target;
+ *            its CPU under /usr/bin/time misses the PostgreSQL servers it talks to (not its
+ *            descendants), so the sample also records the whole machine's busy and stolen CPU over
+ *            its run (/proc/stat). It needs what the suite needs (PostgreSQL, .ci/run's services).
  * Samples are interleaved (floor, ts-node, example, 2, 12, 100, shared 2, shared 100, floor, …)
  * after one discarded warm-up of each kind; ratios and the marginal cost are medians of
  * per-repetition values. The report gives each target with PASS or FAIL; it asserts nothing and
@@ -49,7 +55,31 @@ export const SIZES = [2, 12, 100] as const;
 export const SHARED_ONLY = [SIZES[0], SIZES[2]] as const;
 
 /** The targets of issue 13. */
-export const TARGETS = { renderOverFloorCpu: 1.5, cpuPerSiteMs: 40, peakMiB100: 400 } as const;
+export const TARGETS = { renderOverFloorCpu: 1.5, cpuPerSiteMs: 40, peakMiB100: 400, suiteWallS: 15 } as const;
+
+/** The command line: repetitions (default 5), and whether to time the test suite too. */
+export interface BenchArgs {
+    readonly reps: number;
+    readonly suite: boolean;
+}
+
+export const USAGE = "usage: npm run bench [-- --reps N] [--suite]   (N ≥ 1, default 5)";
+
+/** Reads `--reps N` and `--suite`; undefined for anything else (the caller prints {@link USAGE}). */
+export function parseArgs(argv: readonly string[]): BenchArgs | undefined {
+    let reps = 5;
+    let suite = false;
+    for (let i = 0; i < argv.length; i++) {
+        if (argv[i] === "--suite") {
+            suite = true;
+        } else if (argv[i] === "--reps" && i + 1 < argv.length && /^[1-9][0-9]*$/.test(argv[i + 1])) {
+            reps = Number(argv[++i]);
+        } else {
+            return undefined;
+        }
+    }
+    return { reps, suite };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Generated topologies (pure)
@@ -201,6 +231,11 @@ export interface Sample {
     readonly cpu: number;
     /** The largest resident set of the child or a descendant, MiB. */
     readonly peakMiB: number;
+    /**
+     * The whole machine's CPU over the sample (`/proc/stat`, ms, every core), where it was read: what
+     * a suite sample costs with the servers it talks to, and what other guests took meanwhile.
+     */
+    readonly machine?: { readonly busy: number; readonly steal: number };
 }
 
 /** Median, min and max. */
@@ -272,6 +307,8 @@ export interface BenchResult {
     readonly cpus: string;
     readonly reps: number;
     readonly command: string;
+    /** The test command (`scripts.test`) when the suite was timed (`--suite`). */
+    readonly testCommand?: string;
     /** 1-, 5- and 15-minute load averages before and after. */
     readonly load: { readonly before: readonly number[]; readonly after: readonly number[] };
     /**
@@ -303,6 +340,43 @@ function targetRow(
     return `  ${label.padEnd(40)}${measured.padEnd(26)}${(target ?? "—").padEnd(12)}${verdict(pass?.(s.median))}`.trimEnd();
 }
 
+/**
+ * The suite's rows: its wall time against the target; the whole machine's CPU over each run (the
+ * suite's CPU is mostly in processes /usr/bin/time does not count: the PostgreSQL servers) and what
+ * other guests stole meanwhile, where read; and its wall time over the floor's in the same
+ * repetition, which, like the per-site share, compares across machines where seconds do not.
+ */
+function suiteRows(suite: readonly Sample[], floor: readonly Sample[]): string[] {
+    const secs = (v: number) => `${fixed(v, 1)} s`;
+    const machine = suite.every((s) => s.machine !== undefined)
+        ? suite.map((s) => s.machine as NonNullable<Sample["machine"]>)
+        : undefined;
+    return [
+        targetRow(
+            "npm test, wall",
+            suite.map((s) => s.wall / 1000),
+            secs,
+            `≤ ${TARGETS.suiteWallS} s`,
+            (v) => v <= TARGETS.suiteWallS,
+        ),
+        ...(machine === undefined
+            ? []
+            : [
+                  targetRow(
+                      "  the machine's CPU meanwhile",
+                      machine.map((m) => m.busy / 1000),
+                      secs,
+                  ),
+                  targetRow(
+                      "  stolen by other guests meanwhile",
+                      machine.map((m) => m.steal / 1000),
+                      secs,
+                  ),
+              ]),
+        targetRow("npm test / floor, wall", ratios(suite, floor, "wall"), (v) => `${fixed(v, 1)}×`),
+    ];
+}
+
 /** The report, as printed. */
 export function formatReport(r: BenchResult): string {
     const get = (label: string) => {
@@ -326,9 +400,10 @@ export function formatReport(r: BenchResult): string {
         tsNode: "for reference: ts-node, empty program",
         ...Object.fromEntries(SIZES.map((n) => [`sites ${n}`, `render ${n} sites (traffic-manager, ${n} stacks)`])),
         ...Object.fromEntries(SHARED_ONLY.map((n) => [`shared ${n}`, `  the same, shared stack only, ${n} sites`])),
+        suite: "npm test (package.json scripts.test)",
     };
     const row = (label: string, values: readonly Sample[]) => {
-        const cols = (key: keyof Sample, f: (v: number) => string) => {
+        const cols = (key: "wall" | "cpu" | "peakMiB", f: (v: number) => string) => {
             const s = stats(values.map((v) => v[key]));
             return [s.median, s.min, s.max].map((v) => head(f(v), 7)).join("");
         };
@@ -338,6 +413,7 @@ export function formatReport(r: BenchResult): string {
     return [
         `quay-georep bench, ${r.date}: node ${r.node}, ${r.cpus}; ${r.reps} repetitions after 1 warm-up of each kind`,
         `render command (package.json scripts.render): ${r.command}`,
+        ...(r.testCommand === undefined ? [] : [`test command (package.json scripts.test): ${r.testCommand}`]),
         `each sample is a fresh child process under ${TIME}: wall = spawn to exit, CPU = user + system of the`,
         `child and its descendants, peak = the largest RSS among them; load average (1/5/15 min) before`,
         `${r.load.before.map((v) => fixed(v)).join(" ")}, after ${r.load.after.map((v) => fixed(v)).join(" ")} (other work on the machine skews wall times)`,
@@ -396,6 +472,7 @@ export function formatReport(r: BenchResult): string {
               ]
             : []),
         `  ${`peak RSS at ${SIZES[2]} sites (largest sample)`.padEnd(40)}${`${mib(peak.max)} (${fixed(peak.min, 0)}–${fixed(peak.max, 0)})`.padEnd(26)}${`< ${TARGETS.peakMiB100} MiB`.padEnd(12)}${verdict(peak.max < TARGETS.peakMiB100)}`,
+        ...(r.samples.has("suite") ? suiteRows(get("suite"), floor) : []),
         ...(r.notes.length > 0 ? ["", ...r.notes] : []),
     ].join("\n");
 }
@@ -403,14 +480,22 @@ export function formatReport(r: BenchResult): string {
 // ---------------------------------------------------------------------------------------------
 // Running
 
-/** The render script's command, as npm would run it (`pre`/`post` scripts are run once, untimed). */
-function renderScript(): { command: string; pre?: string } {
+/** A package.json script's command, as npm would run it (its `pre` script is run once, untimed). */
+function packageScript(name: "render" | "test"): { command: string; pre?: string } {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
         scripts?: Record<string, string>;
     };
-    const command = pkg.scripts?.render;
-    if (command === undefined) throw new Error("package.json has no scripts.render");
-    return { command, pre: pkg.scripts?.prerender };
+    const command = pkg.scripts?.[name];
+    if (command === undefined) throw new Error(`package.json has no scripts.${name}`);
+    return { command, pre: pkg.scripts?.[`pre${name}`] };
+}
+
+/** Runs a `pre` script once, untimed, as npm would before the script. */
+function runPre(name: string, pre: string | undefined): void {
+    if (pre === undefined) return;
+    process.stderr.write(`bench: running pre${name} once, untimed: ${pre}\n`);
+    const run = spawnSync("sh", ["-c", pre], { cwd: ROOT, env: scriptEnv(), stdio: "inherit" });
+    if (run.status !== 0) throw new Error(`pre${name} exited ${run.status}`);
 }
 
 /** npm's environment for a script, minus npm: node_modules/.bin first on PATH. */
@@ -430,17 +515,35 @@ function measure(work: string, command: string, args: readonly string[], env = s
         const child = spawn(TIME, ["-f", "%e %U %S %M", "-o", timeFile, "sh", "-c", `${command} "$@"`, "sh", ...args], {
             cwd: ROOT,
             env,
-            stdio: ["ignore", "ignore", "pipe"],
+            stdio: ["ignore", "pipe", "pipe"],
         });
-        let stderr = "";
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        // The output's end, for the error when the command fails (mocha reports failures on stdout).
+        let output = "";
+        const keep = (d: Buffer) => (output = (output + d.toString()).slice(-4000));
+        child.stdout.on("data", keep);
+        child.stderr.on("data", keep);
         child.on("error", reject);
         child.on("exit", (code) => {
             const wall = Number(process.hrtime.bigint() - start) / 1e6;
-            if (code !== 0) return reject(new Error(`${command} ${args.join(" ")} exited ${code}:\n${stderr}`));
+            if (code !== 0) return reject(new Error(`${command} ${args.join(" ")} exited ${code}:\n${output}`));
             resolve({ wall, ...parseTime(fs.readFileSync(timeFile, "utf8")) });
         });
     });
+}
+
+/**
+ * {@link measure}, with the whole machine's busy and stolen CPU over the sample (`/proc/stat`): a
+ * suite's CPU is mostly in processes that are not its descendants (the PostgreSQL servers).
+ */
+async function measureMachine(work: string, command: string, ticks: number): Promise<Sample> {
+    const before = readMachineCpu(ticks);
+    const sample = await measure(work, command, []);
+    const after = readMachineCpu(ticks);
+    if (before === undefined || after === undefined) return sample;
+    return {
+        ...sample,
+        machine: { busy: (after.busy - before.busy) * 1000, steal: (after.steal - before.steal) * 1000 },
+    };
 }
 
 // Loaded into every node process of the discovery render (NODE_OPTIONS): records the `@pulumi/*`
@@ -477,12 +580,12 @@ async function discoverFloor(work: string, command: string): Promise<string[]> {
 }
 
 async function main(argv: string[]): Promise<number> {
-    const repsAt = argv.indexOf("--reps");
-    const reps = repsAt >= 0 ? Number(argv[repsAt + 1]) : 5;
-    if (!Number.isInteger(reps) || reps < 1 || argv.some((a, i) => a !== "--reps" && i !== repsAt + 1)) {
-        process.stderr.write("usage: npm run bench [-- --reps N]   (N ≥ 1, default 5)\n");
+    const args = parseArgs(argv);
+    if (args === undefined) {
+        process.stderr.write(`${USAGE}\n`);
         return 2;
     }
+    const { reps } = args;
     if (!fs.existsSync(TIME)) {
         process.stderr.write(`bench: needs GNU time at ${TIME} (Debian/Ubuntu: apt-get install time)\n`);
         return 2;
@@ -493,12 +596,10 @@ async function main(argv: string[]): Promise<number> {
     const started = process.hrtime.bigint();
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-bench-"));
     try {
-        const script = renderScript();
-        if (script.pre !== undefined) {
-            process.stderr.write(`bench: running prerender once, untimed: ${script.pre}\n`);
-            const pre = spawnSync("sh", ["-c", script.pre], { cwd: ROOT, env: scriptEnv(), stdio: "inherit" });
-            if (pre.status !== 0) throw new Error(`prerender exited ${pre.status}`);
-        }
+        const script = packageScript("render");
+        runPre("render", script.pre);
+        const test = args.suite ? packageScript("test") : undefined;
+        runPre("test", test?.pre);
         const base = exampleTexts();
         const dirs = new Map<number, string>();
         for (const n of SIZES) {
@@ -535,6 +636,7 @@ async function main(argv: string[]): Promise<number> {
             ...SHARED_ONLY.map(
                 (n) => [`shared ${n}`, render(dirs.get(n) as string, `out-s${n}`, ["--stack", shared])] as const,
             ),
+            ...(test === undefined ? [] : [["suite", () => measureMachine(work, test.command, ticks)] as const]),
         ]);
 
         process.stderr.write(`bench: 1 warm-up, then ${reps} repetitions of ${kinds.size} kinds …\n`);
@@ -555,6 +657,7 @@ async function main(argv: string[]): Promise<number> {
             cpus: `${cpu.length} CPUs (${cpu[0]?.model ?? "?"})`,
             reps,
             command: script.command,
+            testCommand: test?.command,
             load: { before, after: os.loadavg() },
             machine:
                 machineBefore === undefined || machineAfter === undefined

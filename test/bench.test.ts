@@ -17,6 +17,7 @@ import {
     formatReport,
     machineCpu,
     marginal,
+    parseArgs,
     parseTime,
     ProjectTexts,
     ratios,
@@ -142,6 +143,29 @@ describe("bench arithmetic", () => {
     });
 });
 
+describe("bench command line", () => {
+    it("reads --reps N and --suite in either order, 5 repetitions and no suite by default", () => {
+        assert.deepEqual(parseArgs([]), { reps: 5, suite: false });
+        assert.deepEqual(parseArgs(["--reps", "3"]), { reps: 3, suite: false });
+        assert.deepEqual(parseArgs(["--suite", "--reps", "12"]), { reps: 12, suite: true });
+        assert.deepEqual(parseArgs(["--reps", "2", "--suite"]), { reps: 2, suite: true });
+    });
+
+    it("refuses a missing, zero, negative or fractional count and anything else", () => {
+        for (const argv of [
+            ["--reps"],
+            ["--reps", "0"],
+            ["--reps", "-1"],
+            ["--reps", "1.5"],
+            ["--reps", "x"],
+            ["--suit"],
+            ["3"],
+        ]) {
+            assert.equal(parseArgs(argv), undefined, argv.join(" "));
+        }
+    });
+});
+
 describe("bench report", () => {
     /** Two repetitions: render example at 1.4× and 1.6× the floor's CPU; 45 ms and 35 ms per site. */
     const result = (peak100: number): BenchResult => ({
@@ -232,5 +256,48 @@ describe("bench report", () => {
             ),
         );
         assert.equal(report[report.length - 1], "a note");
+    });
+
+    it("leaves the suite out unless it was timed", () => {
+        const report = formatReport(result(300));
+        assert.equal(line(report, "npm test"), undefined);
+        assert.equal(line(report, "test command"), undefined);
+    });
+
+    it("states the suite's wall time against its target, with the machine's CPU and steal over each run", () => {
+        const base = result(300);
+        // Floor walls 1000 ms in both repetitions: the suite at 14 s and 17 s of wall.
+        const suite = [
+            { ...sample(14000, 20000, 500), machine: { busy: 30000, steal: 0 } },
+            { ...sample(17000, 21000, 520), machine: { busy: 33000, steal: 4000 } },
+        ];
+        const report = formatReport({
+            ...base,
+            testCommand: "node scripts/test.js",
+            samples: new Map([...base.samples, ["suite", suite]]),
+        });
+        assert.equal(line(report, "test command"), "test command (package.json scripts.test): node scripts/test.js");
+        assert.ok(line(report, "npm test (package.json scripts.test)")?.endsWith("510    500    520"));
+        assert.equal(
+            line(report, "npm test, wall"),
+            "  npm test, wall                          15.5 s (14.0 s–17.0 s)    ≤ 15 s      FAIL",
+        );
+        assert.equal(
+            line(report, "the machine's CPU meanwhile"),
+            "    the machine's CPU meanwhile           31.5 s (30.0 s–33.0 s)    —",
+        );
+        assert.equal(
+            line(report, "stolen by other guests meanwhile"),
+            "    stolen by other guests meanwhile      2.0 s (0.0 s–4.0 s)       —",
+        );
+        assert.equal(
+            line(report, "npm test / floor, wall"),
+            "  npm test / floor, wall                  15.5× (14.0×–17.0×)       —",
+        );
+        const fast = [sample(14000, 20000), sample(15000, 20000)];
+        const passing = formatReport({ ...base, samples: new Map([...base.samples, ["suite", fast]]) });
+        assert.match(line(passing, "npm test, wall") ?? "", /14\.5 s \(14\.0 s–15\.0 s\) +≤ 15 s +PASS$/);
+        // Without /proc/stat readings for every run, no machine rows rather than a partial median.
+        assert.equal(line(passing, "the machine's CPU meanwhile"), undefined);
     });
 });
