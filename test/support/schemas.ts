@@ -13,6 +13,7 @@
  * {@link referenceDir} (or calls {@link requireSchemas}): without the schemas a test skips visibly, except
  * under `CI=true`, where it fails, since CI must validate against the real schemas.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv, { type ErrorObject, type ValidateFunction } from "ajv";
 import { parse as parseYaml } from "yaml";
@@ -39,9 +40,22 @@ import {
     structuralToJsonSchema,
     type ValidationRule,
 } from "../../offline/manifests";
+import { cachedValidators } from "../../offline/validatorCache";
 
 const QUAY_CONFIG_SCHEMA_FILE = "quay/config-schema.json";
 const QUAY_REGISTRY_CRD_FILE = "quay-operator/quayregistries.crd.yaml";
+
+/**
+ * What the two validators below are made from besides a schema's text, for their on-disk cache
+ * (offline/validatorCache.ts `cachedValidators`, as the renderer keeps its CRD validators): this
+ * file, which builds Quay's schema and the QuayRegistry's, and offline/manifests.ts, whose
+ * `structuralToJsonSchema`, `METADATA_SCHEMA` and `newCrdAjv` they use. Compiling them was about
+ * 0.7 s of CPU in every test worker (and every single-file run) that validated a render.
+ */
+const VALIDATOR_CODE = (): Buffer[] => [
+    fs.readFileSync(__filename),
+    fs.readFileSync(require.resolve("../../offline/manifests")),
+];
 
 /** The message a test prints when it skips for lack of the upstream schemas: where it looked, what to run. */
 export function schemasSkipMessage(env: NodeJS.ProcessEnv = process.env): string {
@@ -232,12 +246,14 @@ let quayConfigValidator: ValidateFunction | undefined;
 function quayConfigValidatorFor(): ValidateFunction {
     if (quayConfigValidator === undefined) {
         const { text } = readReferenceFile(QUAY_CONFIG_SCHEMA_FILE);
-        const schema = mapPythonTypeNames(JSON.parse(text));
-        // Default Ajv class = draft-07. strict off: upstream uses `x-example`/`x-reference` annotations, keeps
-        // keys outside `properties` and misplaces keywords (e.g. `uniqueItems` on string items, `items` on an
-        // object), all of which draft-07 ignores and strict mode would refuse.
-        const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
-        quayConfigValidator = ajv.compile(schema as JsonObject);
+        quayConfigValidator = cachedValidators("test-quay-config", [text, ...VALIDATOR_CODE()], () => {
+            const schema = mapPythonTypeNames(JSON.parse(text));
+            // Default Ajv class = draft-07. strict off: upstream uses `x-example`/`x-reference` annotations, keeps
+            // keys outside `properties` and misplaces keywords (e.g. `uniqueItems` on string items, `items` on an
+            // object), all of which draft-07 ignores and strict mode would refuse. `code.source`: kept on disk.
+            const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, code: { source: true } });
+            return { ajv, schemas: { config: schema as JsonObject } };
+        }).config;
     }
     return quayConfigValidator;
 }
@@ -299,8 +315,11 @@ function quayRegistryCrd(): LoadedCrd {
     };
     root.required = ["apiVersion", "kind"];
 
-    const ajv = newCrdAjv();
-    loadedCrd = { apiVersion, kind, schema, validate: ajv.compile(root) };
+    const { validate } = cachedValidators("test-quayregistry", [text, ...VALIDATOR_CODE()], () => ({
+        ajv: newCrdAjv(true),
+        schemas: { validate: root },
+    }));
+    loadedCrd = { apiVersion, kind, schema, validate };
     return loadedCrd;
 }
 
