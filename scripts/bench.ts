@@ -23,7 +23,8 @@
  *            test` minus npm's start-up), run the same way. Its wall time is the issue's suite target;
  *            its CPU under /usr/bin/time misses the PostgreSQL servers it talks to (not its
  *            descendants), so the sample also records the whole machine's busy and stolen CPU over
- *            its run (/proc/stat). It needs what the suite needs (PostgreSQL, .ci/run's services).
+ *            its run (/proc/stat). It runs with CI=true, as .ci/run does: a skip fails it, so every
+ *            sample is the whole suite; it needs what the suite needs (.ci/run's services).
  * Samples are interleaved (floor, ts-node, example, 2, 12, 100, shared 2, shared 100, suite, floor, …)
  * after one discarded warm-up of each kind; ratios and the marginal cost are medians of
  * per-repetition values. The report gives each target with PASS or FAIL; it asserts nothing and
@@ -537,7 +538,9 @@ function measure(work: string, command: string, args: readonly string[], env = s
  */
 async function measureMachine(work: string, command: string, ticks: number): Promise<Sample> {
     const before = readMachineCpu(ticks);
-    const sample = await measure(work, command, []);
+    // CI=true: a skipped test fails the run (scripts/test.js), so a sample is always the whole suite,
+    // never a shorter one that skipped what it could not find (PostgreSQL, the schemas, cloud-init).
+    const sample = await measure(work, command, [], scriptEnv({ CI: "true" }));
     const after = readMachineCpu(ticks);
     if (before === undefined || after === undefined) return sample;
     return {
