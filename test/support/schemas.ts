@@ -49,13 +49,15 @@ const QUAY_REGISTRY_CRD_FILE = "quay-operator/quayregistries.crd.yaml";
  * What the two validators below are made from besides a schema's text, for their on-disk cache
  * (offline/validatorCache.ts `cachedValidators`, as the renderer keeps its CRD validators): this
  * file, which builds Quay's schema and the QuayRegistry's, and offline/manifests.ts, whose
- * `structuralToJsonSchema`, `METADATA_SCHEMA` and `newCrdAjv` they use. Compiling them was about
- * 0.7 s of CPU in every test worker (and every single-file run) that validated a render.
+ * `structuralToJsonSchema`, `METADATA_SCHEMA` and `newCrdAjv` they use; and where that module is,
+ * since the QuayRegistry's compiled code requires it by its path for the CRD formats (as
+ * offline/manifests.ts keys its own). Compiling them was about 0.7 s of CPU in every test worker
+ * (and every single-file run) that validated a render.
  */
-const VALIDATOR_CODE = (): Buffer[] => [
-    fs.readFileSync(__filename),
-    fs.readFileSync(require.resolve("../../offline/manifests")),
-];
+const VALIDATOR_CODE = (): (string | Buffer)[] => {
+    const manifests = require.resolve("../../offline/manifests");
+    return [fs.readFileSync(__filename), manifests, fs.readFileSync(manifests)];
+};
 
 /** The message a test prints when it skips for lack of the upstream schemas: where it looked, what to run. */
 export function schemasSkipMessage(env: NodeJS.ProcessEnv = process.env): string {
