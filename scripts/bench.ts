@@ -301,6 +301,19 @@ function readMachineCpu(ticksPerSecond: number): { busy: number; steal: number }
     }
 }
 
+/**
+ * Starts counting the whole machine's CPU (`/proc/stat`, seconds, every core): the function
+ * returned gives what was busy and stolen since, or undefined where it cannot be read.
+ */
+function machineCpuFrom(ticksPerSecond: number): () => { busy: number; steal: number } | undefined {
+    const before = readMachineCpu(ticksPerSecond);
+    return () => {
+        const after = readMachineCpu(ticksPerSecond);
+        if (before === undefined || after === undefined) return undefined;
+        return { busy: after.busy - before.busy, steal: after.steal - before.steal };
+    };
+}
+
 /** What the report is made of. */
 export interface BenchResult {
     readonly date: string;
@@ -537,16 +550,12 @@ function measure(work: string, command: string, args: readonly string[], env = s
  * suite's CPU is mostly in processes that are not its descendants (the PostgreSQL servers).
  */
 async function measureMachine(work: string, command: string, ticks: number): Promise<Sample> {
-    const before = readMachineCpu(ticks);
+    const since = machineCpuFrom(ticks);
     // CI=true: a skipped test fails the run (scripts/test.js), so a sample is always the whole suite,
     // never a shorter one that skipped what it could not find (PostgreSQL, the schemas, cloud-init).
     const sample = await measure(work, command, [], scriptEnv({ CI: "true" }));
-    const after = readMachineCpu(ticks);
-    if (before === undefined || after === undefined) return sample;
-    return {
-        ...sample,
-        machine: { busy: (after.busy - before.busy) * 1000, steal: (after.steal - before.steal) * 1000 },
-    };
+    const used = since();
+    return used === undefined ? sample : { ...sample, machine: { busy: used.busy * 1000, steal: used.steal * 1000 } };
 }
 
 // Loaded into every node process of the discovery render (NODE_OPTIONS): records the `@pulumi/*`
@@ -595,7 +604,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const before = os.loadavg();
     const ticks = clockTicks();
-    const machineBefore = readMachineCpu(ticks);
+    const machineSince = machineCpuFrom(ticks);
     const started = process.hrtime.bigint();
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "quay-georep-bench-"));
     try {
@@ -653,7 +662,7 @@ async function main(argv: string[]): Promise<number> {
         }
         process.stderr.write("\n");
         const cpu = os.cpus();
-        const machineAfter = readMachineCpu(ticks);
+        const machineUsed = machineSince();
         const report = formatReport({
             date: new Date().toISOString().slice(0, 10),
             node: spawnSync("node", ["--version"], { env: scriptEnv(), encoding: "utf8" }).stdout.trim(),
@@ -663,13 +672,9 @@ async function main(argv: string[]): Promise<number> {
             testCommand: test?.command,
             load: { before, after: os.loadavg() },
             machine:
-                machineBefore === undefined || machineAfter === undefined
+                machineUsed === undefined
                     ? undefined
-                    : {
-                          busy: machineAfter.busy - machineBefore.busy,
-                          steal: machineAfter.steal - machineBefore.steal,
-                          wall: Number(process.hrtime.bigint() - started) / 1e9,
-                      },
+                    : { ...machineUsed, wall: Number(process.hrtime.bigint() - started) / 1e9 },
             floorModules: floorModules.length,
             samples,
             notes: [
