@@ -130,10 +130,15 @@ if (typeof Module.enableCompileCache === "function") Module.enableCompileCache(p
 
 /** test/support/scratch.ts's root hook (removes the tests' scratch folders after each file), once built. */
 const SCRATCH_HOOKS = path.join(TESTS, "support", "scratch.js");
+/**
+ * offline/deferClosure.ts, once built: required first in each worker, before any test file loads the
+ * Pulumi SDK, as the renderer loads it (without its function serialization until something calls it).
+ */
+const DEFER_CLOSURE = path.join(__dirname, "bin", "offline", "deferClosure.js");
 
 module.exports = {
     spec: specs(),
-    require: fs.existsSync(SCRATCH_HOOKS) ? [SCRATCH_HOOKS] : [],
+    require: [DEFER_CLOSURE, SCRATCH_HOOKS].filter((f) => fs.existsSync(f)),
     // The own-process group runs in mocha's process (it runs no program: no worker, no V8 option).
     ...(GROUP === "own"
         ? { parallel: false }

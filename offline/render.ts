@@ -9,6 +9,8 @@
  * Exit codes: 0 rendered; 1 a stack's config or program failed; 2 bad usage.
  * A stack's folder is rewritten only where its bytes change: an unchanged file is left as it is.
  */
+// First: the SDK then loads without its function serialization (offline/deferClosure.ts).
+import "./deferClosure";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";

@@ -5,6 +5,8 @@
  * their inputs back as state, plus a visible placeholder for every value only the cloud knows
  * after creation, and `__secret__` for every secret the cloud would generate.
  */
+// First: the SDK then loads without its function serialization (offline/deferClosure.ts).
+import "./deferClosure";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";

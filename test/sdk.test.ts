@@ -40,6 +40,11 @@
  * three debug properties only the exit-time leak report reads. The tests below pin the SDK's
  * function, its callers and readers, and what a leaked promise still reports.
  *
+ * `offline/deferClosure.ts` keeps the SDK's function serialization (`runtime/closure/serializeClosure`
+ * and `codePaths`, which bring the TypeScript compiler and npm's arborist) out of offline processes
+ * until something calls it. The tests below pin the modules `runtime/index.js` requires and the
+ * names they export, and call through a stand-in in a fresh process.
+ *
  * `stacks/deployed.ts` `recordOutputs` reads a StackReference's record outputs at once through
  * `Output.promise()` (internal, as the SDK's own `StackReference.readOutputValue` uses it) instead
  * of one `getOutputDetails` per name; the test below holds it to `getOutputDetails`' answers.
@@ -65,6 +70,7 @@ import {
     SDK_STRUCT_FROM_JAVASCRIPT,
     structValue,
 } from "../offline/runtime";
+import { DEFERRED, deferClosureSerialization } from "../offline/deferClosure";
 import { recordOutputs } from "../stacks/deployed";
 import { bundleOutput } from "../stacks/site";
 import { PROJECT, PROJECT_DIR } from "./mocks";
@@ -747,5 +753,72 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: debuggablePromise offline`, () => {
             "the SDK's exit-time leak report is scheduled",
         );
         store.leakCandidates.delete(pending); // not this process's leak to report at exit
+    });
+});
+
+describe(`@pulumi/pulumi ${CHECKED_WITH}: the function serialization offline processes load on first use`, () => {
+    const sdkRoot = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
+    const changed = (what: string) =>
+        `${what} (checked with @pulumi/pulumi ${CHECKED_WITH}, installed ${installed}): ` +
+        "offline/deferClosure.ts needs its list of deferred modules redone";
+
+    it("are the two modules the SDK's runtime requires when it loads, and nothing else of closure/", () => {
+        const text = fs.readFileSync(path.join(sdkRoot, "runtime", "index.js"), "utf8");
+        const closure = [...text.matchAll(/require\("\.\/closure\/([^"]+)"\)/g)].map(
+            (m) => `runtime/closure/${m[1]}.js`,
+        );
+        assert.deepEqual(closure.sort(), Object.keys(DEFERRED).sort(), changed("runtime/index.js requires others"));
+    });
+
+    it("load nothing heavy with the SDK, keep every name the real modules export, and call through to them", async () => {
+        // A fresh process, as `npm run render` starts: the deferral first, then the SDK.
+        const script = [
+            `const { DEFERRED } = require(${JSON.stringify(path.join(PROJECT_DIR, "bin", "offline", "deferClosure.js"))});`,
+            'const path = require("node:path");',
+            'const pulumi = require("@pulumi/pulumi");',
+            `const root = ${JSON.stringify(sdkRoot)};`,
+            "const loaded = () => Object.keys(require.cache);",
+            "const atLoad = {",
+            "  arborist: loaded().some((f) => f.includes(`${path.sep}@npmcli${path.sep}arborist${path.sep}`)),",
+            '  typescript: loaded().some((f) => f.endsWith(path.join("typescript", "lib", "typescript.js"))),',
+            '  createClosure: loaded().includes(path.join(root, "runtime", "closure", "createClosure.js")),',
+            "};",
+            "(async () => {",
+            "  const serialized = await pulumi.runtime.serializeFunction(() => 6 * 7);",
+            "  const names = {};",
+            "  for (const rel of Object.keys(DEFERRED)) {",
+            "    const file = path.join(root, rel);",
+            "    if (rel.endsWith('codePaths.js')) await require(file).findWorkspaceRoot(root);",
+            "    names[rel] = Object.keys(require.cache[file].exports).sort();",
+            "  }",
+            "  process.stdout.write(JSON.stringify({ atLoad, text: serialized.text, names }));",
+            "})().catch((e) => { process.stderr.write(String(e.stack)); process.exit(1); });",
+        ].join("\n");
+        const out = await new Promise<string>((resolve, reject) =>
+            execFile(process.execPath, ["-e", script], { cwd: PROJECT_DIR }, (err, stdout, stderr) =>
+                err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+            ),
+        );
+        const r = JSON.parse(out) as {
+            atLoad: Record<string, boolean>;
+            text: string;
+            names: Record<string, string[]>;
+        };
+        assert.deepEqual(r.atLoad, { arborist: false, typescript: false, createClosure: false }, "loaded with the SDK");
+        assert.match(r.text, /6 \* 7/, "serializeFunction's text holds the function");
+        // Once called, the cache holds the real modules: their names are the stand-ins' names.
+        assert.deepEqual(
+            r.names,
+            Object.fromEntries(Object.entries(DEFERRED).map(([rel, names]) => [rel, [...names].sort()])),
+            changed("the real modules export other names"),
+        );
+    });
+
+    it("leave an SDK that is already loaded as it is", () => {
+        assert.ok(
+            require.cache[path.join(sdkRoot, "runtime", "index.js")] !== undefined,
+            "this process loaded the SDK",
+        );
+        assert.deepEqual(deferClosureSerialization(), [], "nothing deferred once the SDK is loaded");
     });
 });

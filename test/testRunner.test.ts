@@ -92,9 +92,11 @@ describe("npm test's two groups (scripts/test.js, .mocharc.js)", () => {
         }
     });
 
-    it("loads the scratch folders' removal hook (test/support/scratch.ts) in every group", () => {
+    it("loads offline/deferClosure.ts first, then the scratch folders' removal hook, in every group", () => {
+        // First, so that no test file loads the SDK with its function serialization before it.
+        const defer = path.join(PROJECT_DIR, "bin", "offline", "deferClosure.js");
         for (const [name, group] of Object.entries({ all, workers, own }))
-            assert.deepEqual(group.require, [SCRATCH], name);
+            assert.deepEqual(group.require, [defer, SCRATCH], name);
     });
 
     it("refuses a group it does not know, naming the variable", () => {
