@@ -11,7 +11,9 @@
  *   floor    `node` loading only the `@pulumi/*` modules the project's own files load, then exit
  *            (the list comes from a first, untimed render under a require hook). The issue's target
  *            is against this plain floor; a second row loads the same modules with Node's on-disk
- *            compile cache on (warm after the warm-up), for a render that turns that cache on too.
+ *            compile cache on (warm after the warm-up), for a render that turns that cache on too; a
+ *            third also requires offline/deferClosure.ts first, as the renderer does: the least the
+ *            renderer loads (the SDK without its function serialization until called).
  *   ts-node  for reference while the render script runs ts-node: ts-node on an empty program.
  *   example  the render of this repository: both example stacks (route53 mode).
  *   sites N  the render of a generated project of N = 2, 12, 100 sites in traffic-manager mode (Route
@@ -410,6 +412,7 @@ export function formatReport(r: BenchResult): string {
     const labels: Record<string, string> = {
         floor: `floor (load ${r.floorModules} Pulumi modules, exit)`,
         floorCached: "  the same, Node compile cache on",
+        floorDeferred: "  the same, closure serialization deferred",
         example: "render example (2 sites, route53)",
         tsNode: "for reference: ts-node, empty program",
         ...Object.fromEntries(SIZES.map((n) => [`sites ${n}`, `render ${n} sites (traffic-manager, ${n} stacks)`])),
@@ -451,6 +454,9 @@ export function formatReport(r: BenchResult): string {
         targetRow("render example / floor, wall", ratios(example, floor, "wall"), times),
         ...(r.samples.has("floorCached")
             ? [targetRow("render example / cached floor, CPU", ratios(example, get("floorCached"), "cpu"), times)]
+            : []),
+        ...(r.samples.has("floorDeferred")
+            ? [targetRow("render example / deferred floor, CPU", ratios(example, get("floorDeferred"), "cpu"), times)]
             : []),
         targetRow(`${SIZES[1]} sites / ${SIZES[0]} sites, CPU`, ratios(mid, small, "cpu"), times),
         targetRow(`${SIZES[1]} sites / ${SIZES[0]} sites, wall`, ratios(mid, small, "wall"), times),
@@ -630,6 +636,14 @@ async function main(argv: string[]): Promise<number> {
         const floorCached = path.join(work, "floor-cached.js");
         const cacheDir = JSON.stringify(path.join(work, "compile-cache"));
         fs.writeFileSync(floorCached, `require("node:module").enableCompileCache?.(${cacheDir});\n${requires}\n`);
+        // The least the renderer loads: as the cached floor, with the SDK's function serialization
+        // left out until called (offline/deferClosure.ts, which the renderer loads first).
+        const floorDeferred = path.join(work, "floor-deferred.js");
+        const defer = JSON.stringify(path.join(ROOT, "bin", "offline", "deferClosure.js"));
+        fs.writeFileSync(
+            floorDeferred,
+            `require("node:module").enableCompileCache?.(${cacheDir});\nrequire(${defer});\n${requires}\n`,
+        );
 
         const render =
             (dir: string, out: string, more: string[] = []) =>
@@ -639,6 +653,7 @@ async function main(argv: string[]): Promise<number> {
         const kinds = new Map<string, () => Promise<Sample>>([
             ["floor", () => measure(work, "node", [floor])],
             ["floorCached", () => measure(work, "node", [floorCached])],
+            ["floorDeferred", () => measure(work, "node", [floorDeferred])],
             // While the renderer runs under ts-node, its start-up (the TypeScript compiler) is part of every render.
             ...(/\bts-node\b/.test(script.command)
                 ? [["tsNode", () => measure(work, "ts-node --transpile-only -e 0", [])] as const]

@@ -231,6 +231,18 @@ describe("bench report", () => {
         assert.equal(line(formatReport(base), "render example / cached floor"), undefined);
     });
 
+    it("adds the ratio to the floor with the closure serialization deferred when measured, without a target", () => {
+        const base = result(300);
+        const samples = new Map([...base.samples, ["floorDeferred", [sample(250, 350), sample(250, 400)]]]);
+        const report = formatReport({ ...base, samples });
+        assert.equal(
+            line(report, "render example / deferred floor, CPU"),
+            "  render example / deferred floor, CPU    4.00× (4.00×–4.00×)       —",
+        );
+        assert.match(report, /^ {2}\s+the same, closure serialization deferred\s+0\.\d\d/m);
+        assert.equal(line(formatReport(base), "render example / deferred floor"), undefined);
+    });
+
     it("fails the memory target on the largest sample, not the median", () => {
         assert.match(line(formatReport(result(401)), "peak RSS") ?? "", /401 MiB \(350–401\) +< 400 MiB +FAIL$/);
     });

@@ -74,6 +74,7 @@ import { DEFERRED, deferClosureSerialization } from "../offline/deferClosure";
 import { recordOutputs } from "../stacks/deployed";
 import { bundleOutput } from "../stacks/site";
 import { PROJECT, PROJECT_DIR } from "./mocks";
+import { scratchDir } from "./support/scratch";
 
 /** The SDK version these internals were read in (`node_modules/@pulumi/pulumi/runtime/config.js`). */
 const CHECKED_WITH = "3.270.0";
@@ -762,36 +763,50 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: the function serialization offline pro
         `${what} (checked with @pulumi/pulumi ${CHECKED_WITH}, installed ${installed}): ` +
         "offline/deferClosure.ts needs its list of deferred modules redone";
 
-    it("are the two modules the SDK's runtime requires when it loads, and nothing else of closure/", () => {
+    it("are the two modules the SDK's runtime requires when it loads, exporting the stand-ins' names", () => {
         const text = fs.readFileSync(path.join(sdkRoot, "runtime", "index.js"), "utf8");
         const closure = [...text.matchAll(/require\("\.\/closure\/([^"]+)"\)/g)].map(
             (m) => `runtime/closure/${m[1]}.js`,
         );
         assert.deepEqual(closure.sort(), Object.keys(DEFERRED).sort(), changed("runtime/index.js requires others"));
+        // Read, not loaded (loading them is what the deferral saves): TypeScript's CommonJS exports.
+        for (const [rel, names] of Object.entries(DEFERRED)) {
+            const source = fs.readFileSync(path.join(sdkRoot, rel), "utf8");
+            const exported = [...source.matchAll(/^exports\.(\w+) = /gm)].map((m) => m[1]);
+            assert.deepEqual(exported.sort(), [...names].sort(), changed(`${rel} exports other names`));
+        }
     });
 
-    it("load nothing heavy with the SDK, keep every name the real modules export, and call through to them", async () => {
+    it("load nothing heavy with the SDK, and load the real module on a stand-in's first call", async () => {
         // A fresh process, as `npm run render` starts: the deferral first, then the SDK.
+        const codePaths = path.join(sdkRoot, "runtime", "closure", "codePaths.js");
+        const serializeClosure = path.join(sdkRoot, "runtime", "closure", "serializeClosure.js");
+        // An npm workspace, for an answer only the real findWorkspaceRoot gives: its root, from a member.
+        const workspace = scratchDir("workspace");
+        const member = path.join(workspace, "packages", "member");
+        fs.mkdirSync(member, { recursive: true });
+        fs.writeFileSync(path.join(workspace, "package.json"), JSON.stringify({ workspaces: ["packages/*"] }));
+        fs.writeFileSync(path.join(member, "package.json"), JSON.stringify({ name: "member" }));
         const script = [
-            `const { DEFERRED } = require(${JSON.stringify(path.join(PROJECT_DIR, "bin", "offline", "deferClosure.js"))});`,
+            `require(${JSON.stringify(path.join(PROJECT_DIR, "bin", "offline", "deferClosure.js"))});`,
             'const path = require("node:path");',
             'const pulumi = require("@pulumi/pulumi");',
-            `const root = ${JSON.stringify(sdkRoot)};`,
             "const loaded = () => Object.keys(require.cache);",
-            "const atLoad = {",
+            "const heavy = () => ({",
             "  arborist: loaded().some((f) => f.includes(`${path.sep}@npmcli${path.sep}arborist${path.sep}`)),",
             '  typescript: loaded().some((f) => f.endsWith(path.join("typescript", "lib", "typescript.js"))),',
-            '  createClosure: loaded().includes(path.join(root, "runtime", "closure", "createClosure.js")),',
-            "};",
+            `  createClosure: loaded().includes(${JSON.stringify(path.join(sdkRoot, "runtime", "closure", "createClosure.js"))}),`,
+            "});",
+            `const [codePaths, serializeClosure] = [${JSON.stringify(codePaths)}, ${JSON.stringify(serializeClosure)}];`,
+            "const standIn = require.cache[codePaths].exports;",
+            "const atLoad = { ...heavy(), sameFunction: pulumi.runtime.computeCodePaths === standIn.computeCodePaths };",
             "(async () => {",
-            "  const serialized = await pulumi.runtime.serializeFunction(() => 6 * 7);",
-            "  const names = {};",
-            "  for (const rel of Object.keys(DEFERRED)) {",
-            "    const file = path.join(root, rel);",
-            "    if (rel.endsWith('codePaths.js')) await require(file).findWorkspaceRoot(root);",
-            "    names[rel] = Object.keys(require.cache[file].exports).sort();",
-            "  }",
-            "  process.stdout.write(JSON.stringify({ atLoad, text: serialized.text, names }));",
+            `  const through = await standIn.findWorkspaceRoot(${JSON.stringify(member)});`,
+            "  const real = require.cache[codePaths].exports;",
+            "  process.stdout.write(JSON.stringify({",
+            "    atLoad, after: heavy(), replaced: real !== standIn, through,",
+            "    serializeClosureStillStandIn: require.cache[serializeClosure].loaded && !require.cache[serializeClosure].children.length,",
+            "  }));",
             "})().catch((e) => { process.stderr.write(String(e.stack)); process.exit(1); });",
         ].join("\n");
         const out = await new Promise<string>((resolve, reject) =>
@@ -799,19 +814,14 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: the function serialization offline pro
                 err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
             ),
         );
-        const r = JSON.parse(out) as {
-            atLoad: Record<string, boolean>;
-            text: string;
-            names: Record<string, string[]>;
-        };
-        assert.deepEqual(r.atLoad, { arborist: false, typescript: false, createClosure: false }, "loaded with the SDK");
-        assert.match(r.text, /6 \* 7/, "serializeFunction's text holds the function");
-        // Once called, the cache holds the real modules: their names are the stand-ins' names.
-        assert.deepEqual(
-            r.names,
-            Object.fromEntries(Object.entries(DEFERRED).map(([rel, names]) => [rel, [...names].sort()])),
-            changed("the real modules export other names"),
-        );
+        assert.deepEqual(JSON.parse(out), {
+            atLoad: { arborist: false, typescript: false, createClosure: false, sameFunction: true },
+            // codePaths is what needs arborist; the serializer (and TypeScript) stays unloaded until called.
+            after: { arborist: true, typescript: false, createClosure: false },
+            replaced: true,
+            through: workspace,
+            serializeClosureStillStandIn: true,
+        });
     });
 
     it("leave an SDK that is already loaded as it is", () => {
