@@ -637,12 +637,13 @@ async function main(argv: string[]): Promise<number> {
         const cacheDir = JSON.stringify(path.join(work, "compile-cache"));
         fs.writeFileSync(floorCached, `require("node:module").enableCompileCache?.(${cacheDir});\n${requires}\n`);
         // The least the renderer loads: as the cached floor, with the SDK's function serialization
-        // left out until called (offline/deferClosure.ts, which the renderer loads first).
+        // left out until called (offline/deferClosure.ts, which the renderer loads first); measured
+        // when the build has it (the first render above built bin/).
         const floorDeferred = path.join(work, "floor-deferred.js");
-        const defer = JSON.stringify(path.join(ROOT, "bin", "offline", "deferClosure.js"));
+        const defer = path.join(ROOT, "bin", "offline", "deferClosure.js");
         fs.writeFileSync(
             floorDeferred,
-            `require("node:module").enableCompileCache?.(${cacheDir});\nrequire(${defer});\n${requires}\n`,
+            `require("node:module").enableCompileCache?.(${cacheDir});\nrequire(${JSON.stringify(defer)});\n${requires}\n`,
         );
 
         const render =
@@ -653,7 +654,7 @@ async function main(argv: string[]): Promise<number> {
         const kinds = new Map<string, () => Promise<Sample>>([
             ["floor", () => measure(work, "node", [floor])],
             ["floorCached", () => measure(work, "node", [floorCached])],
-            ["floorDeferred", () => measure(work, "node", [floorDeferred])],
+            ...(fs.existsSync(defer) ? [["floorDeferred", () => measure(work, "node", [floorDeferred])] as const] : []),
             // While the renderer runs under ts-node, its start-up (the TypeScript compiler) is part of every render.
             ...(/\bts-node\b/.test(script.command)
                 ? [["tsNode", () => measure(work, "ts-node --transpile-only -e 0", [])] as const]
