@@ -48,10 +48,9 @@ export function deferClosureSerialization(from: string = __dirname): string[] {
         return []; // no SDK here: nothing to defer
     }
     if (require.cache[path.join(root, SDK_RUNTIME)] !== undefined) return [];
-    const files = Object.keys(DEFERRED).map((rel) => path.join(root, rel));
-    if (files.some((f) => require.cache[f] !== undefined || !fs.existsSync(f))) return [];
-    for (const [rel, names] of Object.entries(DEFERRED)) {
-        const file = path.join(root, rel);
+    const deferred = Object.entries(DEFERRED).map(([rel, names]) => [path.join(root, rel), names] as const);
+    if (deferred.some(([f]) => require.cache[f] !== undefined || !fs.existsSync(f))) return [];
+    for (const [file, names] of deferred) {
         const standIn = new Module(file, module);
         standIn.filename = file;
         standIn.loaded = true;
@@ -75,7 +74,7 @@ export function deferClosureSerialization(from: string = __dirname): string[] {
         standIn.exports = exports;
         require.cache[file] = standIn;
     }
-    return files;
+    return deferred.map(([file]) => file);
 }
 
 deferClosureSerialization();
