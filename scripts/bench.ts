@@ -635,16 +635,14 @@ async function main(argv: string[]): Promise<number> {
         // Node ≥ 22.1: V8 code cache on disk, as a render script may turn on for itself.
         const floorCached = path.join(work, "floor-cached.js");
         const cacheDir = JSON.stringify(path.join(work, "compile-cache"));
-        fs.writeFileSync(floorCached, `require("node:module").enableCompileCache?.(${cacheDir});\n${requires}\n`);
+        const cacheOn = `require("node:module").enableCompileCache?.(${cacheDir});\n`;
+        fs.writeFileSync(floorCached, `${cacheOn}${requires}\n`);
         // The least the renderer loads: as the cached floor, with the SDK's function serialization
         // left out until called (offline/deferClosure.ts, which the renderer loads first); measured
         // when the build has it (the first render above built bin/).
         const floorDeferred = path.join(work, "floor-deferred.js");
         const defer = path.join(ROOT, "bin", "offline", "deferClosure.js");
-        fs.writeFileSync(
-            floorDeferred,
-            `require("node:module").enableCompileCache?.(${cacheDir});\nrequire(${JSON.stringify(defer)});\n${requires}\n`,
-        );
+        fs.writeFileSync(floorDeferred, `${cacheOn}require(${JSON.stringify(defer)});\n${requires}\n`);
 
         const render =
             (dir: string, out: string, more: string[] = []) =>
