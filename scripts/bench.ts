@@ -21,6 +21,10 @@
  *            site: a real project of N sites has N stacks and `npm run render` renders them all.
  *   shared N the same project, shared stack only (`--stack`), for 2 and 100 sites: the part of a
  *            site's cost that lands in the shared stack (entry point, buckets, bundle).
+ *   replay N the render of N = 2 and 100 sites replayed (offline/replay.ts, launched as the render
+ *            script launches the renderer): the same resources, with the same inputs and options,
+ *            registered through the same offline runtime with nothing of the program around them.
+ *            Its cost per added site is the Pulumi SDK's alone, the floor under the render's.
  *   suite    with `--suite` only: the README's test command, package.json's `scripts.test` (`npm
  *            test` minus npm's start-up), run the same way. Its wall time is the issue's suite target;
  *            its CPU under /usr/bin/time misses the PostgreSQL servers it talks to (not its
@@ -56,6 +60,19 @@ export const SIZES = [2, 12, 100] as const;
 
 /** Sizes also rendered with the shared stack alone (`--stack`): how much of a site's cost is the shared stack's. */
 export const SHARED_ONLY = [SIZES[0], SIZES[2]] as const;
+
+/** Sizes whose render is also replayed (offline/replay.ts): how much of a site's cost is the SDK's alone. */
+export const REPLAYED = [SIZES[0], SIZES[2]] as const;
+
+/**
+ * The replay's command: the render script's, with the replay as its entry point (the same launcher
+ * and Node options); undefined when the script does not run offline/render.ts.
+ */
+export function replayCommand(renderCommand: string): string | undefined {
+    return renderCommand.includes("offline/render.ts")
+        ? renderCommand.replace("offline/render.ts", "offline/replay.ts")
+        : undefined;
+}
 
 /** The targets of issue 13. */
 export const TARGETS = { renderOverFloorCpu: 1.5, cpuPerSiteMs: 40, peakMiB100: 400, suiteWallS: 15 } as const;
@@ -393,6 +410,29 @@ function suiteRows(suite: readonly Sample[], floor: readonly Sample[]): string[]
     ];
 }
 
+/**
+ * The SDK floor's rows: what the replay of the renders costs per added site (the SDK registering
+ * the same resources with nothing of the program), the render's cost per site beyond it (what the
+ * program and the renderer add, all the project can cut), and the render's cost over the floor's.
+ */
+function replayRows(perSiteCpu: readonly number[], small: readonly Sample[], large: readonly Sample[]): string[] {
+    const ms = (v: number) => `${fixed(v, 0)} ms`;
+    const floor = marginal(large, small, { large: REPLAYED[1], small: REPLAYED[0] }, "cpu");
+    return [
+        targetRow("SDK floor: CPU per added site, replayed", floor, ms),
+        targetRow(
+            "  render − floor, per added site",
+            perSiteCpu.map((v, i) => v - floor[i]),
+            ms,
+        ),
+        targetRow(
+            "  render / floor, per added site",
+            perSiteCpu.map((v, i) => v / floor[i]),
+            (v) => `${fixed(v)}×`,
+        ),
+    ];
+}
+
 /** The report, as printed. */
 export function formatReport(r: BenchResult): string {
     const get = (label: string) => {
@@ -417,6 +457,7 @@ export function formatReport(r: BenchResult): string {
         tsNode: "for reference: ts-node, empty program",
         ...Object.fromEntries(SIZES.map((n) => [`sites ${n}`, `render ${n} sites (traffic-manager, ${n} stacks)`])),
         ...Object.fromEntries(SHARED_ONLY.map((n) => [`shared ${n}`, `  the same, shared stack only, ${n} sites`])),
+        ...Object.fromEntries(REPLAYED.map((n) => [`replay ${n}`, `SDK floor: the ${n}-site render replayed`])),
         suite: "npm test (package.json scripts.test)",
     };
     const row = (label: string, values: readonly Sample[]) => {
@@ -490,6 +531,9 @@ export function formatReport(r: BenchResult): string {
                       ms,
                   ),
               ]
+            : []),
+        ...(r.samples.has(`replay ${REPLAYED[1]}`)
+            ? replayRows(perSiteCpu, get(`replay ${REPLAYED[0]}`), get(`replay ${REPLAYED[1]}`))
             : []),
         `  ${`peak RSS at ${SIZES[2]} sites (largest sample)`.padEnd(40)}${`${mib(peak.max)} (${fixed(peak.min, 0)}–${fixed(peak.max, 0)})`.padEnd(26)}${`< ${TARGETS.peakMiB100} MiB`.padEnd(12)}${verdict(peak.max < TARGETS.peakMiB100)}`,
         ...(r.samples.has("suite") ? suiteRows(get("suite"), floor) : []),
@@ -649,6 +693,7 @@ async function main(argv: string[]): Promise<number> {
             () =>
                 measure(work, script.command, ["--dir", dir, "--out", path.join(work, out), ...more]);
         const shared = benchSites(2)[0].stack;
+        const replay = replayCommand(script.command);
         const kinds = new Map<string, () => Promise<Sample>>([
             ["floor", () => measure(work, "node", [floor])],
             ["floorCached", () => measure(work, "node", [floorCached])],
@@ -662,6 +707,13 @@ async function main(argv: string[]): Promise<number> {
             ...SHARED_ONLY.map(
                 (n) => [`shared ${n}`, render(dirs.get(n) as string, `out-s${n}`, ["--stack", shared])] as const,
             ),
+            // After the renders whose folders they replay (the warm-up runs every kind once, in order).
+            ...(replay === undefined
+                ? []
+                : REPLAYED.map(
+                      (n) =>
+                          [`replay ${n}`, () => measure(work, replay, ["--dir", path.join(work, `out-${n}`)])] as const,
+                  )),
             ...(test === undefined ? [] : [["suite", () => measureMachine(work, test.command, ticks)] as const]),
         ]);
 
@@ -692,6 +744,11 @@ async function main(argv: string[]): Promise<number> {
             floorModules: floorModules.length,
             samples,
             notes: [
+                ...(replay === undefined
+                    ? [
+                          `no SDK floor rows: the render script does not run offline/render.ts, so there is no replay to run`,
+                      ]
+                    : []),
                 `Pulumi modules the floor loads:`,
                 ...floorModules.map((f) => `  ${f.slice(f.lastIndexOf("/node_modules/") + "/node_modules/".length)}`),
             ],

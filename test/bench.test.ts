@@ -21,6 +21,7 @@ import {
     parseTime,
     ProjectTexts,
     ratios,
+    replayCommand,
     Sample,
     stats,
     topologyFiles,
@@ -241,6 +242,44 @@ describe("bench report", () => {
         );
         assert.match(report, /^ {2}\s+the same, closure serialization deferred\s+0\.\d\d/m);
         assert.equal(line(formatReport(base), "render example / deferred floor"), undefined);
+    });
+
+    it("adds the SDK floor per site from the replays when measured: the render's cost beyond it, and over it", () => {
+        const base = result(300);
+        // Render: 45 and 35 ms per added site. Replay: (3450 − 1000)/98 = 25 and (3842 − 1000)/98 = 29 ms.
+        const samples = new Map([
+            ...base.samples,
+            ["replay 2", [sample(900, 1000), sample(900, 1000)]],
+            ["replay 100", [sample(3000, 3450), sample(3100, 3842)]],
+        ]);
+        const report = formatReport({ ...base, samples });
+        assert.equal(
+            line(report, "SDK floor: CPU per added site"),
+            "  SDK floor: CPU per added site, replayed 27 ms (25 ms–29 ms)       —",
+        );
+        assert.equal(
+            line(report, "render − floor, per added site"),
+            "    render − floor, per added site        13 ms (6 ms–20 ms)        —",
+        );
+        assert.equal(
+            line(report, "render / floor, per added site"),
+            "    render / floor, per added site        1.50× (1.21×–1.80×)       —",
+        );
+        assert.ok(
+            line(report, "SDK floor: the 100-site render replayed")?.endsWith(
+                "3.65   3.45   3.84       300    300    300",
+            ),
+        );
+        assert.equal(line(formatReport(base), "SDK floor"), undefined);
+    });
+
+    it("replays with the render script's launcher and options, and not at all when the script runs no offline/render.ts", () => {
+        assert.equal(
+            replayCommand("node --expose-gc scripts/run.js offline/render.ts"),
+            "node --expose-gc scripts/run.js offline/replay.ts",
+        );
+        assert.equal(replayCommand("ts-node offline/render.ts"), "ts-node offline/replay.ts");
+        assert.equal(replayCommand("node bin/render.js"), undefined);
     });
 
     it("fails the memory target on the largest sample, not the median", () => {
