@@ -31,7 +31,8 @@
  *            descendants), so the sample also records the whole machine's busy and stolen CPU over
  *            its run (/proc/stat). It runs with CI=true, as .ci/run does: a skip fails it, so every
  *            sample is the whole suite; it needs what the suite needs (.ci/run's services).
- * Samples are interleaved (floor, ts-node, example, 2, 12, 100, shared 2, shared 100, suite, floor, …)
+ * Samples are interleaved (floor, ts-node, example, 2, 12, 100, shared 2, shared 100, replay 2, replay 100,
+ * suite, floor, …)
  * after one discarded warm-up of each kind; ratios and the marginal cost are medians of
  * per-repetition values. The report gives each target with PASS or FAIL; it asserts nothing and
  * exits 0 whatever the numbers. Its header gives the load averages and, on Linux, the whole
