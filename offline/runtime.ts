@@ -151,7 +151,9 @@ export function plain(value: unknown): unknown {
 /** Inputs with every secret replaced by `<secret>` (for printing). */
 export function redacted(value: unknown): unknown {
     if (isSecretInput(value)) return "<secret>";
-    if (typeof value === "string") return value.split(SECRET_PLACEHOLDER).join("<secret>");
+    if (typeof value === "string") {
+        return value.includes(SECRET_PLACEHOLDER) ? value.split(SECRET_PLACEHOLDER).join("<secret>") : value;
+    }
     if (Array.isArray(value)) return value.map(redacted);
     if (value !== null && typeof value === "object") {
         return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redacted(v)]));
