@@ -18,7 +18,7 @@ import { PROJECT_ROOT } from "../lib/projectRoot";
 import { READONLY_KEY_FILE_ENV } from "../lib/serviceKey";
 import { loadManifestSchemas, ManifestSchemas, validateManifests } from "./manifests";
 import { HeapBudget } from "./heapBudget";
-import { staleStackFolders, writeStackFolder } from "./renderedFolder";
+import { renderedResource, staleStackFolders, writeStackFolder } from "./renderedFolder";
 import {
     ORGANIZATION,
     plain,
@@ -79,23 +79,7 @@ export function renderFiles(result: RunResult): Record<string, string> {
         const { apiVersion, kind, metadata, spec } = redacted(registry.inputs) as Record<string, unknown>;
         files["quayregistry.yaml"] = stringify({ apiVersion, kind, metadata, spec }, YAML_OPTS);
     }
-    files["resources.json"] = sortedJson(
-        result.resources.map((r) => ({
-            urn: r.urn,
-            type: r.type,
-            name: r.name,
-            parent: r.parent ?? null,
-            provider: r.provider ?? null,
-            inputs: redacted(r.inputs),
-            protect: r.protect,
-            retainOnDelete: r.retainOnDelete,
-            dependsOn: r.dependsOn,
-            // Only when there are any: a render diff then shows an alias being added, and nothing else moves.
-            ...(r.aliases.length > 0 ? { aliases: r.aliases } : {}),
-            // Likewise: `["*"]` shows a released or lost server frozen (lib/standby.ts).
-            ...(r.ignoreChanges !== undefined ? { ignoreChanges: r.ignoreChanges } : {}),
-        })),
-    );
+    files["resources.json"] = sortedJson(result.resources.map(renderedResource));
     files["outputs.json"] = sortedJson(redacted(result.outputs));
     return files;
 }

@@ -1,10 +1,47 @@
 /**
  * Writing `npm run render`'s output folder (`rendered/` by default): one folder per stack, each
  * rewritten only where its bytes change, so an unchanged render touches no file (their mtimes stay,
- * and tools watching the folder see nothing), and nothing is left that no longer belongs.
+ * and tools watching the folder see nothing), and nothing is left that no longer belongs; and what
+ * an entry of a stack's resources.json holds (the bench's replay, offline/replay.ts, reads them back).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { RecordedResource, redacted } from "./runtime";
+
+/** One entry of a stack's resources.json. */
+export interface RenderedResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly name: string;
+    readonly parent: string | null;
+    readonly provider: string | null;
+    /** Secrets as `<secret>` (`redacted`). */
+    readonly inputs: Record<string, unknown>;
+    readonly protect: boolean;
+    readonly retainOnDelete: boolean;
+    readonly dependsOn: readonly string[];
+    readonly aliases?: readonly string[];
+    readonly ignoreChanges?: readonly string[];
+}
+
+/** A recorded resource as resources.json holds it: its URN, type, parent, provider, inputs and options. */
+export function renderedResource(r: RecordedResource): RenderedResource {
+    return {
+        urn: r.urn,
+        type: r.type,
+        name: r.name,
+        parent: r.parent ?? null,
+        provider: r.provider ?? null,
+        inputs: redacted(r.inputs) as Record<string, unknown>,
+        protect: r.protect,
+        retainOnDelete: r.retainOnDelete,
+        dependsOn: r.dependsOn,
+        // Only when there are any: a render diff then shows an alias being added, and nothing else moves.
+        ...(r.aliases.length > 0 ? { aliases: r.aliases } : {}),
+        // Likewise: `["*"]` shows a released or lost server frozen (lib/standby.ts).
+        ...(r.ignoreChanges !== undefined ? { ignoreChanges: r.ignoreChanges } : {}),
+    };
+}
 
 /** The files a render may write into a stack's folder: anything else there is not the renderer's. */
 export const RENDERED_FILES: readonly string[] = ["config.yaml", "outputs.json", "quayregistry.yaml", "resources.json"];

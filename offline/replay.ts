@@ -20,22 +20,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { HeapBudget } from "./heapBudget";
-import { ORGANIZATION, RecordedResource, redacted, runProgram, RunResult, withSortedKeys } from "./runtime";
-
-/** A resource as `renderFiles` writes it to resources.json. */
-export interface RenderedResource {
-    readonly urn: string;
-    readonly type: string;
-    readonly name: string;
-    readonly parent: string | null;
-    readonly provider: string | null;
-    readonly inputs: Record<string, unknown>;
-    readonly protect: boolean;
-    readonly retainOnDelete: boolean;
-    readonly dependsOn: readonly string[];
-    readonly aliases?: readonly string[];
-    readonly ignoreChanges?: readonly string[];
-}
+import { RenderedResource, renderedResource } from "./renderedFolder";
+import { ORGANIZATION, runProgram, RunResult, withSortedKeys } from "./runtime";
 
 /** Registers one resource of a given type. */
 export type Register = (
@@ -144,32 +130,13 @@ export function replayProgram(
     };
 }
 
-/** One resource as resources.json holds it, from a run's record (as offline/render.ts `renderFiles` writes it). */
-function asRendered(r: RecordedResource): string {
-    return JSON.stringify(
-        withSortedKeys({
-            urn: r.urn,
-            type: r.type,
-            name: r.name,
-            parent: r.parent ?? null,
-            provider: r.provider ?? null,
-            inputs: redacted(r.inputs),
-            protect: r.protect,
-            retainOnDelete: r.retainOnDelete,
-            dependsOn: r.dependsOn,
-            ...(r.aliases.length > 0 ? { aliases: r.aliases } : {}),
-            ...(r.ignoreChanges !== undefined ? { ignoreChanges: r.ignoreChanges } : {}),
-        }),
-    );
-}
-
 /**
  * How a replay's run differs from the resources it replayed: resources missing or extra (by URN),
  * and resources registered otherwise than recorded (first 10). Empty when they are the same.
  */
 export function replayDifferences(recorded: readonly RenderedResource[], run: RunResult): string[] {
     const want = new Map(recorded.map((r) => [r.urn, JSON.stringify(withSortedKeys(r))]));
-    const got = new Map(run.resources.map((r) => [r.urn, asRendered(r)]));
+    const got = new Map(run.resources.map((r) => [r.urn, JSON.stringify(withSortedKeys(renderedResource(r)))]));
     const differences = [
         ...[...want.keys()].filter((u) => !got.has(u)).map((u) => `not registered: ${u}`),
         ...[...got.keys()].filter((u) => !want.has(u)).map((u) => `registered but not recorded: ${u}`),

@@ -7,14 +7,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { main as render } from "../offline/render";
-import {
-    main as replay,
-    registerFor,
-    RenderedResource,
-    RenderedStackFiles,
-    renderOrder,
-    replayDifferences,
-} from "../offline/replay";
+import { main as replay, registerFor, RenderedStackFiles, renderOrder, replayDifferences } from "../offline/replay";
+import { RenderedResource } from "../offline/renderedFolder";
 import { RunResult } from "../offline/runtime";
 import { runMemoized } from "./mocks";
 import { scratchDir } from "./support/scratch";

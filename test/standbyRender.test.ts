@@ -13,30 +13,18 @@ import * as path from "node:path";
 import { parse, parseDocument } from "yaml";
 import { checkRun } from "../offline/policy";
 import { main, RenderedStack } from "../offline/render";
+import { RenderedResource } from "../offline/renderedFolder";
 import { plain, RunResult } from "../offline/runtime";
 import { formatViolation } from "../policy/rules";
 import { PROJECT_DIR, runMemoized } from "./mocks";
 import { scratchDir } from "./support/scratch";
-
-/** One entry of resources.json. */
-interface Rendered {
-    readonly urn: string;
-    readonly type: string;
-    readonly name: string;
-    readonly parent: string | null;
-    readonly provider: string | null;
-    readonly inputs: Record<string, unknown>;
-    readonly protect: boolean;
-    readonly retainOnDelete: boolean;
-    readonly dependsOn: readonly string[];
-}
 
 /** What one stack's folder of a render holds. */
 interface StackFiles {
     /** config.yaml, parsed. */
     readonly config: Record<string, unknown>;
     readonly configText: string;
-    readonly resources: readonly Rendered[];
+    readonly resources: readonly RenderedResource[];
     readonly outputs: Record<string, unknown>;
 }
 
@@ -143,7 +131,7 @@ function readStack(out: string, stack: string): StackFiles {
     return {
         config: parse(configText) as Record<string, unknown>,
         configText,
-        resources: JSON.parse(read("resources.json")) as Rendered[],
+        resources: JSON.parse(read("resources.json")) as RenderedResource[],
         outputs: JSON.parse(read("outputs.json")) as Record<string, unknown>,
     };
 }
@@ -199,7 +187,7 @@ function renderBaseline(): Promise<Step> {
 }
 
 /** Exactly one rendered resource with this name (and type). */
-function named(files: StackFiles, name: string, type?: string): Rendered {
+function named(files: StackFiles, name: string, type?: string): RenderedResource {
     const found = files.resources.filter((r) => r.name === name && (type === undefined || r.type === type));
     assert.equal(found.length, 1, `expected one ${type ?? "resource"} named ${name}, found ${found.length}`);
     return found[0];
@@ -220,7 +208,7 @@ function ignoreChangesOf(step: Step, name: string): readonly string[] | undefine
     return found[0].ignoreChanges;
 }
 /** Names of the children of a component, by its name. */
-function childrenOf(files: StackFiles, component: string): Rendered[] {
+function childrenOf(files: StackFiles, component: string): RenderedResource[] {
     const parent = files.resources.filter((r) => r.name === component && r.type === T.rdsComponent);
     assert.equal(parent.length, 1, `one RdsPostgres ${component}`);
     return files.resources.filter((r) => r.parent === parent[0].urn);
