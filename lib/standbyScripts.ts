@@ -98,8 +98,10 @@ SQL
 )
 start=$(date +%s)
 waiting=0
+# The first answer is the one the gate did not wait for: 0, not whatever second the clock turned
+# since start (whole seconds); later ones count from start.
+waited=0
 while :; do
-  waited=$(( $(date +%s) - start ))
   if ! row=$(printf '%s\\n' "$sql" | psql "$STANDBY_URL" -X -q -At -v ON_ERROR_STOP=1 -v target="$target" -v sysid="$sysid" -v max="$max" -v waited="$waited" -f - 2>&1); then
     fail "cannot read the standby's replay position (STANDBY_URL): $row" 2
   fi
@@ -140,6 +142,7 @@ while :; do
     waiting=1
   fi
   sleep 1
+  waited=$(( $(date +%s) - start ))
 done
 `;
 

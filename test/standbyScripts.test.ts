@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { LAG_GATE_SCRIPT, PROMOTE_SCRIPT, VERIFY_PRIMARY_SCRIPT } from "../lib/standbyScripts";
 import { ExecResult, ReplicationVerdict, run, runStatusSql } from "./support/postgres";
+import { scratchDir } from "./support/scratch";
 import { StandbyPair } from "./support/standby";
 
 /** A port nothing listens on (privileged, never bound here). */
@@ -250,6 +251,29 @@ describe("database failover scripts (real sh, psql, and a PostgreSQL primary wit
                 r.log,
                 "lag gate: the STANDBY_URL server is not in recovery, so it is no standby and has no lag to measure: it was already promoted, or the URL names a primary. Point STANDBY_URL at the standby of PRIMARY_URL.\n",
             );
+        });
+
+        it("counts 0 s waited for its first answer, even when the clock's second turns after it started", async () => {
+            // A `date` first on PATH whose seconds move on at every call: the gate reads the clock
+            // at its start, and the real second may turn before its first answer, which it did
+            // not wait for. (Found as a flaky 1 in CI.)
+            const bin = scratchDir("georep-clock-");
+            const calls = path.join(bin, "calls");
+            fs.writeFileSync(
+                path.join(bin, "date"),
+                `#!/bin/sh\nn=$(cat "${calls}" 2>/dev/null || echo 0)\necho $((n + 1)) > "${calls}"\necho $((1000 + n))\n`,
+                { mode: 0o755 },
+            );
+            const r = await gate({
+                STANDBY_URL: pair.url("primary"),
+                WAIT_SECONDS: "30",
+                PATH: `${bin}${path.delimiter}${process.env.PATH ?? ""}`,
+            });
+            assert.equal(r.code, 1, r.stderr);
+            const out = report<LagReport>(r);
+            assert.deepEqual([out.inRecovery, out.waitedSeconds], [false, 0]);
+            // The answer came from the stand-in clock (a real second rarely turns in between).
+            assert.equal(fs.readFileSync(calls, "utf8"), "1\n", "the gate read the stand-in clock once, at its start");
         });
 
         it("rejects a MAX_LAG_BYTES that is not a whole number", async () => {
