@@ -173,11 +173,11 @@ export function readRendered(dir: string): RenderedStackFiles[] {
         }));
 }
 
-/** The project and stack of a URN (`urn:pulumi:<stack>::<project>::…`). */
-function urnParts(urn: string): { stack: string; project: string } {
-    const m = /^urn:pulumi:([^:]+)::([^:]+)::/.exec(urn);
+/** The project of a URN (`urn:pulumi:<stack>::<project>::…`). */
+function projectOf(urn: string): string {
+    const m = /^urn:pulumi:[^:]+::([^:]+)::/.exec(urn);
     if (m === null) throw new Error(`not a Pulumi URN: ${urn}`);
-    return { stack: m[1], project: m[2] };
+    return m[1];
 }
 
 /**
@@ -211,7 +211,7 @@ export async function replayRendered(dir: string): Promise<{ stacks: number; res
     for (const s of stacks) {
         const first = s.resources[0];
         if (first === undefined) continue;
-        const { project } = urnParts(first.urn);
+        const project = projectOf(first.urn);
         const run = await runProgram({
             project,
             stack: s.stack,

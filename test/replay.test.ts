@@ -7,7 +7,14 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { main as render } from "../offline/render";
-import { main as replay, registerFor, RenderedStackFiles, renderOrder, replayDifferences } from "../offline/replay";
+import {
+    main as replay,
+    registerFor,
+    RenderedStackFiles,
+    renderOrder,
+    replayDifferences,
+    replayProgram,
+} from "../offline/replay";
 import { RenderedResource } from "../offline/renderedFolder";
 import { RunResult } from "../offline/runtime";
 import { runMemoized } from "./mocks";
@@ -212,6 +219,45 @@ describe("replay: order and comparison", () => {
         assert.deepEqual(
             renderOrder([stack("b", ["b"]), stack("a", ["a"])]).map((s) => s.stack),
             ["a", "b"],
+        );
+    });
+
+    it("registers each resource after its parent, provider and dependsOn, and refuses a cycle or a missing one", () => {
+        const resource = (name: string, more: Partial<RenderedResource> = {}): RenderedResource => ({
+            ...stackRef("a", name),
+            urn: `urn:pulumi:a::p::t:m:T::${name}`,
+            type: "t:m:T",
+            name,
+            ...more,
+        });
+        const urn = (name: string) => resource(name).urn;
+        const order = (resources: RenderedResource[]) => {
+            const made: string[] = [];
+            replayProgram(resources, {}, () => (name) => {
+                made.push(name);
+                return { name } as never;
+            })();
+            return made;
+        };
+        // File order, but for what each needs first: c's parent b, b's provider p, p after d (dependsOn).
+        assert.deepEqual(
+            order([
+                resource("c", { parent: urn("b") }),
+                resource("b", { provider: urn("p") }),
+                resource("p", { dependsOn: [urn("d")] }),
+                resource("d"),
+            ]),
+            ["d", "p", "b", "c"],
+        );
+        assert.throws(
+            () => order([resource("x", { parent: urn("y") }), resource("y", { dependsOn: [urn("x")] })]),
+            new RegExp(`^Error: a cycle of parents, providers or dependsOn through ${literal(urn("x"))}$`),
+        );
+        assert.throws(
+            () => order([resource("x", { dependsOn: [urn("gone")] })]),
+            new RegExp(
+                `^Error: ${literal(urn("x"))} needs ${literal(urn("gone"))}, which the stack's resources.json does not hold$`,
+            ),
         );
     });
 
