@@ -17,6 +17,7 @@ import * as vm from "node:vm";
 import type Ajv from "ajv";
 import type { ValidateFunction } from "ajv";
 import { PROJECT_ROOT } from "../lib/projectRoot";
+import { literal } from "../lib/regexp";
 
 /** Where compiled validators are kept (git-ignored with node_modules; deleting it is always safe). */
 export const VALIDATOR_CACHE_DIR = path.join(PROJECT_ROOT, "node_modules", ".cache", "quay-georep");
@@ -99,7 +100,7 @@ export function pruneValidatorCache(
     now = Date.now(),
     maxAgeMs = PRUNE_AFTER_MS,
 ): string[] {
-    const prefix = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const prefix = literal(name);
     const moduleFile = new RegExp(`^${prefix}-[0-9a-f]{32}\\.js$`);
     const codeFile = new RegExp(`^(${prefix}-[0-9a-f]{32}\\.js)\\.[0-9a-f]{16}\\.v8$`);
     const entries = fs.readdirSync(dir);

@@ -6,6 +6,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { literal } from "../lib/regexp";
 import { main as render } from "../offline/render";
 import {
     main as replay,
@@ -289,8 +290,3 @@ describe("replay: order and comparison", () => {
         ]);
     });
 });
-
-/** A string as a regular expression matching it literally. */
-function literal(text: string): string {
-    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
