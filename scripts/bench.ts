@@ -62,7 +62,10 @@ export const SIZES = [2, 12, 100] as const;
 /** Sizes also rendered with the shared stack alone (`--stack`): how much of a site's cost is the shared stack's. */
 export const SHARED_ONLY = [SIZES[0], SIZES[2]] as const;
 
-/** Sizes whose render is also replayed (offline/replay.ts): how much of a site's cost is the SDK's alone. */
+/**
+ * Sizes whose render is also replayed (offline/replay.ts): how much of a site's cost is the SDK's
+ * alone. The two sizes the cost per added site is measured between, so the two compare.
+ */
 export const REPLAYED = [SIZES[0], SIZES[2]] as const;
 
 /**
