@@ -475,6 +475,7 @@ function skipCallsites(): () => void {
             message.prototype.toString = offlineResponseString;
         }
         MONITOR.prototype.readResource = readResourceOffline;
+        (MONITOR as unknown as RegisteringMonitorClass).prototype.registerResource = registerResourceOffline;
         STRUCT.fromJavaScript = offlineStruct;
         // The SDK's own function once, which schedules its exit-time leak report (as its first call does).
         void SDK_DEBUGGABLE_PROMISE(Promise.resolve(), "offline runs: leak report scheduled");
@@ -486,6 +487,7 @@ function skipCallsites(): () => void {
             for (const [message, toString] of responseStrings) message.prototype.toString = toString;
             responseStrings.clear();
             MONITOR.prototype.readResource = SDK_READ_RESOURCE;
+            (MONITOR as unknown as RegisteringMonitorClass).prototype.registerResource = SDK_REGISTER_RESOURCE;
             STRUCT.fromJavaScript = SDK_STRUCT_FROM_JAVASCRIPT;
             DEBUGGABLE.debuggablePromise = SDK_DEBUGGABLE_PROMISE;
             labelLeakCandidates();
@@ -646,6 +648,139 @@ export async function readResourceOffline(
         callback(null, response);
     } catch (err) {
         callback(err, undefined);
+    }
+}
+
+/** The request fields the SDK's `MockMonitor.registerResource` reads. */
+interface RegisterRequest {
+    getTransformsList(): { getToken(): string }[];
+    getType(): string;
+    getName(): string;
+    getObject(): unknown;
+    getProvider(): string;
+    getCustom(): boolean;
+    getImportid(): string;
+    getParent(): string;
+}
+interface RegisterMonitor extends MockMonitorInternals {
+    transformCallbacks: Map<string, unknown>;
+}
+interface RegisteringMonitorClass {
+    prototype: {
+        registerResource(this: RegisterMonitor, req: RegisterRequest, callback: ReadCallback): Promise<void>;
+    };
+}
+/** The SDK's own method, put back when no offline run is under way. */
+// eslint-disable-next-line @typescript-eslint/unbound-method -- put back on the same prototype
+export const SDK_REGISTER_RESOURCE = (MONITOR as unknown as RegisteringMonitorClass).prototype.registerResource;
+
+/**
+ * The mock monitor's RegisterResource as offline runs answer it: the SDK's own steps
+ * (@pulumi/pulumi runtime/mocks.js `MockMonitor.registerResource`: the transforms, the mocks'
+ * `newResource`, the URN, the serialized state kept in `resources`, the response), with the state
+ * serialized at once when it is plain data (`serializedPlainly`) instead of by `serializeProperties`,
+ * which awaits every value of it one after another (rpc.js `serializeAllKeys`). The state is the
+ * engine's side of the exchange: the mocks build it from the inputs the SDK just deserialized, so
+ * it holds no Output or promise; a state that holds anything else than plain data (an asset, a
+ * resource reference) goes to `serializeProperties` as in the SDK's method.
+ * test/sdk.test.ts pins the SDK's method and that both answer the same.
+ */
+export async function registerResourceOffline(
+    this: RegisterMonitor,
+    req: RegisterRequest,
+    callback: ReadCallback,
+): Promise<void> {
+    try {
+        const transforms = req
+            .getTransformsList()
+            .map((cb) => this.transformCallbacks.get(cb.getToken()))
+            .filter((transform) => transform !== undefined);
+        const result = await this.mocks.newResource({
+            type: req.getType(),
+            name: req.getName(),
+            inputs: rpcModule.deserializeProperties(req.getObject()),
+            provider: req.getProvider(),
+            custom: req.getCustom(),
+            id: req.getImportid(),
+            transforms: transforms as never,
+        });
+        const urn = this.newUrn(req.getParent(), req.getType(), req.getName());
+        const state = result.state as Record<string, unknown>;
+        const plainly = serializedPlainly(state);
+        const serializedState = (
+            plainly === NOT_PLAIN ? await rpcModule.serializeProperties("", state) : plainly
+        ) as Record<string, unknown>;
+        this.resources.set(urn, { urn, id: result.id ?? null, state: serializedState });
+        const Response = resourceProto.RegisterResourceResponse as unknown as new () => {
+            setUrn(urn: string): void;
+            setId(id: string): void;
+            setObject(struct: StructMessage): void;
+        };
+        const response = new Response();
+        response.setUrn(urn);
+        response.setId(result.id || "");
+        response.setObject(STRUCT.fromJavaScript(serializedState));
+        callback(null, response);
+    } catch (err) {
+        callback(err, undefined);
+    }
+}
+
+/** What `serializedPlainly` answers for a value that is not plain data. */
+export const NOT_PLAIN: unique symbol = Symbol("not plain data");
+/** The members @pulumi/pulumi's `isInstance` checks mark its classes' instances with (utils.js `hasTrueBooleanMember`). */
+const SDK_MARKERS = [
+    "__pulumiOutput",
+    "__pulumiResource",
+    "__pulumiCustomResource",
+    "__pulumiAsset",
+    "__pulumiArchive",
+    "__pulumiUnknown",
+];
+
+/**
+ * What `serializeProperties("", value)` resolves to (@pulumi/pulumi runtime/rpc.js
+ * `serializeProperty`), computed at once, for plain data: strings, numbers, booleans and null as
+ * they are; a function, or undefined, left out of an object and null in an array; arrays element
+ * by element; objects (of Object's prototype or none) key by key, in `Object.keys` order.
+ * `NOT_PLAIN` for anything else the SDK's function treats specially (promises, Outputs, resources,
+ * assets, archives, unknowns, instances of other classes), which then goes to the SDK's function.
+ */
+export function serializedPlainly(value: unknown): unknown {
+    switch (typeof value) {
+        case "function":
+        case "undefined":
+            return undefined;
+        case "string":
+        case "number":
+        case "boolean":
+            return value;
+        case "object": {
+            if (value === null) return null;
+            const proto = Object.getPrototypeOf(value) as unknown;
+            if (proto === Array.prototype) {
+                const array = value as unknown[];
+                const out: unknown[] = [];
+                for (let i = 0; i < array.length; i++) {
+                    const elem = serializedPlainly(array[i]);
+                    if (elem === NOT_PLAIN) return NOT_PLAIN;
+                    out.push(elem === undefined ? null : elem);
+                }
+                return out;
+            }
+            if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
+            const obj = value as Record<string, unknown>;
+            if (SDK_MARKERS.some((marker) => obj[marker] === true)) return NOT_PLAIN;
+            const out: Record<string, unknown> = {};
+            for (const key of Object.keys(obj)) {
+                const v = serializedPlainly(obj[key]);
+                if (v === NOT_PLAIN) return NOT_PLAIN;
+                if (v !== undefined) out[key] = v;
+            }
+            return out;
+        }
+        default:
+            return NOT_PLAIN; // symbols and bigints: the SDK's function decides
     }
 }
 

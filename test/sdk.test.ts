@@ -30,6 +30,11 @@
  * makes of the state (and serializes the same outputs once): the tests below pin the SDK's method
  * and hold the two to the same answer.
  *
+ * `offline/runtime.ts` `registerResourceOffline` answers the mock monitor's RegisterResource with
+ * the state serialized at once (`serializedPlainly`) instead of value by value through the SDK's
+ * async `serializeProperties`: the tests below pin the SDK's method and hold the two to the same
+ * answer, plain data or not.
+ *
  * `offline/runtime.ts` `offlineStruct` stands in for `google.protobuf.Struct.fromJavaScript` while
  * offline runs are under way: the SDK wraps every resource's inputs, the mock monitor's answer and
  * every invoke's arguments and result in a Struct only to unwrap it at once. The tests below pin
@@ -62,12 +67,16 @@ import {
     OFFLINE_LEAK_CONTEXT,
     OVERLAPPING_RUNS,
     offlineStruct,
+    NOT_PLAIN,
     readResourceOffline,
+    registerResourceOffline,
     RESPONSE_MESSAGES,
     runProgram,
     SDK_DEBUGGABLE_PROMISE,
     SDK_READ_RESOURCE,
+    SDK_REGISTER_RESOURCE,
     SDK_STRUCT_FROM_JAVASCRIPT,
+    serializedPlainly,
     structValue,
 } from "../offline/runtime";
 import { DEFERRED, deferClosureSerialization } from "../offline/deferClosure";
@@ -551,6 +560,167 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: a StackReference read without the prot
             Reflect.get(MONITOR.prototype, "readResource"),
             SDK_READ_RESOURCE,
             "the SDK's method is back after the runs",
+        );
+    });
+});
+
+describe(`@pulumi/pulumi ${CHECKED_WITH}: a resource's state serialized at once by the mock monitor`, () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const rpc = require("@pulumi/pulumi/runtime/rpc") as {
+        serializeProperties(label: string, props: unknown): Promise<Record<string, unknown>>;
+        deserializeProperties(s: unknown): Record<string, unknown>;
+        specialSigKey: string;
+        specialSecretSig: string;
+    };
+    const secret = (value: unknown) => ({ [rpc.specialSigKey]: rpc.specialSecretSig, value });
+    /** A state of every JSON kind, with what serialization drops or turns into null, and a secret. */
+    const STATE = () => ({
+        b: "text",
+        a: 1.5,
+        ready: false,
+        nothing: null,
+        gone: undefined,
+        fn: () => 1,
+        list: [1, undefined, () => 2, [null, { z: 1, y: undefined }]],
+        nested: { deeper: { "10": "ten", "2": "two", empty: {} } },
+        password: secret("__secret__"),
+        bare: Object.assign(Object.create(null) as object, { k: "no prototype" }),
+    });
+
+    /** RegisterResource of a custom resource, answered by `method` on a fresh mock monitor whose mocks give `state`. */
+    async function register(
+        method: typeof SDK_REGISTER_RESOURCE,
+        state: () => Record<string, unknown>,
+    ): Promise<{ urn: string; id: string; props: Record<string, unknown>; kept: unknown; inputs: unknown }> {
+        let inputs: unknown;
+        const mocks: pulumi.runtime.Mocks = {
+            newResource: (args) => {
+                inputs = args.inputs;
+                return { id: `${args.name}-id`, state: state() };
+            },
+            call: () => ({}),
+        };
+        await pulumi.runtime.setMocks(mocks, PROJECT, "us", false, "organization");
+        const monitor = new (MONITOR as unknown as new (m: pulumi.runtime.Mocks) => object)(mocks);
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const proto = require("@pulumi/pulumi/proto/resource_pb") as {
+            RegisterResourceRequest: new () => Record<string, (v: unknown) => void>;
+        };
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { Struct } = require("google-protobuf/google/protobuf/struct_pb") as {
+            Struct: { fromJavaScript(v: unknown): unknown };
+        };
+        const req = new proto.RegisterResourceRequest();
+        req.setType("test:index:Thing");
+        req.setName("thing");
+        req.setCustom(true);
+        req.setParent(`urn:pulumi:us::${PROJECT}::pulumi:pulumi:Stack::${PROJECT}-us`);
+        req.setObject(Struct.fromJavaScript({ size: 3, tags: { b: "2", a: "1" }, token: secret("t") }));
+        const response = await new Promise<{ getUrn(): string; getId(): string; getObject(): unknown }>(
+            (resolve, reject) =>
+                void method.call(monitor as never, req as never, (err, res) =>
+                    err ? reject(err as Error) : resolve(res as never),
+                ),
+        );
+        const urn = response.getUrn();
+        const kept = (monitor as unknown as { resources: Map<string, unknown> }).resources.get(urn);
+        // What the SDK's registration does with the response (runtime/resource.js → resolveOutputs).
+        return { urn, id: response.getId(), props: rpc.deserializeProperties(response.getObject()), kept, inputs };
+    }
+
+    it("is the SDK's MockMonitor.registerResource as read: transforms, mocks, URN, serialized state kept, then a Struct", () => {
+        const source = SDK_REGISTER_RESOURCE.toString();
+        const steps = [
+            /\.getTransformsList\(\)\s*\.map\(\(cb\) => this\.transformCallbacks\.get\(cb\.getToken\(\)\)\)/,
+            /this\.mocks\.newResource\(\{/,
+            /inputs: rpc_1\.deserializeProperties\(req\.getObject\(\)\)/,
+            /custom: req\.getCustom\(\),\s*id: req\.getImportid\(\),\s*transforms: transforms,/,
+            /const urn = this\.newUrn\(req\.getParent\(\), req\.getType\(\), req\.getName\(\)\)/,
+            /const serializedState = await rpc_1\.serializeProperties\("", result\.state\)/,
+            /this\.resources\.set\(urn, \{ urn, id: result\.id \?\? null, state: serializedState \}\)/,
+            /response\.setId\(result\.id \|\| ""\)/,
+            /response\.setObject\(structproto\.Struct\.fromJavaScript\(serializedState\)\)/,
+        ];
+        for (const step of steps) assert.match(source, step, "the SDK's MockMonitor.registerResource changed");
+        assert.equal(
+            Reflect.get(MONITOR.prototype, "registerResource"),
+            SDK_REGISTER_RESOURCE,
+            "no offline run is under way",
+        );
+    });
+
+    it("answers as the SDK's method does: same URN, id, inputs to the mocks, properties and state kept", async () => {
+        const sdk = await register(SDK_REGISTER_RESOURCE, STATE);
+        const offline = await register(registerResourceOffline, STATE);
+        assert.equal(offline.urn, `urn:pulumi:us::${PROJECT}::pulumi:pulumi:Stack$test:index:Thing::thing`);
+        assert.equal(offline.urn, sdk.urn);
+        assert.equal(offline.id, sdk.id);
+        assert.deepEqual(offline.inputs, sdk.inputs);
+        assert.equal(JSON.stringify(offline.props), JSON.stringify(sdk.props), "same values, same key order");
+        assert.deepEqual(offline.props, sdk.props);
+        assert.equal(JSON.stringify(offline.kept), JSON.stringify(sdk.kept));
+        assert.deepEqual(offline.kept, sdk.kept);
+        assert.deepEqual((offline.kept as { state: { list: unknown } }).state.list, [1, null, null, [null, { z: 1 }]]);
+    });
+
+    it("hands a state that is not plain data to the SDK's serialization, with the same answer", async () => {
+        const withAsset = () => ({ ...STATE(), code: new pulumi.asset.StringAsset("print(1)") });
+        const sdk = await register(SDK_REGISTER_RESOURCE, withAsset);
+        const offline = await register(registerResourceOffline, withAsset);
+        assert.deepEqual(offline.kept, sdk.kept);
+        assert.equal(JSON.stringify(offline.props), JSON.stringify(sdk.props));
+        assert.ok(pulumi.asset.Asset.isInstance(offline.props.code), "the asset came back an asset");
+    });
+
+    it("is serializeProperties' answer for plain data, and NOT_PLAIN for what the SDK treats specially", async () => {
+        for (const value of [STATE(), {}, { a: [] }, { deep: [[[{ x: [undefined] }]]] }]) {
+            const plainly = serializedPlainly(value);
+            assert.notEqual(plainly, NOT_PLAIN);
+            assert.equal(JSON.stringify(plainly), JSON.stringify(await rpc.serializeProperties("", value)));
+        }
+        class Point {
+            x = 1;
+        }
+        const special: [string, unknown][] = [
+            ["a promise", Promise.resolve(1)],
+            ["an Output", pulumi.output(1)],
+            ["an asset", new pulumi.asset.StringAsset("x")],
+            ["an archive", new pulumi.asset.AssetArchive({})],
+            ["an object marked as a resource", { __pulumiResource: true, urn: "u" }],
+            ["an instance of another class", new Point()],
+            ["a symbol", Symbol("s")],
+            ["a bigint", 1n],
+        ];
+        for (const [what, value] of special) {
+            assert.equal(serializedPlainly({ outer: [{ inner: value }] }), NOT_PLAIN, what);
+        }
+    });
+
+    class Registered extends pulumi.CustomResource {
+        constructor(name: string, props: pulumi.Inputs) {
+            super("test:index:Thing", name, props);
+        }
+    }
+
+    it("stands in for the SDK's during a run only, and records what the SDK's would", async () => {
+        let during: unknown;
+        const r = await runProgram({
+            project: PROJECT,
+            stack: "us",
+            config: {},
+            program: () => {
+                during = Reflect.get(MONITOR.prototype, "registerResource");
+                const thing = new Registered("thing", { b: 2, a: [1, { y: 1, x: null }] });
+                return { out: thing.urn };
+            },
+        });
+        assert.deepEqual(r.errors, []);
+        assert.equal(during, registerResourceOffline);
+        assert.deepEqual(r.resources.find((x) => x.name === "thing")?.inputs, { a: [1, { x: null, y: 1 }], b: 2 });
+        assert.equal(
+            Reflect.get(MONITOR.prototype, "registerResource"),
+            SDK_REGISTER_RESOURCE,
+            "the SDK's method is back after the run",
         );
     });
 });
