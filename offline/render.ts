@@ -57,9 +57,43 @@ export function bundleSecretOf(result: RunResult): RecordedResource | undefined 
     );
 }
 
-/** Stable JSON: keys sorted at every level. */
-function sortedJson(value: unknown): string {
-    return `${JSON.stringify(withSortedKeys(value), null, 2)}\n`;
+/**
+ * Stable JSON: keys sorted at every level (`withSortedKeys`), indented by two, with a final newline.
+ * The parts already in that order are not copied (`inSortedOrder`): the recorded inputs mostly are,
+ * as the SDK's Struct round trip gives them back sorted.
+ */
+export function sortedJson(value: unknown): string {
+    return `${JSON.stringify(inSortedOrder(value), null, 2)}\n`;
+}
+
+/**
+ * What `JSON.stringify` prints as it prints `withSortedKeys(value)`: `value` itself where every
+ * plain object in it (of Object's prototype or none) lists its keys in `sort()` order already,
+ * else a copy of the parts that do not (and of what holds them). Anything else that is an object
+ * (a Date, a class's instance) is copied as `withSortedKeys` copies it.
+ */
+function inSortedOrder(value: unknown): unknown {
+    if (Array.isArray(value)) {
+        let copy: unknown[] | undefined;
+        for (let i = 0; i < value.length; i++) {
+            const item: unknown = value[i];
+            const r = inSortedOrder(item);
+            if (copy === undefined && r !== item) copy = value.slice(0, i);
+            copy?.push(r);
+        }
+        return copy ?? value;
+    }
+    if (typeof value !== "object" || value === null) return value;
+    const proto = Object.getPrototypeOf(value) as unknown;
+    if (proto !== Object.prototype && proto !== null) return withSortedKeys(value);
+    const obj = value as Record<string, unknown>;
+    const keys = Object.keys(obj);
+    let same = true;
+    for (let i = 1; i < keys.length && same; i++) same = keys[i - 1] < keys[i];
+    const children = keys.map((k) => inSortedOrder(obj[k]));
+    if (same && children.every((c, i) => c === obj[keys[i]])) return value;
+    const order = keys.map((k, i) => [k, children[i]] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return Object.fromEntries(order);
 }
 
 /**

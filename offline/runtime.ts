@@ -148,15 +148,40 @@ export function plain(value: unknown): unknown {
     return value;
 }
 
-/** Inputs with every secret replaced by `<secret>` (for printing). */
+/**
+ * Inputs with every secret replaced by `<secret>` (for printing and the rendered files). What holds
+ * no secret is returned as it is, not copied (the renderer redacts every resource's inputs, and
+ * most hold none); an array or object holding one is copied, as a plain array or object, down to
+ * it. The value given is never changed.
+ */
 export function redacted(value: unknown): unknown {
     if (isSecretInput(value)) return "<secret>";
     if (typeof value === "string") {
         return value.includes(SECRET_PLACEHOLDER) ? value.split(SECRET_PLACEHOLDER).join("<secret>") : value;
     }
-    if (Array.isArray(value)) return value.map(redacted);
+    if (Array.isArray(value)) {
+        let copy: unknown[] | undefined;
+        for (let i = 0; i < value.length; i++) {
+            const item: unknown = value[i];
+            const r = redacted(item);
+            if (copy === undefined && r !== item) copy = value.slice(0, i);
+            copy?.push(r);
+        }
+        return copy ?? value;
+    }
     if (value !== null && typeof value === "object") {
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redacted(v)]));
+        const keys = Object.keys(value);
+        let copy: Record<string, unknown> | undefined;
+        for (let i = 0; i < keys.length; i++) {
+            const item = (value as Record<string, unknown>)[keys[i]];
+            const r = redacted(item);
+            if (copy === undefined && r !== item) {
+                copy = {};
+                for (let j = 0; j < i; j++) copy[keys[j]] = (value as Record<string, unknown>)[keys[j]];
+            }
+            if (copy !== undefined) copy[keys[i]] = r;
+        }
+        return copy ?? value;
     }
     return value;
 }

@@ -11,9 +11,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import { loadManifestSchemas } from "../offline/manifests";
 import { HeapBudget } from "../offline/heapBudget";
-import { main, manifestErrors, renderFiles, renderStacks } from "../offline/render";
+import { main, manifestErrors, renderFiles, renderStacks, sortedJson } from "../offline/render";
 import { staleStackFolders, writeStackFolder } from "../offline/renderedFolder";
-import { RecordedResource, runProgram, SECRET_PLACEHOLDER } from "../offline/runtime";
+import { RecordedResource, redacted, runProgram, SECRET_PLACEHOLDER, withSortedKeys } from "../offline/runtime";
 import { PROJECT_DIR, runMemoized } from "./mocks";
 import { scratchDir } from "./support/scratch";
 
@@ -359,6 +359,46 @@ describe("offline renderer", () => {
                 assert.equal(fs.statSync(path.join(out, stack, f)).mtimeMs, 0, `${stack}/${f} was rewritten`);
             }
         }
+    });
+});
+
+describe("render: the JSON files and what they print of secrets", () => {
+    /** Objects in and out of order, integer-like keys, nesting, a Date, holes and undefined. */
+    const VALUES: unknown[] = [
+        {},
+        [],
+        { a: 1, b: [2, { c: 3, d: null }] },
+        { b: 1, a: { d: 2, c: [{ f: 1, e: 0 }] } },
+        { "10": "ten", "2": "two", a: "x", "": "empty" },
+        [{ z: 1, y: [] }, "s", 1.5, false, null],
+        { when: new Date(0), list: [undefined, 1], gone: undefined, deep: { x: { b: 1, a: 2 } } },
+        Object.assign(Object.create(null) as object, { b: 1, a: 2 }),
+    ];
+
+    it("prints sortedJson as JSON.stringify prints withSortedKeys, and changes nothing it is given", () => {
+        for (const value of VALUES) {
+            const before = JSON.stringify(value);
+            assert.equal(sortedJson(value), `${JSON.stringify(withSortedKeys(value), null, 2)}\n`);
+            assert.equal(JSON.stringify(value), before, "the value is left as it was");
+        }
+    });
+
+    it("redacts every secret, copying down to it, and returns what holds none as it is", () => {
+        const clean = { a: [1, { b: "text" }], c: { d: null } };
+        assert.equal(redacted(clean), clean, "nothing to redact: no copy");
+        const holding = {
+            a: [1, { secret: "p" }, "x"],
+            keep: { d: "plain" },
+            url: `postgres://quay:${SECRET_PLACEHOLDER}@db`,
+        };
+        const before = JSON.stringify(holding);
+        const out = redacted(holding) as typeof holding;
+        assert.deepEqual(out, { a: [1, "<secret>", "x"], keep: { d: "plain" }, url: "postgres://quay:<secret>@db" });
+        assert.equal(JSON.stringify(holding), before, "the value given is not changed");
+        assert.notEqual(out, holding);
+        assert.notEqual(out.a, holding.a);
+        assert.equal(out.keep, holding.keep, "a part without a secret is shared");
+        assert.equal(redacted({ secret: { nested: 1 } }), "<secret>");
     });
 });
 
