@@ -6,7 +6,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { freezeShared, parseConfig, PROJECT_KEYS, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config";
+import { parseConfig, PROJECT_KEYS, QuayGeorepConfig, RawConfig, SECRET_KEYS } from "./config";
+import { freezeShared } from "./sharedFrozen";
 import { remember } from "../lib/remember";
 import { ConfigError, SecretValue } from "./validate";
 

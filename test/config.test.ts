@@ -5,7 +5,8 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as util from "node:util";
-import { ConfigError, freezeShared, KNOWN_KEYS, parseConfig, QuayGeorepConfig } from "../config/config";
+import { ConfigError, KNOWN_KEYS, parseConfig, QuayGeorepConfig } from "../config/config";
+import { freezeShared } from "../config/sharedFrozen";
 import { projectValues, readRawConfig, secretPlacement } from "../config/load";
 import { SecretValue } from "../config/validate";
 import { PROJECT } from "./mocks";
@@ -603,6 +604,56 @@ describe("config: Pulumi.yaml, read by every stack of a render", () => {
         assert.deepEqual(check(), []);
         sites[1].region = "northeurope";
         assert.equal(check().length, 1);
+    });
+
+    it("checks a sites list frozen whole once for every run given it, reporting its problems in each", () => {
+        const flat = (sites: unknown): Record<string, string> => {
+            const all: Record<string, string> = {};
+            for (const [k, v] of Object.entries({ ...fixture(), sites }))
+                all[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+            return all;
+        };
+        const run = (sites: unknown, stack: string) => {
+            const { raw } = readRawConfig(PROJECT, flat(sites), (full) =>
+                SECRETS.some((k) => full === `${PROJECT}:${k}`),
+            );
+            try {
+                return { config: parseConfig(raw, { project: PROJECT, stack }), problems: [] as readonly string[] };
+            } catch (err) {
+                if (err instanceof ConfigError) return { config: undefined, problems: err.problems };
+                throw err;
+            }
+        };
+        const [us, eu] = [run(SITES, "us").config, run(SITES, "eu").config];
+        assert.ok(us !== undefined && eu !== undefined);
+        assert.equal(eu.sites, us.sites, "the second run gets the first one's sites");
+        assert.ok(Object.isFrozen(us.sites) && Object.isFrozen(us.sites[0]));
+        const bad = SITES.map((s) => (s.name === "eustorage" ? { ...s, region: "mars-1" } : s));
+        const problems = run(bad, "us").problems.filter((m) => m.startsWith("sites[1]"));
+        assert.deepEqual(problems, ['sites[1].region: "mars-1" is not an Azure region; use e.g. "westeurope"']);
+        for (const stack of ["us", "eu", "us"]) {
+            assert.deepEqual(
+                run(bad, stack).problems.filter((m) => m.startsWith("sites[1]")),
+                problems,
+                stack,
+            );
+        }
+    });
+
+    it("checks a sites list not frozen whole afresh in every run", () => {
+        const sites = Object.freeze(SITES.map((s) => ({ ...s }))); // frozen on top only: its entries can change
+        const raw = (): Record<string, unknown> => ({ ...fixture(), sites });
+        const regionProblems = () => {
+            try {
+                parseConfig(raw(), { project: PROJECT, stack: "us" });
+                return [];
+            } catch (err) {
+                return (err as ConfigError).problems.filter((m) => m.startsWith("sites[1].region"));
+            }
+        };
+        assert.deepEqual(regionProblems(), []);
+        sites[1].region = "mars-1";
+        assert.equal(regionProblems().length, 1);
     });
 
     it("freezeShared freezes what is under an object frozen on top only, and ends on a cycle", () => {
