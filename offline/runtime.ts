@@ -840,7 +840,7 @@ export const SDK_STRUCT_FROM_JAVASCRIPT = STRUCT.fromJavaScript;
  * booleans and null as they are, arrays element by element, objects with the keys a `for…in` visits
  * (inherited enumerable ones too, as struct_pb.js's loop does) in `sort()` order (`toJavaScript`
  * walks a `jspb.Map`, whose `forEach` sorts its keys). Anything else fails as the SDK's does
- * (`Value.fromJavaScript`: "Unexpected struct type.").
+ * (`Value.fromJavaScript`: "Unexpected struct type."). Every array and object it builds is frozen.
  */
 export function structValue(value: unknown): unknown {
     switch (typeof value) {
@@ -850,13 +850,13 @@ export function structValue(value: unknown): unknown {
             return value;
         case "object": {
             if (value === null) return null;
-            if (Array.isArray(value)) return value.map(structValue);
+            if (Array.isArray(value)) return Object.freeze(value.map(structValue));
             const keys: string[] = [];
             for (const key in value) keys.push(key);
             keys.sort();
             const out: Record<string, unknown> = {};
             for (const key of keys) out[key] = structValue((value as Record<string, unknown>)[key]);
-            return out;
+            return Object.freeze(out);
         }
         default:
             throw new Error("Unexpected struct type.");
@@ -867,7 +867,11 @@ export function structValue(value: unknown): unknown {
  * `Struct.fromJavaScript` as offline runs answer it: a `Struct` message (an instance of the class,
  * for whatever checks or stores it) whose `toJavaScript` gives what the SDK's round trip gives
  * (`structValue`, converted at once, so a bad value fails where the SDK's would and a later change
- * to `obj` is not seen), a new copy at every call, as the SDK's builds one. Its fields are built
+ * to `obj` is not seen). Every read gets that same value, frozen all the way down, where the SDK's
+ * message builds a new copy at each call: in an offline run the only reader is the SDK's
+ * `deserializeProperties` (runtime/rpc.js), which builds its own objects from it and changes
+ * nothing (test/sdk.test.ts pins the readers), and a reader that tried to change it would fail at
+ * once instead of changing what the next read sees. Its fields are built
  * only if something asks for them (`getFieldsMap`, which protobuf's `toObject` and
  * `serializeBinary` and the SDK's getResource invoke read): then they are the SDK's own message's.
  * Its internal array stays empty: a copy made from that array (jspb's `cloneMessage`) would have no
@@ -876,8 +880,7 @@ export function structValue(value: unknown): unknown {
 export function offlineStruct(obj: Record<string, unknown>): StructMessage {
     const value = structValue(obj) as Record<string, unknown>;
     const struct = new STRUCT();
-    // A copy for every read: `value`'s keys are sorted already, so the copy keeps their order.
-    struct.toJavaScript = () => withSortedKeys(value) as Record<string, unknown>;
+    struct.toJavaScript = () => value;
     let fields: StructMessage | undefined;
     struct.getFieldsMap = (noLazyCreate?: boolean) =>
         (fields ??= SDK_STRUCT_FROM_JAVASCRIPT(value)).getFieldsMap(noLazyCreate);

@@ -804,14 +804,57 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: Structs offline, without the protobuf 
         }
     });
 
-    it("hold the value as it was given, and answer each read with a copy of their own", () => {
+    it("hold the value as it was given, and answer every read with it, frozen all the way down", () => {
         const given = { a: { b: [1] } };
         const struct = offlineStruct(given);
         given.a.b.push(2);
         const first = struct.toJavaScript() as { a: { b: number[] } };
         assert.deepEqual(first, { a: { b: [1] } });
-        first.a.b.push(3);
-        assert.deepEqual(struct.toJavaScript(), { a: { b: [1] } });
+        assert.ok(Object.isFrozen(first) && Object.isFrozen(first.a) && Object.isFrozen(first.a.b));
+        assert.throws(() => first.a.b.push(3), TypeError, "a reader cannot change what the next one reads");
+        assert.equal(struct.toJavaScript(), first);
+        assert.deepEqual(first, { a: { b: [1] } });
+    });
+
+    it("are read, in the SDK's runtime, by deserializeProperties only, which changes nothing it reads", () => {
+        // Every `.toJavaScript()` the runtime calls: the Struct in rpc.js, and two protobuf Values
+        // (a getResource invoke's fields, a replacement trigger), which are not Structs.
+        const calls = fs
+            .readdirSync(runtimeDir)
+            .filter((f) => f.endsWith(".js"))
+            .flatMap((f) =>
+                [
+                    ...fs
+                        .readFileSync(path.join(runtimeDir, f), "utf8")
+                        .matchAll(/([\w.]+(?:\("[^"]*"\))?)\.toJavaScript\(\)/g),
+                ].map((m) => `${f}: ${m[1]}`),
+            )
+            .sort();
+        assert.deepEqual(calls, [
+            "callbacks.js: replacementTrigger",
+            'resource.js: m.get("id")',
+            'resource.js: m.get("urn")',
+            "rpc.js: outputsStruct",
+        ]);
+        // Frozen values of every kind the SDK's serialization sends, read as the SDK reads them.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const rpc = require("@pulumi/pulumi/runtime/rpc") as {
+            deserializeProperties(s: unknown): Record<string, unknown>;
+            specialSigKey: string;
+            specialSecretSig: string;
+            specialAssetSig: string;
+        };
+        const sig = rpc.specialSigKey;
+        const value = {
+            plain: { b: [1, "x", null, { c: true }] },
+            secret: { [sig]: rpc.specialSecretSig, value: { inner: ["s"] } },
+            inList: [{ [sig]: rpc.specialSecretSig, value: "a" }, "b"],
+            asset: { [sig]: rpc.specialAssetSig, text: "print(1)" },
+        };
+        const sdk = rpc.deserializeProperties(SDK_STRUCT_FROM_JAVASCRIPT(value));
+        const offline = rpc.deserializeProperties(offlineStruct(value));
+        assert.equal(JSON.stringify(offline), JSON.stringify(sdk));
+        assert.deepEqual(offline.inList, sdk.inList);
     });
 
     class Thing extends pulumi.CustomResource {
