@@ -42,10 +42,11 @@ const parsedLists = new WeakMap<readonly unknown[], { topology: Topology; proble
 /**
  * Parses and cross-checks the site list. Problems are recorded, never thrown.
  *
- * A list frozen whole by `freezeShared` (config/load.ts hands every run of a process the same
- * such value for the same `sites` text) is parsed once: a later run gets the same frozen sites and has the same problems
- * reported again. The offline renderer and the tests run the program once per stack, and each run
- * would otherwise check the whole list again (at 100 sites, about a millisecond per stack).
+ * A list frozen whole by `freezeShared` (config/load.ts hands every run of a process the same such
+ * value for the same `sites` text) is parsed once: a later run gets the same frozen sites, and the
+ * same problems reported again. The offline renderer and the tests run the program once per stack,
+ * and each run would otherwise check the whole list again (at 100 sites, about a millisecond per
+ * stack).
  */
 export function parseSites(top: ObjectReader, problems: Problems): Topology {
     const list = top.array("sites", {
@@ -58,7 +59,8 @@ export function parseSites(top: ObjectReader, problems: Problems): Topology {
     if (parsed === undefined) {
         const recorded = new RecordedProblems();
         const topology = parseSiteList(list, recorded);
-        Object.freeze(topology.sites.map((site) => Object.freeze(site)));
+        for (const site of topology.sites) Object.freeze(site);
+        Object.freeze(topology.sites);
         parsed = { topology: Object.freeze(topology), problems: recorded.args };
         parsedLists.set(list, parsed);
     }

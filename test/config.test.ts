@@ -8,7 +8,8 @@ import * as util from "node:util";
 import { ConfigError, KNOWN_KEYS, parseConfig, QuayGeorepConfig } from "../config/config";
 import { freezeShared } from "../config/sharedFrozen";
 import { projectValues, readRawConfig, secretPlacement } from "../config/load";
-import { SecretValue } from "../config/validate";
+import { parseSites } from "../config/sites";
+import { ObjectReader, Problems, SecretValue } from "../config/validate";
 import { PROJECT } from "./mocks";
 
 const SITES = [
@@ -638,6 +639,18 @@ describe("config: Pulumi.yaml, read by every stack of a render", () => {
                 stack,
             );
         }
+    });
+
+    it("gives every run the one topology of a sites list frozen whole, frozen with its sites", () => {
+        const sites = freezeShared(JSON.parse(JSON.stringify(SITES)) as unknown[]);
+        const parse = () => parseSites(new ObjectReader("", { sites }, new Problems(), ["sites"]), new Problems());
+        const first = parse();
+        assert.equal(parse(), first);
+        assert.ok(Object.isFrozen(first.sites) && first.sites.every((s) => Object.isFrozen(s)));
+        assert.deepEqual(
+            first.sites.map((s) => s.name),
+            ["usstorage", "eustorage"],
+        );
     });
 
     it("checks a sites list not frozen whole afresh in every run", () => {
