@@ -14,6 +14,7 @@ import "./deferClosure";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import { mapArrayShared } from "../lib/mapShared";
 import { PROJECT_ROOT } from "../lib/projectRoot";
 import { READONLY_KEY_FILE_ENV } from "../lib/serviceKey";
 import { loadManifestSchemas, ManifestSchemas, validateManifests } from "./manifests";
@@ -73,16 +74,7 @@ export function sortedJson(value: unknown): string {
  * (a Date, a class's instance) is copied as `withSortedKeys` copies it.
  */
 function inSortedOrder(value: unknown): unknown {
-    if (Array.isArray(value)) {
-        let copy: unknown[] | undefined;
-        for (let i = 0; i < value.length; i++) {
-            const item: unknown = value[i];
-            const r = inSortedOrder(item);
-            if (copy === undefined && r !== item) copy = value.slice(0, i);
-            copy?.push(r);
-        }
-        return copy ?? value;
-    }
+    if (Array.isArray(value)) return mapArrayShared(value, inSortedOrder);
     if (typeof value !== "object" || value === null) return value;
     const proto = Object.getPrototypeOf(value) as unknown;
     if (proto !== Object.prototype && proto !== null) return withSortedKeys(value);

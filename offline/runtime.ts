@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { deepFreeze } from "../config/config";
+import { mapArrayShared } from "../lib/mapShared";
 
 /** Stands in for any secret value (config secrets, generated passwords) in offline runs. */
 export const SECRET_PLACEHOLDER = "__secret__";
@@ -159,16 +160,7 @@ export function redacted(value: unknown): unknown {
     if (typeof value === "string") {
         return value.includes(SECRET_PLACEHOLDER) ? value.split(SECRET_PLACEHOLDER).join("<secret>") : value;
     }
-    if (Array.isArray(value)) {
-        let copy: unknown[] | undefined;
-        for (let i = 0; i < value.length; i++) {
-            const item: unknown = value[i];
-            const r = redacted(item);
-            if (copy === undefined && r !== item) copy = value.slice(0, i);
-            copy?.push(r);
-        }
-        return copy ?? value;
-    }
+    if (Array.isArray(value)) return mapArrayShared(value, redacted);
     if (value !== null && typeof value === "object") {
         const keys = Object.keys(value);
         let copy: Record<string, unknown> | undefined;

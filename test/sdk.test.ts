@@ -163,8 +163,8 @@ describe(`@pulumi/pulumi ${CHECKED_WITH} internals the program uses`, () => {
 
 /** A custom resource of a made-up provider (the mocks answer for any type). */
 class Thing extends pulumi.CustomResource {
-    constructor(name: string) {
-        super("test:index:Thing", name, {});
+    constructor(name: string, props: pulumi.Inputs = {}) {
+        super("test:index:Thing", name, props);
     }
 }
 
@@ -450,6 +450,62 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: the response strings offline runs do n
     });
 });
 
+/**
+ * Runs a program that registers one Thing, `{ b: 2, a: [1, { y: 1, x: null }] }`, and returns what
+ * `seen` gave while it ran, with the inputs the run recorded for the Thing (keys sorted, as the
+ * Struct round trip gives them back).
+ */
+async function registerOneThing(seen: () => unknown): Promise<{ during: unknown; inputs: unknown }> {
+    let during: unknown;
+    const r = await runProgram({
+        project: PROJECT,
+        stack: "us",
+        config: {},
+        program: () => {
+            during = seen();
+            const thing = new Thing("thing", { b: 2, a: [1, { y: 1, x: null }] });
+            return { out: thing.urn };
+        },
+    });
+    assert.deepEqual(r.errors, []);
+    return { during, inputs: r.resources.find((x) => x.name === "thing")?.inputs };
+}
+
+/** A request message of @pulumi/pulumi's resource_pb, as the tests fill it in. */
+type RequestMessage = Record<string, (v: unknown) => void>;
+
+/**
+ * Asks a fresh SDK mock monitor with `mocks` (set as the runtime's, for `stack`) one request: a
+ * `requestClass` of resource_pb, filled in by `fill` (given `Struct.fromJavaScript` of the copy of
+ * google-protobuf the tests load), answered by `method` called on the monitor. Returns the monitor
+ * (its `resources` map is what it kept) and the response.
+ */
+async function askMockMonitor<Response>(
+    stack: string,
+    mocks: pulumi.runtime.Mocks,
+    requestClass: string,
+    fill: (req: RequestMessage, struct: (v: unknown) => unknown) => void,
+    method: (this: never, req: never, callback: (err: unknown, res: unknown) => void) => unknown,
+): Promise<{ monitor: object; response: Response }> {
+    await pulumi.runtime.setMocks(mocks, PROJECT, stack, false, "organization");
+    const monitor = new (MONITOR as unknown as new (m: pulumi.runtime.Mocks) => object)(mocks);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const proto = require("@pulumi/pulumi/proto/resource_pb") as Record<string, new () => RequestMessage>;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Struct } = require("google-protobuf/google/protobuf/struct_pb") as {
+        Struct: { fromJavaScript(v: unknown): unknown };
+    };
+    const req = new proto[requestClass]();
+    fill(req, (v) => Struct.fromJavaScript(v));
+    const response = await new Promise<Response>(
+        (resolve, reject) =>
+            void method.call(monitor as never, req as never, (err, res) =>
+                err ? reject(err as Error) : resolve(res as Response),
+            ),
+    );
+    return { monitor, response };
+}
+
 describe(`@pulumi/pulumi ${CHECKED_WITH}: a StackReference read without the protobuf round trip`, () => {
     /** Outputs of every JSON kind, a secret one, and the nesting the record has. */
     const OUTPUTS = {
@@ -477,27 +533,18 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: a StackReference read without the prot
             },
             call: () => ({}),
         };
-        await pulumi.runtime.setMocks(mocks, PROJECT, "eu", false, "organization");
-        const monitor = new (MONITOR as unknown as new (m: pulumi.runtime.Mocks) => object)(mocks);
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const proto = require("@pulumi/pulumi/proto/resource_pb") as {
-            ReadResourceRequest: new () => Record<string, (v: unknown) => void>;
-        };
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { Struct } = require("google-protobuf/google/protobuf/struct_pb") as {
-            Struct: { fromJavaScript(v: unknown): unknown };
-        };
-        const req = new proto.ReadResourceRequest();
-        req.setType("pulumi:pulumi:StackReference");
-        req.setName("shared-ref");
-        req.setId(REF);
-        req.setParent(`urn:pulumi:eu::${PROJECT}::pulumi:pulumi:Stack::${PROJECT}-eu`);
-        req.setProperties(Struct.fromJavaScript({ name: REF }));
-        const response = await new Promise<{ getUrn(): string; getProperties(): unknown }>(
-            (resolve, reject) =>
-                void method.call(monitor as never, req as never, (err, res) =>
-                    err ? reject(err as Error) : resolve(res as never),
-                ),
+        const { monitor, response } = await askMockMonitor<{ getUrn(): string; getProperties(): unknown }>(
+            "eu",
+            mocks,
+            "ReadResourceRequest",
+            (req, struct) => {
+                req.setType("pulumi:pulumi:StackReference");
+                req.setName("shared-ref");
+                req.setId(REF);
+                req.setParent(`urn:pulumi:eu::${PROJECT}::pulumi:pulumi:Stack::${PROJECT}-eu`);
+                req.setProperties(struct({ name: REF }));
+            },
+            method,
         );
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const rpc = require("@pulumi/pulumi/runtime/rpc") as {
@@ -600,27 +647,18 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: a resource's state serialized at once 
             },
             call: () => ({}),
         };
-        await pulumi.runtime.setMocks(mocks, PROJECT, "us", false, "organization");
-        const monitor = new (MONITOR as unknown as new (m: pulumi.runtime.Mocks) => object)(mocks);
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const proto = require("@pulumi/pulumi/proto/resource_pb") as {
-            RegisterResourceRequest: new () => Record<string, (v: unknown) => void>;
-        };
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const { Struct } = require("google-protobuf/google/protobuf/struct_pb") as {
-            Struct: { fromJavaScript(v: unknown): unknown };
-        };
-        const req = new proto.RegisterResourceRequest();
-        req.setType("test:index:Thing");
-        req.setName("thing");
-        req.setCustom(true);
-        req.setParent(`urn:pulumi:us::${PROJECT}::pulumi:pulumi:Stack::${PROJECT}-us`);
-        req.setObject(Struct.fromJavaScript({ size: 3, tags: { b: "2", a: "1" }, token: secret("t") }));
-        const response = await new Promise<{ getUrn(): string; getId(): string; getObject(): unknown }>(
-            (resolve, reject) =>
-                void method.call(monitor as never, req as never, (err, res) =>
-                    err ? reject(err as Error) : resolve(res as never),
-                ),
+        const { monitor, response } = await askMockMonitor<{ getUrn(): string; getId(): string; getObject(): unknown }>(
+            "us",
+            mocks,
+            "RegisterResourceRequest",
+            (req, struct) => {
+                req.setType("test:index:Thing");
+                req.setName("thing");
+                req.setCustom(true);
+                req.setParent(`urn:pulumi:us::${PROJECT}::pulumi:pulumi:Stack::${PROJECT}-us`);
+                req.setObject(struct({ size: 3, tags: { b: "2", a: "1" }, token: secret("t") }));
+            },
+            method,
         );
         const urn = response.getUrn();
         const kept = (monitor as unknown as { resources: Map<string, unknown> }).resources.get(urn);
@@ -696,27 +734,10 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: a resource's state serialized at once 
         }
     });
 
-    class Registered extends pulumi.CustomResource {
-        constructor(name: string, props: pulumi.Inputs) {
-            super("test:index:Thing", name, props);
-        }
-    }
-
     it("stands in for the SDK's during a run only, and records what the SDK's would", async () => {
-        let during: unknown;
-        const r = await runProgram({
-            project: PROJECT,
-            stack: "us",
-            config: {},
-            program: () => {
-                during = Reflect.get(MONITOR.prototype, "registerResource");
-                const thing = new Registered("thing", { b: 2, a: [1, { y: 1, x: null }] });
-                return { out: thing.urn };
-            },
-        });
-        assert.deepEqual(r.errors, []);
+        const { during, inputs } = await registerOneThing(() => Reflect.get(MONITOR.prototype, "registerResource"));
         assert.equal(during, registerResourceOffline);
-        assert.deepEqual(r.resources.find((x) => x.name === "thing")?.inputs, { a: [1, { x: null, y: 1 }], b: 2 });
+        assert.deepEqual(inputs, { a: [1, { x: null, y: 1 }], b: 2 });
         assert.equal(
             Reflect.get(MONITOR.prototype, "registerResource"),
             SDK_REGISTER_RESOURCE,
@@ -857,27 +878,10 @@ describe(`@pulumi/pulumi ${CHECKED_WITH}: Structs offline, without the protobuf 
         assert.deepEqual(offline.inList, sdk.inList);
     });
 
-    class Thing extends pulumi.CustomResource {
-        constructor(name: string, props: pulumi.Inputs) {
-            super("test:index:Thing", name, props);
-        }
-    }
-
     it("stand in for the SDK's during a run only", async () => {
-        let during: unknown;
-        const r = await runProgram({
-            project: PROJECT,
-            stack: "us",
-            config: {},
-            program: () => {
-                during = structModule.Struct.fromJavaScript;
-                const thing = new Thing("thing", { b: 2, a: [1, { y: 1, x: null }] });
-                return { out: thing.urn };
-            },
-        });
-        assert.deepEqual(r.errors, []);
+        const { during, inputs } = await registerOneThing(() => structModule.Struct.fromJavaScript);
         assert.equal(during, offlineStruct);
-        assert.deepEqual(r.resources.find((x) => x.name === "thing")?.inputs, { a: [1, { x: null, y: 1 }], b: 2 });
+        assert.deepEqual(inputs, { a: [1, { x: null, y: 1 }], b: 2 });
         assert.equal(structModule.Struct.fromJavaScript, SDK_STRUCT_FROM_JAVASCRIPT, "the SDK's is back after the run");
     });
 });
