@@ -382,8 +382,8 @@ function canonical(value: unknown): string {
 const canonicalOf = new WeakMap<object, string>();
 
 /**
- * `canonical`, kept for an object `freezeShared` froze (config/sharedFrozen.ts) (nothing in it can change, so neither
- * can its JSON): `Pulumi.yaml`'s values, and the stack's structured values as the CLI passes them,
+ * `canonical`, kept for an object that `freezeShared` (config/sharedFrozen.ts) froze, since nothing
+ * in it can change, and neither can its JSON: `Pulumi.yaml`'s values, and the stack's structured values as the CLI passes them,
  * reach every stack's run as the same frozen objects (config/load.ts `parseConfigFile` and
  * `parseValueText`), and a project's `sites` grows with its sites.
  */

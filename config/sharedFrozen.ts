@@ -27,7 +27,8 @@ export function freezeShared<T>(value: T): T {
 
 /**
  * True for an object {@link freezeShared} froze: nothing in it can change, so whatever is computed
- * from it alone may be kept. An object frozen on top only (`Object.freeze`) is not: what is under it can change.
+ * from it alone may be kept. Not for an object frozen on top only (`Object.freeze`), whose
+ * contents can still change.
  */
 export function isSharedFrozen(value: object): boolean {
     return deeplyFrozen.has(value);
