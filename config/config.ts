@@ -383,9 +383,9 @@ const canonicalOf = new WeakMap<object, string>();
 
 /**
  * `canonical`, kept for an object that `freezeShared` (config/sharedFrozen.ts) froze, since nothing
- * in it can change, and neither can its JSON: `Pulumi.yaml`'s values, and the stack's structured values as the CLI passes them,
- * reach every stack's run as the same frozen objects (config/load.ts `parseConfigFile` and
- * `parseValueText`), and a project's `sites` grows with its sites.
+ * in it can change, and neither can its JSON. `Pulumi.yaml`'s values, and the stack's structured
+ * values as the CLI passes them, reach every stack's run as the same frozen objects (config/load.ts
+ * `parseConfigFile` and `parseValueText`), and a project's `sites` grows with its sites.
  */
 function canonicalFrozen(value: unknown): string {
     if (value === null || typeof value !== "object" || !isSharedFrozen(value)) return canonical(value);
