@@ -173,6 +173,7 @@ describe("bench report", () => {
         date: "2026-01-01",
         node: "v22.0.0",
         cpus: "2 CPUs (test)",
+        cores: 2,
         reps: 2,
         command: "node bin/offline/render.js",
         load: { before: [0.5, 0.6, 0.7], after: [1, 1.1, 1.2] },
@@ -257,6 +258,11 @@ describe("bench report", () => {
             line(report, "SDK floor: CPU per added site"),
             "  SDK floor: CPU per added site, replayed 27 ms (25 ms–29 ms)       —",
         );
+        // The per-site target (40 ms) less the replay's 25 and 29 ms.
+        assert.equal(
+            line(report, "the target less the SDK floor"),
+            "    the target less the SDK floor         13 ms (11 ms–15 ms)       —",
+        );
         assert.equal(
             line(report, "render − floor, per added site"),
             "    render − floor, per added site        13 ms (6 ms–20 ms)        —",
@@ -337,6 +343,17 @@ describe("bench report", () => {
             line(report, "the machine's CPU meanwhile"),
             "    the machine's CPU meanwhile           31.5 s (30.0 s–33.0 s)    —",
         );
+        // 30 and 33 s of CPU over the result's 2 cores; with 4 cores, a quarter of it.
+        assert.equal(
+            line(report, "that CPU over 2 cores: least wall"),
+            "    that CPU over 2 cores: least wall     15.8 s (15.0 s–16.5 s)    —",
+        );
+        const fourCores = formatReport({
+            ...base,
+            cores: 4,
+            samples: new Map([...base.samples, ["suite", suite]]),
+        });
+        assert.match(line(fourCores, "that CPU over 4 cores: least wall") ?? "", / 7\.9 s \(7\.5 s–8\.3 s\) /);
         assert.equal(
             line(report, "stolen by other guests meanwhile"),
             "    stolen by other guests meanwhile      2.0 s (0.0 s–4.0 s)       —",
@@ -350,5 +367,6 @@ describe("bench report", () => {
         assert.match(line(passing, "npm test, wall") ?? "", /14\.5 s \(14\.0 s–15\.0 s\) +≤ 15 s +PASS$/);
         // Without /proc/stat readings for every run, no machine rows rather than a partial median.
         assert.equal(line(passing, "the machine's CPU meanwhile"), undefined);
+        assert.equal(line(passing, "that CPU over"), undefined);
     });
 });
