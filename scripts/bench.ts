@@ -342,7 +342,7 @@ export interface BenchResult {
     readonly date: string;
     readonly node: string;
     readonly cpus: string;
-    /** The CPUs the machine gives this process (`os.availableParallelism()`). */
+    /** The machine's CPUs (`os.cpus()`): the cores `machine.busy` and a suite sample's busy time are summed over. */
     readonly cores: number;
     readonly reps: number;
     readonly command: string;
@@ -751,7 +751,7 @@ async function main(argv: string[]): Promise<number> {
             date: new Date().toISOString().slice(0, 10),
             node: spawnSync("node", ["--version"], { env: scriptEnv(), encoding: "utf8" }).stdout.trim(),
             cpus: `${cpu.length} CPUs (${cpu[0]?.model ?? "?"})`,
-            cores: os.availableParallelism(),
+            cores: cpu.length,
             reps,
             command: script.command,
             testCommand: test?.command,
