@@ -341,9 +341,10 @@ function machineCpuFrom(ticksPerSecond: number): () => { busy: number; steal: nu
 export interface BenchResult {
     readonly date: string;
     readonly node: string;
-    readonly cpus: string;
     /** The machine's CPUs (`os.cpus()`): the cores `machine.busy` and a suite sample's busy time are summed over. */
     readonly cores: number;
+    /** Their model, as the first of them names it. */
+    readonly cpuModel: string;
     readonly reps: number;
     readonly command: string;
     /** The test command (`scripts.test`) when the suite was timed (`--suite`). */
@@ -487,7 +488,7 @@ export function formatReport(r: BenchResult): string {
     };
     const sub = ["median", "min", "max"].map((h) => head(h, 7)).join("");
     return [
-        `quay-georep bench, ${r.date}: node ${r.node}, ${r.cpus}; ${r.reps} repetitions after 1 warm-up of each kind`,
+        `quay-georep bench, ${r.date}: node ${r.node}, ${r.cores} CPUs (${r.cpuModel}); ${r.reps} repetitions after 1 warm-up of each kind`,
         `render command (package.json scripts.render): ${r.command}`,
         ...(r.testCommand === undefined ? [] : [`test command (package.json scripts.test): ${r.testCommand}`]),
         `each sample is a fresh child process under ${TIME}: wall = spawn to exit, CPU = user + system of the`,
@@ -750,8 +751,8 @@ async function main(argv: string[]): Promise<number> {
         const report = formatReport({
             date: new Date().toISOString().slice(0, 10),
             node: spawnSync("node", ["--version"], { env: scriptEnv(), encoding: "utf8" }).stdout.trim(),
-            cpus: `${cpu.length} CPUs (${cpu[0]?.model ?? "?"})`,
             cores: cpu.length,
+            cpuModel: cpu[0]?.model ?? "?",
             reps,
             command: script.command,
             testCommand: test?.command,

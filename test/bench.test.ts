@@ -172,8 +172,8 @@ describe("bench report", () => {
     const result = (peak100: number): BenchResult => ({
         date: "2026-01-01",
         node: "v22.0.0",
-        cpus: "2 CPUs (test)",
         cores: 2,
+        cpuModel: "test",
         reps: 2,
         command: "node bin/offline/render.js",
         load: { before: [0.5, 0.6, 0.7], after: [1, 1.1, 1.2] },
